@@ -1,0 +1,1 @@
+"""Salesforce history extraction as a Singer tap."""

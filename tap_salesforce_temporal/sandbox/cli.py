@@ -1,0 +1,126 @@
+"""``salesforce-sandbox serve``: run the embedded org on 127.0.0.1 until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+
+from .faults import Faults
+from .server import SandboxOrg
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="salesforce-sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve a seeded synthetic org over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument(
+        "--scale",
+        type=int,
+        default=200,
+        help="number of opportunities; other objects scale with it",
+    )
+    serve.add_argument(
+        "--api-usage-start", type=int, default=0, help="API calls already used today"
+    )
+    serve.add_argument("--daily-api-limit", type=int, default=15_000)
+    serve.add_argument(
+        "--json", action="store_true", help="print URL and credentials as one JSON line"
+    )
+    faults = serve.add_argument_group("fault switches")
+    faults.add_argument(
+        "--session-expiry-after", type=int, metavar="N", help="sessions die after N API calls"
+    )
+    faults.add_argument(
+        "--fault-503-every",
+        type=int,
+        metavar="N",
+        help="every Nth call answers 503 SERVER_UNAVAILABLE",
+    )
+    faults.add_argument(
+        "--request-limit-every",
+        type=int,
+        metavar="N",
+        help="every Nth call answers REQUEST_LIMIT_EXCEEDED",
+    )
+    faults.add_argument(
+        "--drop-connection-every", type=int, metavar="N", help="every Nth result page is cut off"
+    )
+    faults.add_argument(
+        "--failed-bulk-jobs", type=int, default=0, metavar="N", help="the next N Bulk jobs fail"
+    )
+    faults.add_argument(
+        "--slow-polls",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Bulk jobs stay InProgress for N polls",
+    )
+    faults.add_argument(
+        "--query-timeout-days", type=float, metavar="D", help="ranges wider than D days time out"
+    )
+    faults.add_argument(
+        "--random-fault-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="chaos: fault probability per call",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    faults = Faults(
+        session_expiry_after=args.session_expiry_after,
+        unavailable_every=args.fault_503_every,
+        request_limit_every=args.request_limit_every,
+        drop_connection_every=args.drop_connection_every,
+        failed_bulk_jobs=args.failed_bulk_jobs,
+        slow_polls=args.slow_polls,
+        query_timeout_days=args.query_timeout_days,
+        random_rate=args.random_fault_rate,
+        random_seed=args.seed,
+    )
+    org = SandboxOrg(
+        seed=args.seed,
+        scale=args.scale,
+        faults=faults,
+        api_usage_start=args.api_usage_start,
+        daily_api_limit=args.daily_api_limit,
+        host=args.host,
+        port=args.port,
+    ).start()
+    creds = org.credentials
+    info = {
+        "url": org.base_url,
+        "username": creds.username,
+        "password": creds.password,
+        "security_token": creds.security_token,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "refresh_token": creds.refresh_token,
+    }
+    if args.json:
+        print(json.dumps(info), flush=True)
+    else:
+        print(
+            f"Salesforce sandbox org listening on {org.base_url} (seed {args.seed}, scale {args.scale})"
+        )
+        for key, value in info.items():
+            if key != "url":
+                print(f"  {key}: {value}")
+        print("  (synthetic credentials of a local test org; Ctrl-C stops it)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        org.stop()
+    return 0

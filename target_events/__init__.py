@@ -1,0 +1,1 @@
+"""Durable batch files (Parquet, JSONL, CSV) from any Singer stream."""
