@@ -63,11 +63,12 @@ def simulate_activities(org: SyntheticOrg, rng: random.Random) -> dict[str, pa.T
         due = created + int(rng.uniform(0, 14) * DAY)
         done = due < org.anchor and rng.random() < 0.85
         completed_at = min(due + rng.randrange(0, 8 * 3600), org.anchor - 60) if done else None
-        modified = completed_at or created
+        deleted_at = org._deleted(rng, after=completed_at or created, rate=0.01)
+        modified = deleted_at or completed_at or created
         subtype = rng.choice(("Task", "Email", "Call"))
         tasks.add(
             Id=task_id,
-            IsDeleted=org._deleted(rng, rate=0.01) is not None,
+            IsDeleted=deleted_at is not None,
             WhoId=who_id,
             WhatId=what_id,
             AccountId=account_id,

@@ -134,11 +134,9 @@ class Engine:
                     raise SoqlError(
                         "INVALID_FIELD", f"field '{column.name}' can not be sorted in a query call"
                     )
-                keys.append((column.key, "descending" if order.descending else "ascending"))
-            placement = "at_end" if query.order_by[0].nulls_last else "at_start"
-            working = working.take(
-                pc.sort_indices(working, sort_keys=keys, null_placement=placement)
-            )
+                direction = "descending" if order.descending else "ascending"
+                keys.append((column.key, direction, "at_end" if order.nulls_last else "at_start"))
+            working = working.take(pc.sort_indices(working, sort_keys=keys))
         if query.offset:
             working = working.slice(query.offset)
         if query.limit is not None:

@@ -336,9 +336,15 @@ class SyntheticOrg:
             )
         return {"User": builder.to_table()}
 
-    def _deleted(self, rng: random.Random, rate: float = 0.02) -> int | None:
-        """Soft-deleted records sit in the recycle bin for a few recent days."""
-        return int(self.anchor - rng.uniform(0.1, 10) * DAY) if rng.random() < rate else None
+    def _deleted(self, rng: random.Random, after: int, rate: float = 0.02) -> int | None:
+        """When a record was soft-deleted (it sits in the recycle bin), or None.
+
+        Deletions happen in the last ten days and always after the record's last change.
+        """
+        if rng.random() >= rate:
+            return None
+        deleted_at = int(self.anchor - rng.uniform(0.1, 10) * DAY)
+        return deleted_at if deleted_at > after else None
 
     def _accounts(self, rng: random.Random) -> dict[str, pa.Table]:
         accounts = TableBuilder(self._spec("Account"))
@@ -372,7 +378,7 @@ class SyntheticOrg:
                         history.change(t, actor, "Type", "Picklist", account_type, new_type)
                         account_type = new_type
                 last_change = t
-            deleted_at = self._deleted(rng)
+            deleted_at = self._deleted(rng, after=last_change)
             modified = deleted_at or last_change
             city, state, country, lat, lon = rng.choice(CITIES)
             name = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIX)}"
@@ -426,7 +432,7 @@ class SyntheticOrg:
                         t, self.user_id(self._actor(rng, owner)), "Title", "Text", title, new_title
                     )
                     title, modified = new_title, t
-            deleted_at = self._deleted(rng)
+            deleted_at = self._deleted(rng, after=modified)
             modified = deleted_at or modified
             email = (
                 f"{first.lower()}.{last.lower().replace(chr(39), '')}{index}@customer.example.com"
@@ -490,7 +496,7 @@ class SyntheticOrg:
                 )
                 status, modified = next_status, t
             converted = status == "Closed - Converted"
-            deleted_at = self._deleted(rng)
+            deleted_at = self._deleted(rng, after=modified)
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             leads.add(
                 Id=lead_id,
@@ -554,7 +560,7 @@ class SyntheticOrg:
                     history.change(t, actor, "Priority", "Picklist", priority, "High")
                     priority = "High"
                 status, modified = next_status, t
-            deleted_at = self._deleted(rng)
+            deleted_at = self._deleted(rng, after=modified)
             closed = status == "Closed"
             cases.add(
                 Id=case_id,

@@ -275,7 +275,7 @@ def _opportunity_row(
     index: int,
     created: int,
 ) -> None:
-    deleted_at = org._deleted(rng)
+    deleted_at = org._deleted(rng, after=opp.last_modified)
     modified = deleted_at or opp.last_modified
     forecast = STAGE_FORECAST[opp.stage]
     out.opportunities.add(
