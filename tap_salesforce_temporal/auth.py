@@ -1,0 +1,95 @@
+"""OAuth 2.0 login for the four flows Salesforce offers to integrations.
+
+Salesforce's token response has no ``expires_in``: a session ends when the org says so, with a 401
+INVALID_SESSION_ID. The client therefore calls ``login()`` again on that error instead of tracking
+an expiry time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+import requests
+
+from .errors import LoginError, parse_error_body
+from .settings import Settings
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    instance_url: str
+
+
+class Authenticator:
+    """Logs in with the configured flow; secrets go only into the token request body."""
+
+    def __init__(self, settings: Settings, http: requests.Session) -> None:
+        self.settings = settings
+        self.http = http
+        self.logins = 0
+
+    def _form(self) -> dict[str, str]:
+        s = self.settings
+        if s.auth_flow == "password":
+            return {
+                "grant_type": "password",
+                "client_id": s.client_id or "",
+                "client_secret": s.client_secret or "",
+                "username": s.username or "",
+                "password": (s.password or "") + (s.security_token or ""),
+            }
+        if s.auth_flow == "client_credentials":
+            return {
+                "grant_type": "client_credentials",
+                "client_id": s.client_id or "",
+                "client_secret": s.client_secret or "",
+            }
+        if s.auth_flow == "refresh_token":
+            form = {
+                "grant_type": "refresh_token",
+                "client_id": s.client_id or "",
+                "refresh_token": s.refresh_token or "",
+            }
+            if s.client_secret:
+                form["client_secret"] = s.client_secret
+            return form
+        claims = {
+            "iss": s.client_id,
+            "sub": s.username,
+            "aud": s.login_url,
+            "exp": int(time.time()) + 180,
+        }
+        try:
+            assertion = jwt.encode(claims, s.private_key or "", algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError) as error:
+            raise LoginError(
+                "setting 'private_key': not a valid PEM RSA private key for auth_flow=jwt"
+            ) from error
+        return {"grant_type": JWT_GRANT, "assertion": assertion}
+
+    def login(self) -> Session:
+        url = f"{self.settings.login_url}/services/oauth2/token"
+        try:
+            response = self.http.post(url, data=self._form(), timeout=self.settings.request_timeout)
+        except requests.RequestException as error:
+            raise LoginError(
+                f"Salesforce login failed (auth_flow={self.settings.auth_flow}): cannot reach {self.settings.login_url}: {type(error).__name__}"
+            ) from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+            code, description = parse_error_body(body)
+            detail = f"{code}: {description}" if code else f"HTTP {response.status_code}"
+            raise LoginError(
+                f"Salesforce login failed (auth_flow={self.settings.auth_flow}): {detail}"
+            )
+        self.logins += 1
+        instance = self.settings.instance_url or body["instance_url"]
+        return Session(access_token=body["access_token"], instance_url=instance.rstrip("/"))

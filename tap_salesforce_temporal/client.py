@@ -1,0 +1,207 @@
+"""One HTTP session to Salesforce: retries with backoff, session refresh, API-usage tracking.
+
+Every call goes through ``SalesforceClient.call``. What a failure means is decided by
+``errors.classify``; this module only acts on the verdict (sleep and retry, log in again, raise).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import requests
+
+from .auth import Authenticator, Session
+from .errors import (
+    Action,
+    BulkNotSupported,
+    QueryTimeout,
+    QuotaReached,
+    SalesforceApiError,
+    classify,
+)
+from .settings import Settings, require_secure
+
+T = TypeVar("T")
+MAX_BACKOFF_SECONDS = 60.0
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+@dataclass
+class ApiUsage:
+    """The org's daily API usage as last reported by ``Sforce-Limit-Info``."""
+
+    used: int = 0
+    limit: int = 0
+    calls: int = 0
+    retries: int = 0
+    refreshes: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.limit if self.limit else 0.0
+
+    def describe(self) -> str:
+        return f"{self.used}/{self.limit} ({self.percent:.1f}%)" if self.limit else "unknown"
+
+
+class SalesforceClient:
+    """Thread-safe enough for concurrent describes; one instance per tap run."""
+
+    def __init__(
+        self, settings: Settings, logger: logging.Logger, http: requests.Session | None = None
+    ) -> None:
+        self.settings = settings
+        self.logger = logger
+        self.http = http or requests.Session()
+        self.http.headers["User-Agent"] = "tap-salesforce-temporal"
+        self.auth = Authenticator(settings, self.http)
+        self.usage = ApiUsage()
+        self._session: Session | None = None
+        self._lock = threading.Lock()
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # -- session --
+    @property
+    def session(self) -> Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self.auth.login()
+                require_secure("instance_url", self._session.instance_url)
+            return self._session
+
+    def _refresh(self, stale: Session) -> None:
+        with self._lock:
+            if self._session is stale:
+                self._session = self.auth.login()
+                self.usage.refreshes += 1
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.session.instance_url}/services/data/v{self.settings.api_version}"
+
+    def url(self, path: str) -> str:
+        """``/services/...`` paths (nextRecordsUrl) are taken as-is; others hang off the API base."""
+        if path.startswith("/services/"):
+            return f"{self.session.instance_url}{path}"
+        return f"{self.api_base}{path}"
+
+    # -- calls --
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        context: str,
+        read: Callable[[requests.Response], T],
+        **kwargs: object,
+    ) -> T:
+        """Send a request and ``read`` its body, retrying the whole exchange on transient failures.
+
+        ``read`` runs inside the retry loop, so a connection dropped while a page is being
+        downloaded retries that page instead of surfacing half of it.
+        """
+        extra_headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
+        refreshed = False
+        attempt = 0
+        while True:
+            session = self.session
+            headers = {**extra_headers, "Authorization": f"Bearer {session.access_token}"}
+            try:
+                response = self.http.request(
+                    method,
+                    self.url(path),
+                    headers=headers,
+                    timeout=self.settings.request_timeout,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+                self._track_usage(response)
+                verdict = classify(response.status_code, _json_or_none(response))
+                if verdict.action is Action.OK:
+                    return read(response)
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as error:
+                reason = type(error).__name__
+            else:
+                reason = f"{response.status_code} {verdict.error_code}"
+                if verdict.action is Action.REFRESH_SESSION and not refreshed:
+                    self.logger.info(
+                        "%s: session expired (%s); logging in again", context, verdict.error_code
+                    )
+                    self._count_fault(verdict.error_code)
+                    self._refresh(session)
+                    refreshed = True
+                    continue
+                if verdict.action is Action.QUERY_TIMEOUT:
+                    raise QueryTimeout(
+                        response.status_code, verdict.error_code, verdict.message, context=context
+                    )
+                if verdict.action is Action.BULK_UNSUPPORTED:
+                    raise BulkNotSupported(
+                        response.status_code, verdict.error_code, verdict.message, context=context
+                    )
+                if verdict.action is not Action.RETRY:
+                    raise SalesforceApiError(
+                        response.status_code, verdict.error_code, verdict.message, context=context
+                    )
+            self._count_fault(reason.split(" ")[-1])
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                raise SalesforceApiError(
+                    0,
+                    "RETRIES_EXHAUSTED",
+                    f"gave up after {self.settings.max_retries} retries; last failure: {reason}",
+                    context=context,
+                )
+            delay = min(
+                MAX_BACKOFF_SECONDS, self.settings.retry_backoff_seconds * 2 ** (attempt - 1)
+            )
+            delay *= random.uniform(0.5, 1.0)
+            self.usage.retries += 1
+            self.logger.warning(
+                "%s: %s; retry %d/%d in %.1fs",
+                context,
+                reason,
+                attempt,
+                self.settings.max_retries,
+                delay,
+            )
+            self._sleep(delay)
+
+    def get_json(self, path: str, *, context: str, **kwargs: object) -> dict:
+        return self.call("GET", path, context=context, read=lambda r: r.json(), **kwargs)
+
+    def _count_fault(self, name: str) -> None:
+        self.usage.faults[name] = self.usage.faults.get(name, 0) + 1
+
+    def _track_usage(self, response: requests.Response) -> None:
+        self.usage.calls += 1
+        match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            self.usage.used, self.usage.limit = int(match[1]), int(match[2])
+
+    def check_quota(self) -> None:
+        """Raise ``QuotaReached`` once usage crosses ``max_api_usage_percent``."""
+        if self.usage.limit and self.usage.percent >= self.settings.max_api_usage_percent:
+            raise QuotaReached(
+                f"API usage {self.usage.describe()} reached max_api_usage_percent={self.settings.max_api_usage_percent:g}; stopping cleanly, the next run resumes from STATE"
+            )
+
+
+def _json_or_none(response: requests.Response) -> object:
+    if response.status_code < 400:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,116 @@
+"""Typing of Salesforce values into one canonical record shape, whichever API delivered them.
+
+REST gives JSON (datetimes as ``...000+0000``, anyType history values as numbers or booleans);
+Bulk 2.0 gives CSV text (datetimes as ``...000Z``, ``true``/``false``, empty for null). Both become:
+datetimes ``YYYY-MM-DDTHH:MM:SS.fffZ`` (sortable as strings, so bookmarks compare correctly),
+dates ``YYYY-MM-DD``, booleans, ints, floats, strings (anyType included), and compound fields as
+objects built from their components.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from ..schema import ObjectSchema
+
+
+def canonical_datetime(value: str | None) -> str | None:
+    """``2024-01-15T10:30:00.000+0000`` (REST) or ``...Z`` (Bulk) -> ``2024-01-15T10:30:00.000Z``."""
+    if value is None:
+        return None
+    if value.endswith("Z") and len(value) == 24:
+        return value
+    if value.endswith("+0000") and len(value) == 28:
+        return value[:-5] + "Z"
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return format_datetime(parsed)
+
+
+def format_datetime(value: dt.datetime) -> str:
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _any_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class RecordShaper:
+    """Turns REST records or Bulk CSV pages of one object into canonical records."""
+
+    def __init__(self, schema: ObjectSchema, fields: list[str]) -> None:
+        self.fields = fields
+        info = {f.name: f for f in schema.fields}
+        self._datetimes = [f for f in fields if info[f].kind == "datetime"]
+        self._any = [f for f in fields if info[f].sf_type == "anyType"]
+        self._ints = [f for f in fields if info[f].kind == "integer"]
+        self._kinds = {f: info[f].kind for f in fields}
+        self._compounds = [
+            (field.name, parts)
+            for field, parts in schema.compound_fields()
+            if parts and all(c in fields for _, c in parts)
+        ]
+
+    # -- REST --
+    def from_rest(self, records: list[dict]) -> Iterator[dict]:
+        for raw in records:
+            record = {name: raw.get(name) for name in self.fields}
+            for name in self._datetimes:
+                record[name] = canonical_datetime(record[name])
+            for name in self._any:
+                record[name] = _any_text(record[name])
+            for name in self._ints:
+                if record[name] is not None:
+                    record[name] = int(record[name])
+            yield self._with_compounds(record)
+
+    # -- Bulk CSV --
+    def csv_table(self, payload: bytes) -> pa.Table:
+        """Parse one Bulk result page: unquoted empty -> null, quoted empty -> empty string."""
+        convert = pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in self.fields},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+        )
+        read = pa_csv.ReadOptions(block_size=1 << 22)
+        table = pa_csv.read_csv(io.BytesIO(payload), read_options=read, convert_options=convert)
+        return self.type_table(table)
+
+    def type_table(self, table: pa.Table) -> pa.Table:
+        """Cast CSV text columns to the describe's types (never by guessing: "false" stays False)."""
+        columns = []
+        for name in self.fields:
+            column = table[name]
+            kind = self._kinds[name]
+            if kind == "boolean":
+                column = pc.equal(column, "true")
+            elif kind == "integer":
+                column = column.cast(pa.int64())
+            elif kind == "number":
+                column = column.cast(pa.float64())
+            columns.append(column)
+        return pa.table(columns, names=self.fields)
+
+    def from_table(self, table: pa.Table) -> Iterator[dict]:
+        for record in table.to_pylist():
+            yield self._with_compounds(record)
+
+    def _with_compounds(self, record: dict) -> dict:
+        for name, parts in self._compounds:
+            values = {key: record.get(column) for key, column in parts}
+            record[name] = values if any(v is not None for v in values.values()) else None
+        return record
+
+
+Shape = Callable[[list[dict]], Iterator[dict]]

@@ -1,0 +1,54 @@
+"""Per-run state shared by the tap's streams: the client, the run's start time, statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .client import SalesforceClient
+from .settings import Settings
+
+
+@dataclass
+class StreamStats:
+    rows: int = 0
+    path: str = "-"
+    api_calls: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    windows: int = 0
+    tombstones: int = 0
+
+
+@dataclass
+class Runtime:
+    """Everything a stream needs that outlives one stream."""
+
+    settings: Settings
+    client: SalesforceClient
+    logger: logging.Logger
+    # Bookmarks never pass the run's start: rows committed later belong to the next run.
+    run_started: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    )
+    stats: dict[str, StreamStats] = field(default_factory=dict)
+    stopped_reason: str | None = None
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    def stats_for(self, stream: str) -> StreamStats:
+        return self.stats.setdefault(stream, StreamStats())
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"{'stream':<28} {'rows':>10} {'path':<6} {'api calls':>9} {'seconds':>8}  errors"]
+        for name, s in self.stats.items():
+            lines.append(
+                f"{name:<28} {s.rows:>10,} {s.path:<6} {s.api_calls:>9} {s.seconds:>8.1f}  {'; '.join(s.errors) or '-'}"
+            )
+        usage = self.client.usage
+        lines.append(
+            f"API usage {usage.describe()}; {usage.calls} calls, {usage.retries} retries, "
+            f"{usage.refreshes} session refreshes; faults met: {usage.faults or 'none'}"
+        )
+        return lines

@@ -1,0 +1,163 @@
+"""Describe -> JSON Schema, and the per-field facts the query paths need to type values.
+
+Types follow DESIGN.md §3. Compound address/location fields become objects assembled by the tap
+from their component columns, so the REST and Bulk paths (Bulk cannot select compound fields)
+produce identical records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STRING_TYPES = frozenset(
+    {
+        "id",
+        "reference",
+        "string",
+        "picklist",
+        "multipicklist",
+        "textarea",
+        "phone",
+        "url",
+        "email",
+        "combobox",
+        "encryptedstring",
+        "anyType",
+        "time",
+    }
+)
+NUMBER_TYPES = frozenset({"double", "currency", "percent"})
+COMPOUND_TYPES = frozenset({"address", "location"})
+REPLICATION_KEYS = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+ADDRESS_PARTS = (
+    ("street", "Street"),
+    ("city", "City"),
+    ("state", "State"),
+    ("postalCode", "PostalCode"),
+    ("country", "Country"),
+    ("latitude", "Latitude"),
+    ("longitude", "Longitude"),
+    ("geocodeAccuracy", "GeocodeAccuracy"),
+)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    sf_type: str
+    precision: int = 0
+    scale: int = 0
+    calculated: bool = False
+    nillable: bool = True
+    compound_field_name: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """How values are typed: string, boolean, integer, number, date, datetime, compound."""
+        if self.sf_type in COMPOUND_TYPES:
+            return "compound"
+        if self.sf_type == "boolean":
+            return "boolean"
+        if self.sf_type == "int":
+            return "integer"
+        if self.sf_type in NUMBER_TYPES:
+            return "number"
+        if self.sf_type == "date":
+            return "date"
+        if self.sf_type == "datetime":
+            return "datetime"
+        return "string"
+
+
+def field_schema(field: FieldInfo, components: list[FieldInfo]) -> dict:
+    kind = field.kind
+    if kind == "compound":
+        if field.sf_type == "location":
+            props = {
+                "latitude": {"type": ["number", "null"]},
+                "longitude": {"type": ["number", "null"]},
+            }
+        else:
+            props = {
+                key: {"type": ["number", "null"]}
+                if key in ("latitude", "longitude")
+                else {"type": ["string", "null"]}
+                for key, _ in ADDRESS_PARTS
+            }
+        return {"type": ["object", "null"], "properties": props, "additionalProperties": False}
+    if kind == "date":
+        return {"type": ["string", "null"], "format": "date"}
+    if kind == "datetime":
+        return {"type": ["string", "null"], "format": "date-time"}
+    if kind == "string" and field.sf_type == "time":
+        return {"type": ["string", "null"], "format": "time"}
+    return {"type": [kind, "null"]}
+
+
+@dataclass(frozen=True)
+class ObjectSchema:
+    """What the tap knows about one object after describing it."""
+
+    name: str
+    fields: tuple[FieldInfo, ...]
+    skipped_fields: tuple[str, ...]
+    replication_key: str | None
+    has_is_deleted: bool
+    replicateable: bool
+
+    @property
+    def queryable_fields(self) -> list[FieldInfo]:
+        return [f for f in self.fields if f.kind != "compound"]
+
+    def compound_fields(self) -> list[tuple[FieldInfo, list[tuple[str, str]]]]:
+        """Each compound field with (json key, component column) pairs."""
+        result = []
+        names = {f.name for f in self.fields}
+        for field in self.fields:
+            if field.kind != "compound":
+                continue
+            if field.sf_type == "location":
+                base = field.name.removesuffix("__c")
+                parts = [
+                    ("latitude", f"{base}__Latitude__s"),
+                    ("longitude", f"{base}__Longitude__s"),
+                ]
+            else:
+                prefix = field.name.removesuffix("Address")
+                parts = [(key, f"{prefix}{suffix}") for key, suffix in ADDRESS_PARTS]
+            result.append((field, [(k, c) for k, c in parts if c in names]))
+        return result
+
+    def json_schema(self) -> dict:
+        properties = {f.name: field_schema(f, []) for f in self.fields}
+        return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def from_describe(describe: dict) -> ObjectSchema:
+    """Build the object's schema; base64 fields are excluded (Bulk cannot read them, REST returns URLs)."""
+    fields, skipped = [], []
+    for raw in describe.get("fields", []):
+        if raw["type"] == "base64":
+            skipped.append(raw["name"])
+            continue
+        fields.append(
+            FieldInfo(
+                name=raw["name"],
+                sf_type=raw["type"],
+                precision=raw.get("precision") or raw.get("digits") or 0,
+                scale=raw.get("scale") or 0,
+                calculated=bool(raw.get("calculated")),
+                nillable=bool(raw.get("nillable", True)),
+                compound_field_name=raw.get("compoundFieldName"),
+            )
+        )
+    names = {f.name for f in fields}
+    replication_key = next((k for k in REPLICATION_KEYS if k in names), None)
+    return ObjectSchema(
+        name=describe["name"],
+        fields=tuple(fields),
+        skipped_fields=tuple(skipped),
+        replication_key=replication_key,
+        has_is_deleted="IsDeleted" in names,
+        replicateable=bool(describe.get("replicateable", True)),
+    )

@@ -1,0 +1,220 @@
+"""The tap's settings: declared once for the SDK (``CONFIG_SCHEMA``), parsed once (``Settings``).
+
+The JSON Schema catches wrong types; ``Settings.from_config`` adds the cross-field rules (what each
+auth flow needs, https for non-loopback hosts, date order) and names the offending setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+AUTH_FLOWS = ("password", "client_credentials", "refresh_token", "jwt")
+API_TYPES = ("auto", "rest", "bulk")
+SECRET_SETTINGS = ("client_secret", "refresh_token", "password", "security_token", "private_key")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property("auth_flow", th.StringType, default="password", allowed_values=list(AUTH_FLOWS), title="Auth flow", description="OAuth flow used to log in: password, client_credentials, refresh_token or jwt."),
+    th.Property("client_id", th.StringType, title="Client ID", description="Consumer key of the connected app."),
+    th.Property("client_secret", th.StringType, secret=True, title="Client secret", description="Consumer secret of the connected app."),
+    th.Property("refresh_token", th.StringType, secret=True, title="Refresh token", description="Refresh token for the refresh_token flow."),
+    th.Property("username", th.StringType, title="Username", description="Salesforce username (password and jwt flows)."),
+    th.Property("password", th.StringType, secret=True, title="Password", description="Salesforce password (password flow)."),
+    th.Property("security_token", th.StringType, secret=True, title="Security token", description="Security token appended to the password (password flow)."),
+    th.Property("private_key", th.StringType, secret=True, title="Private key", description="PEM private key that signs the JWT bearer assertion (jwt flow)."),
+    th.Property("domain", th.StringType, default="login", title="Login domain", description="login, test, a My Domain host (acme.my.salesforce.com) or a full URL; https is required except for loopback."),
+    th.Property("instance_url", th.StringType, title="Instance URL", description="Overrides the instance URL returned by the login (e.g. a fixed My Domain URL)."),
+    th.Property("api_version", th.StringType, default="62.0", title="API version", description="Salesforce REST API version, e.g. 62.0."),
+    th.Property("start_date", th.DateTimeType, title="Start date", description="Earliest replication key value to extract on the first run."),
+    th.Property("end_date", th.DateTimeType, title="End date", description="Optional upper bound (exclusive) of the replication key."),
+    th.Property("lookback_window", th.IntegerType, default=300, title="Lookback window", description="Seconds re-read before the bookmark on each incremental run, because Salesforce commits SystemModstamp late."),
+    th.Property("objects", th.ArrayType(th.StringType), title="Objects", description="Object names or glob patterns to discover (default: every queryable object)."),
+    th.Property("api_type", th.StringType, default="auto", allowed_values=list(API_TYPES), title="API type", description="auto picks REST or Bulk API 2.0 per object by row count; rest or bulk force one."),
+    th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
+    th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
+    th.Property("max_api_usage_percent", th.NumberType, default=80, title="Max API usage percent", description="Stop cleanly (STATE emitted) once the org's daily API usage reaches this percentage."),
+    th.Property("request_timeout", th.IntegerType, default=300, title="Request timeout", description="Seconds to wait for one HTTP response."),
+    th.Property("max_workers", th.IntegerType, default=4, title="Max workers", description="Concurrent describe calls during discovery."),
+    th.Property("max_retries", th.IntegerType, default=8, title="Max retries", description="Retries of a transient failure (5xx, REQUEST_LIMIT_EXCEEDED, dropped connection) before the run fails."),
+    th.Property("retry_backoff_seconds", th.NumberType, default=1.0, title="Retry backoff", description="First retry delay in seconds; doubles per attempt, with jitter, up to 60 s."),
+    th.Property("bulk_page_records", th.IntegerType, default=50_000, title="Bulk page records", description="maxRecords per Bulk API 2.0 result page; bounds the tap's memory."),
+    th.Property("sandbox", th.BooleanType, default=False, title="Sandbox", description="Run against the embedded synthetic org started in-process (no credentials needed)."),
+    th.Property("sandbox_scale", th.IntegerType, default=200, title="Sandbox scale", description="Opportunities in the embedded org; every other object scales with it."),
+    th.Property("sandbox_seed", th.IntegerType, default=1, title="Sandbox seed", description="Seed of the embedded org's synthetic data."),
+).to_dict()  # fmt: skip
+
+
+def _fail(setting: str, problem: str) -> ConfigValidationError:
+    message = f"setting '{setting}': {problem}"
+    return ConfigValidationError(message, errors=[message])
+
+
+def is_loopback(url: str) -> bool:
+    return (urllib.parse.urlsplit(url).hostname or "") in _LOOPBACK
+
+
+def login_url(domain: str) -> str:
+    """The login host for ``domain``: login, test, a My Domain host, or a full URL."""
+    if domain in ("login", "test"):
+        return f"https://{domain}.salesforce.com"
+    if "://" not in domain:
+        return f"https://{domain}"
+    return domain.rstrip("/")
+
+
+def require_secure(setting: str, url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(setting, f"'{url}' is not an http(s) URL")
+    if parts.scheme != "https" and not is_loopback(url):
+        raise _fail(
+            setting,
+            f"plain http is only allowed for loopback hosts, got '{parts.hostname}'; use https",
+        )
+
+
+def _parse_datetime(setting: str, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as error:
+        raise _fail(setting, f"'{value}' is not an ISO-8601 date-time") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    auth_flow: str
+    client_id: str | None
+    client_secret: str | None
+    refresh_token: str | None
+    username: str | None
+    password: str | None
+    security_token: str | None
+    private_key: str | None
+    domain: str
+    instance_url: str | None
+    api_version: str
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+    lookback_window: int
+    objects: tuple[str, ...]
+    api_type: str
+    bulk_threshold: int
+    include_deleted: bool
+    max_api_usage_percent: float
+    request_timeout: int
+    max_workers: int
+    max_retries: int
+    retry_backoff_seconds: float
+    bulk_page_records: int
+    sandbox: bool
+    sandbox_scale: int
+    sandbox_seed: int
+
+    @property
+    def login_url(self) -> str:
+        return login_url(self.domain)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> Settings:
+        def get(name: str) -> object:
+            if name in config and config[name] is not None:
+                return config[name]
+            return CONFIG_SCHEMA["properties"][name].get("default")
+
+        settings = cls(
+            auth_flow=str(get("auth_flow")),
+            client_id=get("client_id"),  # type: ignore[arg-type]
+            client_secret=get("client_secret"),  # type: ignore[arg-type]
+            refresh_token=get("refresh_token"),  # type: ignore[arg-type]
+            username=get("username"),  # type: ignore[arg-type]
+            password=get("password"),  # type: ignore[arg-type]
+            security_token=get("security_token"),  # type: ignore[arg-type]
+            private_key=get("private_key"),  # type: ignore[arg-type]
+            domain=str(get("domain")),
+            instance_url=get("instance_url"),  # type: ignore[arg-type]
+            api_version=str(get("api_version")),
+            start_date=_parse_datetime("start_date", get("start_date")),  # type: ignore[arg-type]
+            end_date=_parse_datetime("end_date", get("end_date")),  # type: ignore[arg-type]
+            lookback_window=int(get("lookback_window")),  # type: ignore[arg-type]
+            objects=tuple(get("objects") or ()),  # type: ignore[arg-type]
+            api_type=str(get("api_type")),
+            bulk_threshold=int(get("bulk_threshold")),  # type: ignore[arg-type]
+            include_deleted=bool(get("include_deleted")),
+            max_api_usage_percent=float(get("max_api_usage_percent")),  # type: ignore[arg-type]
+            request_timeout=int(get("request_timeout")),  # type: ignore[arg-type]
+            max_workers=int(get("max_workers")),  # type: ignore[arg-type]
+            max_retries=int(get("max_retries")),  # type: ignore[arg-type]
+            retry_backoff_seconds=float(get("retry_backoff_seconds")),  # type: ignore[arg-type]
+            bulk_page_records=int(get("bulk_page_records")),  # type: ignore[arg-type]
+            sandbox=bool(get("sandbox")),
+            sandbox_scale=int(get("sandbox_scale")),  # type: ignore[arg-type]
+            sandbox_seed=int(get("sandbox_seed")),  # type: ignore[arg-type]
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field rules the JSON Schema cannot express; each error names its setting."""
+        if self.auth_flow not in AUTH_FLOWS:
+            raise _fail("auth_flow", f"'{self.auth_flow}' is not one of {', '.join(AUTH_FLOWS)}")
+        if self.api_type not in API_TYPES:
+            raise _fail("api_type", f"'{self.api_type}' is not one of {', '.join(API_TYPES)}")
+        if not re.fullmatch(r"\d{2}\.0", self.api_version):
+            raise _fail("api_version", f"'{self.api_version}' is not a version like 62.0")
+        checks = (
+            ("lookback_window", self.lookback_window >= 0, "must be 0 or more seconds"),
+            ("bulk_threshold", self.bulk_threshold >= 0, "must be 0 or more rows"),
+            (
+                "max_api_usage_percent",
+                0 < self.max_api_usage_percent <= 100,
+                "must be above 0 and at most 100",
+            ),
+            ("request_timeout", self.request_timeout > 0, "must be a positive number of seconds"),
+            ("max_workers", 1 <= self.max_workers <= 64, "must be between 1 and 64"),
+            ("max_retries", 0 <= self.max_retries <= 50, "must be between 0 and 50"),
+            ("retry_backoff_seconds", self.retry_backoff_seconds >= 0, "must be 0 or more"),
+            (
+                "bulk_page_records",
+                1_000 <= self.bulk_page_records <= 1_000_000,
+                "must be between 1000 and 1000000",
+            ),
+            (
+                "sandbox_scale",
+                1 <= self.sandbox_scale <= 2_000_000,
+                "must be between 1 and 2000000",
+            ),
+        )
+        for setting, ok, problem in checks:
+            if not ok:
+                raise _fail(setting, f"{getattr(self, setting)!r} {problem}")
+        if self.start_date and self.end_date and self.end_date <= self.start_date:
+            raise _fail("end_date", "must be after start_date")
+        for pattern in self.objects:
+            if not re.fullmatch(r"[A-Za-z0-9_*?\[\]]+", pattern):
+                raise _fail("objects", f"'{pattern}' is not an object name or glob pattern")
+        if self.sandbox:
+            return
+        require_secure("domain", self.login_url)
+        if self.instance_url:
+            require_secure("instance_url", self.instance_url)
+        required = {
+            "password": ("username", "password", "client_id", "client_secret"),
+            "client_credentials": ("client_id", "client_secret"),
+            "refresh_token": ("client_id", "refresh_token"),
+            "jwt": ("client_id", "username", "private_key"),
+        }[self.auth_flow]
+        for setting in required:
+            if not getattr(self, setting):
+                raise _fail(setting, f"is required for auth_flow={self.auth_flow}")
+        if self.auth_flow == "client_credentials" and self.domain in ("login", "test"):
+            raise _fail("domain", "client_credentials needs your My Domain host, not login/test")
