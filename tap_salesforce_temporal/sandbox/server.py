@@ -152,6 +152,20 @@ class SandboxOrg:
         soql = f"SELECT COUNT() FROM {object_name}" + (f" WHERE {where}" if where else "")  # noqa: S608 - test helper over the org itself
         return self.engine.execute(parse(soql), include_deleted=include_deleted).total_size
 
+    def advance(self, opportunities: int = 5, at: dt.datetime | None = None) -> int:
+        """Let time pass in the org: move open opportunities one stage forward, writing history.
+
+        Used between incremental runs (tests, demo) to give the next run new and changed rows.
+        """
+        import random
+
+        from .opportunities import advance_opportunities
+
+        moment = at or dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
+        rng = random.Random(f"{self.org.seed}:advance:{moment.isoformat()}")
+        with self._lock:
+            return advance_opportunities(self.org, rng, opportunities, int(moment.timestamp()))
+
     def new_id(self, prefix: str) -> str:
         with self._lock:
             return make_id(prefix, next(self._ids))
@@ -538,6 +552,9 @@ class _Handler(BaseHTTPRequestHandler):
             if re.fullmatch(r"/services/Soap/u/\d+\.\d", path) and method == "POST":
                 self._soap_login(body)
                 return
+            if path.startswith("/__sandbox__/"):
+                self._control(method, path, body)
+                return
             if path == "/services/data":
                 self._json(
                     200,
@@ -555,6 +572,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(error.status, error.body)
         except BrokenPipeError:
             return
+
+    def _control(self, method: str, path: str, body: bytes) -> None:
+        """Sandbox controls (not part of Salesforce's API): let time pass, read the request log."""
+        if method == "POST" and path == "/__sandbox__/advance":
+            touched = self.org.advance(int(self._json_body(body).get("opportunities", 5)))
+            self._json(200, {"opportunities": touched}, limit_info=False)
+        elif method == "GET" and path == "/__sandbox__/requests":
+            self._json(200, [list(entry) for entry in self.org.requests], limit_info=False)
+        else:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,87 @@
+"""Run the real CLIs as subprocesses and read their Singer output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tap_salesforce_temporal.sandbox.server import SandboxOrg
+
+BIN = Path(sys.executable).parent
+TAP = str(BIN / "tap-salesforce-temporal")
+TARGET = str(BIN / "target-events")
+
+
+def tap_config(org: SandboxOrg, **overrides: object) -> dict:
+    creds = org.credentials
+    config = {
+        "auth_flow": "password",
+        "domain": org.base_url,
+        "username": creds.username,
+        "password": creds.password,
+        "security_token": creds.security_token,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "retry_backoff_seconds": 0.01,
+        "lookback_window": 0,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class TapRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict] = field(default_factory=list)
+
+    def records(self, stream: str | None = None) -> list[dict]:
+        return [
+            m["record"]
+            for m in self.messages
+            if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)
+        ]
+
+    @property
+    def states(self) -> list[dict]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def last_state(self) -> dict | None:
+        return self.states[-1] if self.states else None
+
+
+def write_json(path: Path, value: object) -> Path:
+    path.write_text(json.dumps(value))
+    return path
+
+
+def run_tap(
+    tmp_path: Path,
+    config: dict,
+    *,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    discover: bool = False,
+    timeout: float = 300,
+) -> TapRun:
+    args = [TAP, "--config", str(write_json(tmp_path / "config.json", config))]
+    if discover:
+        args.append("--discover")
+    if state is not None:
+        args += ["--state", str(write_json(tmp_path / "state.json", state))]
+    if catalog is not None:
+        args += ["--catalog", str(write_json(tmp_path / "catalog.json", catalog))]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        args, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    messages = []
+    if not discover:
+        messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return TapRun(done.returncode, done.stdout, done.stderr, messages)
