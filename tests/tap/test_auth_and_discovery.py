@@ -97,7 +97,8 @@ def test_given_wrong_credentials_when_running_then_one_line_error_and_no_secret_
     ]
     secrets += [line for line in creds.private_key_pem.splitlines() if "PRIVATE KEY" not in line]
     for secret in secrets:
-        assert secret not in run.stderr and secret not in run.stdout, "a secret leaked"
+        assert secret not in run.stderr, "a secret leaked to stderr"
+        assert secret not in run.stdout, "a secret leaked to stdout"
 
 
 def test_given_discover_then_every_queryable_object_is_a_stream_with_salesforce_types(

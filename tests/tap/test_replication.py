@@ -114,7 +114,8 @@ def test_given_rest_and_bulk_paths_when_reading_the_same_objects_then_records_ar
     ]
     rest = run_tap(tmp_path, tap_config(small_org, objects=objects, api_type="rest"))
     bulk = run_tap(tmp_path, tap_config(small_org, objects=objects, api_type="bulk"))
-    assert rest.returncode == 0 and bulk.returncode == 0, bulk.stderr
+    assert rest.returncode == 0, rest.stderr
+    assert bulk.returncode == 0, bulk.stderr
     assert "TaskWhoRelation: Bulk API refused" in bulk.stderr
     for name in objects:
         by_rest = sorted(rest.records(name), key=lambda r: r["Id"])
