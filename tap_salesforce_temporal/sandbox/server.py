@@ -43,6 +43,7 @@ DAILY_API_LIMIT = 15_000
 DEFAULT_BATCH_SIZE = 2000
 DEFAULT_MAX_RECORDS = 100_000
 RECYCLE_BIN_DAYS = 15
+CURSOR_IDLE_SECONDS = 15 * 60
 _VERSION = r"/services/data/v(?P<version>\d+\.\d)"
 
 
@@ -289,7 +290,13 @@ class SandboxOrg:
             )
 
     def open_cursor(self, result: QueryResult, batch_size: int) -> str:
+        """Cursors live until 15 minutes without use, as Salesforce's query locators do."""
         with self._lock:
+            idle_before = time.time() - CURSOR_IDLE_SECONDS
+            for stale in [
+                key for key, cursor in self.cursors.items() if cursor.last_used < idle_before
+            ]:
+                del self.cursors[stale]
             cursor_id = make_id("01g", next(self._ids))[:15]
             self.cursors[cursor_id] = Cursor(result, batch_size)
         return cursor_id
@@ -306,8 +313,6 @@ class SandboxOrg:
         }
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{cursor_id}-{stop}"
-        else:
-            self.cursors.pop(cursor_id, None)
         body["records"] = rest_records(cursor.result, offset, stop, version)
         return body
 

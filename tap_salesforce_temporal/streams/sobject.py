@@ -187,9 +187,9 @@ class SObjectStream(Stream):
         stats.path = "rest"
         progress = _Progress(self, client)
         for page in rest.pages(client, select.soql(), all_rows=all_rows, context=self.name):
-            client.check_quota()
             yield from shaper.from_rest(page)
             progress.tick(len(page))
+            client.check_quota()  # before the next page is requested
 
     def _fetch_bulk(self, select: Select, shaper: RecordShaper, stats: Any) -> Iterator[dict]:
         settings, client = self.runtime.settings, self.runtime.client
@@ -203,9 +203,9 @@ class SObjectStream(Stream):
                 for table in bulk.pages(
                     select.soql(), shaper.csv_table, all_rows=settings.include_deleted
                 ):
-                    client.check_quota()
                     yield from shaper.from_table(table)
                     progress.tick(table.num_rows)
+                    client.check_quota()  # before the next page is requested
                 return
             except BulkJobFailed as failure:
                 if progress.rows or attempt == BULK_JOB_ATTEMPTS:

@@ -1,0 +1,117 @@
+"""Each fault a real org throws is survived, or fails with a clear message; the quota guard stops cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from tests.helpers import run_tap, tap_config
+
+OBJECTS = ["OpportunityFieldHistory", "Account", "Task"]
+
+
+@pytest.fixture
+def org():
+    with SandboxOrg(seed=31, scale=300) as org:
+        yield org
+
+
+def _truth(org: SandboxOrg) -> dict[str, set[str]]:
+    return {
+        name: set(
+            org.engine.execute(
+                __import__("tap_salesforce_temporal.sandbox.soql", fromlist=["parse"]).parse(
+                    f"SELECT Id FROM {name}"
+                ),
+                include_deleted=False,
+            )
+            .table["Id"]
+            .to_pylist()
+        )
+        for name in OBJECTS
+    }
+
+
+def _assert_complete(run, org: SandboxOrg) -> None:  # type: ignore[no-untyped-def]
+    assert run.returncode == 0, run.stderr[-3000:]
+    for name, ids in _truth(org).items():
+        got = [r["Id"] for r in run.records(name)]
+        assert set(got) == ids, name
+
+
+@pytest.mark.parametrize(
+    ("switch", "value", "api_type", "fault"),
+    [
+        ("session_expiry_after", 4, "rest", "INVALID_SESSION_ID"),
+        ("unavailable_every", 3, "rest", "SERVER_UNAVAILABLE"),
+        ("request_limit_every", 4, "bulk", "REQUEST_LIMIT_EXCEEDED"),
+        ("drop_connection_every", 2, "rest", "DROPPED_CONNECTION"),
+        ("drop_connection_every", 2, "bulk", "DROPPED_CONNECTION"),
+        ("failed_bulk_jobs", 2, "bulk", "BULK_JOB_FAILED"),
+    ],
+)
+def test_given_a_fault_when_syncing_then_the_run_survives_and_loses_nothing(
+    org: SandboxOrg, tmp_path: Path, switch: str, value: int, api_type: str, fault: str
+) -> None:
+    setattr(org.faults, switch, value)
+    run = run_tap(
+        tmp_path, tap_config(org, objects=OBJECTS, api_type=api_type, bulk_page_records=1000)
+    )
+    _assert_complete(run, org)
+    assert org.faults.injected[fault] >= 1, f"the {fault} fault was never met"
+    assert "Run summary" in run.stderr
+
+
+def test_given_query_timeout_on_wide_ranges_when_syncing_then_windows_are_halved(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    org.faults.query_timeout_days = 120
+    run = run_tap(
+        tmp_path,
+        tap_config(org, objects=OBJECTS, api_type="rest", start_date="2024-01-01T00:00:00Z"),
+    )
+    _assert_complete(run, org)
+    assert org.faults.injected["QUERY_TIMEOUT"] >= 3
+    assert "QUERY_TIMEOUT on" in run.stderr and "splitting the window" in run.stderr
+    for name in OBJECTS:
+        keys = [r.get("SystemModstamp") or r["CreatedDate"] for r in run.records(name)]
+        assert keys == sorted(keys), "windows are read in order, so STATE stays resumable"
+
+
+def test_given_failures_that_cannot_succeed_when_syncing_then_one_clear_error(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    org.faults.unavailable_every = 1
+    run = run_tap(tmp_path, tap_config(org, objects=["Account"], max_retries=2))
+    assert run.returncode == 1
+    assert (
+        "tap-salesforce-temporal: describeGlobal: Salesforce answered 0 RETRIES_EXHAUSTED: gave up after 2 retries; last failure: 503 SERVER_UNAVAILABLE"
+        in run.stderr
+    )
+
+
+def test_given_usage_near_the_quota_when_syncing_then_the_guard_stops_cleanly_with_state(
+    tmp_path: Path,
+) -> None:
+    with SandboxOrg(seed=31, scale=300, api_usage_start=790, daily_api_limit=1000) as org:
+        run = run_tap(
+            tmp_path, tap_config(org, objects=OBJECTS, api_type="rest", max_api_usage_percent=79.6)
+        )
+        assert run.returncode == 0, run.stderr
+        assert (
+            "reached max_api_usage_percent=79.6; stopping cleanly, the next run resumes from STATE"
+            in run.stderr
+        )
+        assert org.api_usage < 1000
+        assert run.last_state is not None
+        total = sum(len(run.records(name)) for name in OBJECTS)
+        assert 0 < total < sum(len(ids) for ids in _truth(org).values())
+        resumed_config = tap_config(org, objects=OBJECTS, api_type="rest")
+        org.api_usage = 0
+        resumed = run_tap(tmp_path, resumed_config, state=run.last_state)
+        for name, ids in _truth(org).items():
+            assert {r["Id"] for r in run.records(name)} | {
+                r["Id"] for r in resumed.records(name)
+            } == ids, name
