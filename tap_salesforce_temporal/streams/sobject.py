@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from singer_sdk import Stream
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, QuotaReached, TapError
 from ..query import rest

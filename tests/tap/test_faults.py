@@ -74,7 +74,8 @@ def test_given_query_timeout_on_wide_ranges_when_syncing_then_windows_are_halved
     )
     _assert_complete(run, org)
     assert org.faults.injected["QUERY_TIMEOUT"] >= 3
-    assert "QUERY_TIMEOUT on" in run.stderr and "splitting the window" in run.stderr
+    assert "QUERY_TIMEOUT on" in run.stderr
+    assert "splitting the window" in run.stderr
     for name in OBJECTS:
         keys = [r.get("SystemModstamp") or r["CreatedDate"] for r in run.records(name)]
         assert keys == sorted(keys), "windows are read in order, so STATE stays resumable"
