@@ -1,0 +1,266 @@
+"""JSON Schema -> Arrow, built once per SCHEMA message; records -> typed Arrow tables.
+
+Typing rules: date-time strings -> timestamp[us, UTC]; date -> date32; integer -> int64; number ->
+float64, or decimal128 when the schema states a scale (``multipleOf`` 0.01, or ``x-sf-scale``);
+boolean -> bool; objects with declared properties -> struct; open objects and mixed types -> JSON
+text; arrays -> list. A compiled per-record check replaces generic JSON Schema validation, so a bad
+value is reported with its field and the input line, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+class InvalidRecord(ValueError):
+    """A record that does not fit its stream's schema."""
+
+
+def _types(schema: dict) -> list[str]:
+    kind = schema.get("type")
+    if kind is None and "anyOf" in schema:
+        kinds: list[str] = []
+        for option in schema["anyOf"]:
+            kinds.extend(_types(option))
+        return kinds
+    if isinstance(kind, str):
+        return [kind]
+    return list(kind or [])
+
+
+def _non_null(schema: dict) -> list[str]:
+    return [t for t in _types(schema) if t != "null"]
+
+
+def _scale(schema: dict) -> int | None:
+    if "x-sf-scale" in schema:
+        return int(schema["x-sf-scale"])
+    multiple = schema.get("multipleOf")
+    if isinstance(multiple, (int, float)) and 0 < multiple < 1:
+        exponent = -math.log10(multiple)
+        if abs(exponent - round(exponent)) < 1e-9:
+            return round(exponent)
+    return None
+
+
+def _is_closed_object(schema: dict) -> bool:
+    return bool(schema.get("properties")) and schema.get("additionalProperties") in (None, False)
+
+
+def arrow_type(schema: dict) -> pa.DataType:
+    """The stored Arrow type of one JSON Schema property."""
+    kinds = _non_null(schema)
+    if len(kinds) != 1:
+        return pa.string()  # mixed or untyped values keep their JSON text
+    kind = kinds[0]
+    if kind == "string":
+        fmt = schema.get("format")
+        if fmt == "date-time":
+            return TIMESTAMP
+        if fmt == "date":
+            return pa.date32()
+        return pa.string()
+    if kind == "integer":
+        return pa.int64()
+    if kind == "number":
+        scale = _scale(schema)
+        if scale is not None:
+            precision = int(schema.get("x-sf-precision") or 38)
+            return pa.decimal128(max(precision, scale + 1), scale)
+        return pa.float64()
+    if kind == "boolean":
+        return pa.bool_()
+    if kind == "object":
+        if _is_closed_object(schema):
+            return pa.struct([pa.field(k, arrow_type(v)) for k, v in schema["properties"].items()])
+        return pa.string()
+    if kind == "array":
+        items = schema.get("items") or {}
+        return pa.list_(arrow_type(items) if items else pa.string())
+    return pa.string()
+
+
+@dataclass(frozen=True)
+class StreamSchema:
+    """Everything derived once from a SCHEMA message."""
+
+    properties: dict[str, dict]
+    arrow: pa.Schema
+    check: Callable[[dict], None]
+    fingerprint: str
+
+    @classmethod
+    def from_json_schema(cls, schema: dict) -> StreamSchema:
+        properties = dict(schema.get("properties") or {})
+        arrow = pa.schema([pa.field(name, arrow_type(spec)) for name, spec in properties.items()])
+        fingerprint = hashlib.sha256(str(arrow).encode()).hexdigest()[:16]
+        return cls(properties, arrow, _compile_checks(properties), fingerprint)
+
+    def to_table(self, records: list[dict]) -> pa.Table:
+        """Typed table of validated records (values converted column by column in Arrow)."""
+        columns = []
+        for field in self.arrow:
+            values = [r.get(field.name) for r in records]
+            columns.append(_column(values, field.type))
+        return pa.Table.from_arrays(columns, schema=self.arrow)
+
+
+def _column(values: list, target: pa.DataType) -> pa.Array:
+    if target == TIMESTAMP:
+        text = pa.array(values, type=pa.string())
+        try:
+            return text.cast(TIMESTAMP)
+        except pa.ArrowInvalid:  # some values carry no zone: read them as UTC
+            return pa.array([_parse_datetime(v) for v in values], type=TIMESTAMP)
+    if pa.types.is_date32(target):
+        return pa.array(values, type=pa.string()).cast(target)
+    if pa.types.is_decimal(target):
+        return pa.array(
+            [None if v is None else decimal.Decimal(str(v)) for v in values],
+            type=pa.decimal128(38, target.scale),
+        ).cast(target)
+    if target == pa.string():
+        return pa.array(
+            [
+                v if v is None or isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+                for v in values
+            ],
+            type=pa.string(),
+        )
+    if pa.types.is_struct(target):
+        return pa.array([_fit_struct(v, target) for v in values], type=_input_type(target)).cast(
+            target
+        )
+    if pa.types.is_list(target):
+        return pa.array(values, type=_input_type(target)).cast(target)
+    return pa.array(values, type=target)
+
+
+def _input_type(target: pa.DataType) -> pa.DataType:
+    """Nested values arrive as JSON text for timestamps/dates/decimals; cast after building."""
+    if target == TIMESTAMP or pa.types.is_date32(target):
+        return pa.string()
+    if pa.types.is_decimal(target):
+        return pa.float64()
+    if pa.types.is_struct(target):
+        return pa.struct([pa.field(f.name, _input_type(f.type)) for f in target])
+    if pa.types.is_list(target):
+        return pa.list_(_input_type(target.value_type))
+    return target
+
+
+def _fit_struct(value: object, target: pa.DataType) -> object:
+    if not isinstance(value, dict):
+        return value
+    return {f.name: value.get(f.name) for f in target}
+
+
+def _parse_datetime(value: object) -> dt.datetime | None:
+    if value is None:
+        return None
+    parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+# --- compiled checks ------------------------------------------------------------------------
+
+
+def _compile_checks(properties: dict[str, dict]) -> Callable[[dict], None]:
+    checks = [(name, _value_check(spec)) for name, spec in properties.items()]
+
+    def check(record: dict) -> None:
+        for name, value_check in checks:
+            value = record.get(name)
+            if value is not None:
+                problem = value_check(value)
+                if problem:
+                    raise InvalidRecord(f"field '{name}' {problem}, got {_preview(value)}")
+
+    return check
+
+
+def _preview(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _value_check(schema: dict) -> Callable[[object], str | None]:
+    kinds = _non_null(schema)
+    if "null" not in _types(schema) and kinds:
+        pass  # nulls are tolerated everywhere: taps emit them for missing values
+    if len(kinds) != 1:
+        return lambda value: None
+    kind, fmt = kinds[0], schema.get("format")
+    if kind == "string":
+        if fmt == "date-time":
+            return lambda v: (
+                None
+                if isinstance(v, str) and _DATETIME.match(v)
+                else "expects an ISO-8601 date-time"
+            )
+        if fmt == "date":
+            return lambda v: (
+                None if isinstance(v, str) and _DATE.match(v) else "expects a date YYYY-MM-DD"
+            )
+        return lambda v: None if isinstance(v, str) else "expects a string"
+    if kind == "integer":
+        return lambda v: (
+            None if isinstance(v, int) and not isinstance(v, bool) else "expects an integer"
+        )
+    if kind == "number":
+        return lambda v: (
+            None
+            if isinstance(v, (int, float, decimal.Decimal))
+            and not isinstance(v, bool)
+            and _finite(v)
+            else "expects a number"
+        )
+    if kind == "boolean":
+        return lambda v: None if isinstance(v, bool) else "expects a boolean"
+    if kind == "object":
+        if _is_closed_object(schema):
+            inner = _compile_checks(schema["properties"])
+
+            def check_object(value: object) -> str | None:
+                if not isinstance(value, dict):
+                    return "expects an object"
+                try:
+                    inner(value)
+                except InvalidRecord as error:
+                    return f"has {error}"
+                return None
+
+            return check_object
+        return lambda v: None if isinstance(v, dict) else "expects an object"
+    if kind == "array":
+        item_check = _value_check(schema.get("items") or {})
+
+        def check_array(value: object) -> str | None:
+            if not isinstance(value, list):
+                return "expects an array"
+            for item in value:
+                if item is not None and (problem := item_check(item)):
+                    return f"has an item that {problem}"
+            return None
+
+        return check_array
+    return lambda value: None
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)

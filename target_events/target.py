@@ -1,0 +1,144 @@
+"""target-events: any Singer stream to durable Parquet, JSONL or CSV on local disk or S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sys
+from collections import defaultdict
+from dataclasses import asdict
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Target
+from singer_sdk.exceptions import ConfigValidationError
+
+from .reader import LineReader
+from .settings import CONFIG_SCHEMA, Settings
+from .sinks import EventsSink, FileEntry, InputError
+from .storage import Storage, StorageError, open_storage
+
+
+class TargetEvents(Target):
+    """Batches Singer streams into files that appear only when complete; STATE follows durability."""
+
+    name = "target-events"
+    package_name = "tap-salesforce-temporal"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = EventsSink
+    message_reader_class = LineReader
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.run_id = (
+            dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+        )
+        self.files: list[FileEntry] = []
+        self.flushed_since_state = False
+        self.invalid_records = 0
+        self._seq: dict[str, int] = defaultdict(int)
+        self._MAX_RECORD_AGE_IN_MINUTES = self.settings.max_batch_age_seconds / 60
+        self.message_reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
+
+    def _flush_before_failing(self) -> None:
+        """Write every valid record that came before the bad input, then pass the last STATE on."""
+        try:
+            self.drain_all()
+            self.storage.close()
+        except Exception as error:
+            self.logger.warning("Could not flush pending records before stopping: %s", error)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return open_storage(self.settings)
+
+    @property
+    def line_number(self) -> int:
+        return self.message_reader.line_number  # type: ignore[attr-defined, no-any-return]
+
+    def next_seq(self, stream: str) -> int:
+        self._seq[stream] += 1
+        return self._seq[stream]
+
+    def get_sink_class(self, stream_name: str) -> type[EventsSink]:
+        return EventsSink
+
+    def _handle_max_record_age(self) -> None:
+        """After any sink flushed (or the age limit passed), flush all and pass the STATE on.
+
+        The SDK only emits STATE after a full drain; draining every sink as soon as one is written
+        keeps STATE flowing at each durable flush while never covering unwritten records.
+        """
+        if (
+            self.flushed_since_state
+            or self._max_record_age_in_minutes > self._MAX_RECORD_AGE_IN_MINUTES
+        ):
+            self.flushed_since_state = False
+            self.drain_all()
+
+    def _write_state_message(self, state: dict) -> None:
+        sys.stdout.write(json.dumps(state) + "\n")
+        sys.stdout.flush()
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        if self.settings.write_manifest and self.files:
+            self._write_manifest()
+        self.storage.close()
+        total = sum(f.rows for f in self.files)
+        self.logger.info(
+            "target-events run %s: %d files, %d rows, %d invalid records",
+            self.run_id,
+            len(self.files),
+            total,
+            self.invalid_records,
+        )
+
+    def _write_manifest(self) -> None:
+        streams: dict[str, dict] = {}
+        for entry in self.files:
+            summary = streams.setdefault(
+                entry.stream, {"files": 0, "rows": 0, "bytes": 0, "schema_fingerprints": []}
+            )
+            summary["files"] += 1
+            summary["rows"] += entry.rows
+            summary["bytes"] += entry.bytes
+            if entry.schema_fingerprint not in summary["schema_fingerprints"]:
+                summary["schema_fingerprints"].append(entry.schema_fingerprint)
+            if entry.min_value is not None:
+                summary["partition_min"] = min(
+                    summary.get("partition_min", entry.min_value), entry.min_value
+                )
+                summary["partition_max"] = max(
+                    summary.get("partition_max", entry.max_value), entry.max_value
+                )  # type: ignore[type-var]
+        manifest = {
+            "run_id": self.run_id,
+            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "format": self.settings.format,
+            "compression": self.settings.compression,
+            "streams": streams,
+            "files": [asdict(entry) for entry in self.files],
+            "invalid_records": self.invalid_records,
+        }
+        temp = self.storage.new_temp_path(".json")
+        temp.write_text(json.dumps(manifest, indent=2, default=str))
+        self.storage.commit(temp, f"_manifests/{self.run_id}.json")
+
+
+def main() -> None:
+    """Console entry: bad input or a refused destination -> one line on stderr and exit code 1.
+
+    Records that arrived before the bad line are still written, and their STATE passed on, so a
+    restart from the last STATE loses nothing.
+    """
+    try:
+        TargetEvents.cli()
+    except (InputError, StorageError, ConfigValidationError) as error:
+        print(f"target-events: {error}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
