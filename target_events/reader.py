@@ -7,7 +7,9 @@ import typing as t
 from collections import Counter, defaultdict
 
 import msgspec
+from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.io_base import GenericSingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from .sinks import InputError
 
@@ -46,7 +48,12 @@ class LineReader(GenericSingerReader[bytes]):
         stats: dict[str, int] = defaultdict(int)
         try:
             return self._process(file_input or self.default_input, callbacks, stats)
-        except InputError:
+        except (
+            InputError,
+            RecordsWithoutSchemaException,
+            MissingKeyPropertiesError,
+            InvalidInputLine,
+        ):
             if self.on_error is not None:
                 self.on_error()
             raise
@@ -73,14 +80,27 @@ class LineReader(GenericSingerReader[bytes]):
                 callback(message)
             except InputError:
                 raise
-            except Exception as error:
-                stream = message.get("stream")
-                where = f"stream '{stream}', " if stream else ""
+            except (
+                RecordsWithoutSchemaException,
+                MissingKeyPropertiesError,
+                InvalidInputLine,
+            ) as error:
+                # Keep the SDK's exception type (callers and its test suite match on it), add the line.
+                error.args = (
+                    f"{_where(message)}input line {self.line_number}: {_describe(error)}",
+                )
+                raise
+            except (KeyError, TypeError, ValueError) as error:
                 raise InputError(
-                    f"{where}input line {self.line_number}: {_describe(error)}"
+                    f"{_where(message)}input line {self.line_number}: {_describe(error)}"
                 ) from error
             stats[kind] += 1
         return Counter(**stats)
+
+
+def _where(message: dict) -> str:
+    stream = message.get("stream")
+    return f"stream '{stream}', " if stream else ""
 
 
 def _describe(error: Exception) -> str:

@@ -12,12 +12,19 @@ from functools import cached_property
 from typing import Any
 
 from singer_sdk import Target
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from .reader import LineReader
 from .settings import CONFIG_SCHEMA, Settings
 from .sinks import EventsSink, FileEntry, InputError
 from .storage import Storage, StorageError, open_storage
+
+SDK_INPUT_ERRORS = (RecordsWithoutSchemaException, MissingKeyPropertiesError, InvalidInputLine)
 
 
 class TargetEvents(Target):
@@ -139,6 +146,6 @@ def main() -> None:
     """
     try:
         TargetEvents.cli()
-    except (InputError, StorageError, ConfigValidationError) as error:
+    except (InputError, StorageError, ConfigValidationError, *SDK_INPUT_ERRORS) as error:
         print(f"target-events: {error}", file=sys.stderr)  # noqa: T201
         sys.exit(1)

@@ -48,7 +48,7 @@ def _json_ready(table: pa.Table) -> pa.Table:
     for column in table.columns:
         if column.type == TIMESTAMP:
             column = (
-                pc.strftime(column, format="%Y-%m-%dT%H:%M:%S.%fZ")
+                pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
                 if len(column)
                 else column.cast(pa.string())
             )

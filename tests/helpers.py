@@ -85,3 +85,33 @@ def run_tap(
     if not discover:
         messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return TapRun(done.returncode, done.stdout, done.stderr, messages)
+
+
+@dataclass
+class TargetRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def states(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def singer_lines(*messages: dict) -> str:
+    return "".join(json.dumps(m) + "\n" for m in messages)
+
+
+def run_target(
+    tmp_path: Path, config: dict, stdin: str | bytes, *, timeout: float = 120
+) -> TargetRun:
+    config_path = write_json(tmp_path / "target-config.json", config)
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    done = subprocess.run(
+        [TARGET, "--config", str(config_path)],
+        input=data,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    return TargetRun(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))

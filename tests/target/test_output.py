@@ -1,0 +1,264 @@
+"""target-events writes typed, partitioned files that pyarrow and DuckDB read back exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.helpers import run_target, singer_lines
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "Id": {"type": "string"},
+        "at": {"type": ["string", "null"], "format": "date-time"},
+        "day": {"type": ["string", "null"], "format": "date"},
+        "count": {"type": ["integer", "null"]},
+        "ratio": {"type": ["number", "null"]},
+        "amount": {"type": ["number", "null"], "x-sf-precision": 18, "x-sf-scale": 2},
+        "flag": {"type": ["boolean", "null"]},
+        "address": {
+            "type": ["object", "null"],
+            "properties": {
+                "city": {"type": ["string", "null"]},
+                "latitude": {"type": ["number", "null"]},
+            },
+            "additionalProperties": False,
+        },
+        "extra": {"type": ["object", "null"]},
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "note": {"type": ["string", "null"]},
+    },
+}
+RECORDS = [
+    {
+        "Id": "a1",
+        "at": "2025-05-19T10:30:00.123Z",
+        "day": "2025-05-19",
+        "count": 3,
+        "ratio": 0.25,
+        "amount": 15000.55,
+        "flag": True,
+        "address": {"city": "Berlin", "latitude": 52.52},
+        "extra": {"k": [1, 2]},
+        "tags": ["x", "y"],
+        "note": "nul\u0000byte ünïcode",
+    },
+    {
+        "Id": "a2",
+        "at": "2025-05-20T23:59:59.999+00:00",
+        "day": None,
+        "count": None,
+        "ratio": None,
+        "amount": 0.1,
+        "flag": False,
+        "address": None,
+        "extra": None,
+        "tags": [],
+        "note": None,
+    },
+    {
+        "Id": "a3",
+        "at": None,
+        "day": "2024-02-29",
+        "count": -(2**53),
+        "ratio": 1e300,
+        "amount": 123456789012.34,
+        "flag": None,
+        "address": {"city": None, "latitude": None},
+        "extra": {},
+        "tags": None,
+        "note": "",
+    },
+]
+
+
+def _input(stream: str = "things") -> str:
+    return singer_lines(
+        {"type": "SCHEMA", "stream": stream, "schema": SCHEMA, "key_properties": ["Id"]},
+        *({"type": "RECORD", "stream": stream, "record": r} for r in RECORDS),
+        {"type": "STATE", "value": {"bookmarks": {stream: {"n": 3}}}},
+    )
+
+
+def test_given_typed_records_when_written_as_parquet_then_pyarrow_reads_back_every_type_exactly(
+    tmp_path: Path,
+) -> None:
+    run = run_target(tmp_path, {"destination": str(tmp_path / "out")}, _input())
+    assert run.returncode == 0, run.stderr
+    assert run.states == [{"bookmarks": {"things": {"n": 3}}}]
+    files = list((tmp_path / "out" / "things").glob("*.parquet"))
+    assert len(files) == 1
+    table = pq.read_table(files[0])
+    schema = table.schema
+    assert schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("day").type == pa.date32()
+    assert schema.field("count").type == pa.int64()
+    assert schema.field("ratio").type == pa.float64()
+    assert schema.field("amount").type == pa.decimal128(18, 2)
+    assert schema.field("flag").type == pa.bool_()
+    assert pa.types.is_struct(schema.field("address").type)
+    assert schema.field("extra").type == pa.string()
+    assert schema.field("tags").type == pa.list_(pa.string())
+    rows = table.to_pylist()
+    assert rows[0]["at"] == dt.datetime(2025, 5, 19, 10, 30, 0, 123000, tzinfo=dt.timezone.utc)
+    assert rows[1]["at"] == dt.datetime(2025, 5, 20, 23, 59, 59, 999000, tzinfo=dt.timezone.utc)
+    assert rows[0]["day"] == dt.date(2025, 5, 19)
+    assert rows[2]["count"] == -(2**53)
+    assert [r["amount"] for r in rows] == [
+        decimal.Decimal("15000.55"),
+        decimal.Decimal("0.10"),
+        decimal.Decimal("123456789012.34"),
+    ]
+    assert [r["flag"] for r in rows] == [True, False, None]
+    assert rows[0]["address"] == {"city": "Berlin", "latitude": 52.52}
+    assert rows[1]["address"] is None
+    assert json.loads(rows[0]["extra"]) == {"k": [1, 2]}
+    assert rows[0]["tags"] == ["x", "y"]
+    assert rows[0]["note"] == "nul\u0000byte ünïcode"
+    assert rows[2]["note"] == ""
+
+
+def test_given_parquet_output_when_read_by_duckdb_then_values_and_types_match(
+    tmp_path: Path,
+) -> None:
+    run_target(tmp_path, {"destination": str(tmp_path / "out")}, _input())
+    con = duckdb.connect()
+    result = con.execute(
+        f'SELECT Id, "at", "day", "count", amount, flag, address.city AS city FROM read_parquet(\'{tmp_path}/out/things/*.parquet\') ORDER BY Id'
+    ).fetchall()
+    description = con.execute(
+        f'DESCRIBE SELECT "at", amount, "day" FROM read_parquet(\'{tmp_path}/out/things/*.parquet\')'
+    ).fetchall()
+    described = {row[0]: row[1] for row in description}
+    assert described == {"at": "TIMESTAMP WITH TIME ZONE", "amount": "DECIMAL(18,2)", "day": "DATE"}
+    assert result[0][0] == "a1"
+    assert result[0][4] == decimal.Decimal("15000.55")
+    assert result[0][5] is True
+    assert result[0][6] == "Berlin"
+    assert result[2][1] is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "compression", "suffix"),
+    [
+        ("jsonl", "none", ".jsonl"),
+        ("jsonl", "gzip", ".jsonl.gz"),
+        ("csv", "none", ".csv"),
+        ("parquet", "snappy", ".parquet"),
+    ],
+)
+def test_given_each_format_when_written_then_duckdb_reads_the_same_rows(
+    tmp_path: Path, fmt: str, compression: str, suffix: str
+) -> None:
+    run = run_target(
+        tmp_path,
+        {"destination": str(tmp_path / "out"), "format": fmt, "compression": compression},
+        _input(),
+    )
+    assert run.returncode == 0, run.stderr
+    files = list((tmp_path / "out" / "things").glob(f"*{suffix}"))
+    assert len(files) == 1
+    reader = {"jsonl": "read_json_auto", "csv": "read_csv_auto", "parquet": "read_parquet"}[fmt]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(
+        f"SELECT Id, CAST(\"at\" AS TIMESTAMPTZ) FROM {reader}('{files[0]}') ORDER BY Id"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["a1", "a2", "a3"]
+    assert rows[0][1] == dt.datetime(2025, 5, 19, 10, 30, 0, 123000, tzinfo=dt.timezone.utc)
+
+
+def test_given_partition_by_when_records_span_days_then_hive_partitions_hold_them(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "destination": str(tmp_path / "out"),
+        "partition_by": {"things": {"field": "at", "granularity": "day"}},
+    }
+    run = run_target(tmp_path, config, _input())
+    assert run.returncode == 0, run.stderr
+    partitions = sorted(p.name for p in (tmp_path / "out" / "things").iterdir())
+    assert partitions == ["date=2025-05-19", "date=2025-05-20", "date=__HIVE_DEFAULT_PARTITION__"]
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"SELECT Id, date FROM read_parquet('{tmp_path}/out/things/*/*.parquet', hive_partitioning=true) ORDER BY Id"
+        )
+        .fetchall()
+    )
+    assert [r[0] for r in rows] == ["a1", "a2", "a3"]
+    manifest = json.loads(next((tmp_path / "out" / "_manifests").glob("*.json")).read_text())
+    assert manifest["streams"]["things"]["rows"] == 3
+    assert manifest["streams"]["things"]["files"] == 3
+    assert manifest["streams"]["things"]["partition_min"].startswith("2025-05-19 10:30:00.123")
+
+
+def test_given_a_dedup_key_when_a_batch_repeats_a_key_then_the_last_version_wins(
+    tmp_path: Path,
+) -> None:
+    lines = singer_lines(
+        {
+            "type": "SCHEMA",
+            "stream": "s",
+            "schema": {"properties": {"Id": {"type": "string"}, "v": {"type": "integer"}}},
+            "key_properties": ["Id"],
+        },
+        {"type": "RECORD", "stream": "s", "record": {"Id": "x", "v": 1}},
+        {"type": "RECORD", "stream": "s", "record": {"Id": "y", "v": 1}},
+        {"type": "RECORD", "stream": "s", "record": {"Id": "x", "v": 2}},
+    )
+    run_target(tmp_path, {"destination": str(tmp_path / "out"), "dedup_key": {"s": ["Id"]}}, lines)
+    rows = pq.read_table(tmp_path / "out" / "s").to_pylist()
+    assert sorted((r["Id"], r["v"]) for r in rows) == [("x", 2), ("y", 1)]
+
+
+def test_given_a_schema_change_mid_stream_then_a_new_file_with_the_new_schema_starts(
+    tmp_path: Path,
+) -> None:
+    first = {"properties": {"Id": {"type": "string"}}}
+    second = {"properties": {"Id": {"type": "string"}, "n": {"type": ["integer", "null"]}}}
+    lines = singer_lines(
+        {"type": "SCHEMA", "stream": "s", "schema": first, "key_properties": ["Id"]},
+        {"type": "RECORD", "stream": "s", "record": {"Id": "a"}},
+        {"type": "SCHEMA", "stream": "s", "schema": second, "key_properties": ["Id"]},
+        {"type": "RECORD", "stream": "s", "record": {"Id": "b", "n": 5}},
+    )
+    run = run_target(tmp_path, {"destination": str(tmp_path / "out")}, lines)
+    assert run.returncode == 0, run.stderr
+    schemas = sorted(
+        tuple(pq.read_schema(f).names) for f in (tmp_path / "out" / "s").glob("*.parquet")
+    )
+    assert schemas == [("Id",), ("Id", "n")]
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape", "/abs/path", "with space", "ünï/cödé", "..", "a/../../b"]
+)
+def test_given_hostile_stream_names_when_written_then_files_stay_inside_the_destination(
+    tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "dest" / "out"
+    lines = singer_lines(
+        {
+            "type": "SCHEMA",
+            "stream": name,
+            "schema": {"properties": {"Id": {"type": "string"}}},
+            "key_properties": ["Id"],
+        },
+        {"type": "RECORD", "stream": name, "record": {"Id": "a"}},
+    )
+    run = run_target(tmp_path, {"destination": str(out)}, lines)
+    assert run.returncode == 0, run.stderr
+    written = list(tmp_path.rglob("*.parquet"))
+    assert len(written) == 1
+    assert out.resolve() in written[0].resolve().parents
+    assert written[0].parent.parent == out.resolve()
+    assert (written[0].stat().st_mode & 0o077) == 0, "files are private to their owner"
