@@ -1,0 +1,144 @@
+"""Bad input stops with one line naming the stream and input line; nothing that came before is lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.helpers import run_target, singer_lines
+
+SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "orders",
+    "schema": {"properties": {"Id": {"type": "string"}, "qty": {"type": ["integer", "null"]}}},
+    "key_properties": ["Id"],
+}
+
+
+def _good(n: int, start: int = 0) -> list[dict]:
+    return [
+        {"type": "RECORD", "stream": "orders", "record": {"Id": f"o{i}", "qty": i}}
+        for i in range(start, start + n)
+    ]
+
+
+def _rows(out: Path) -> list[dict]:
+    files = sorted(out.rglob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def _config(tmp_path: Path, **extra: object) -> dict:
+    return {"destination": str(tmp_path / "out"), "max_batch_rows": 5, **extra}
+
+
+def test_given_malformed_json_when_reading_then_the_line_is_named_and_earlier_records_are_kept(
+    tmp_path: Path,
+) -> None:
+    lines = (
+        singer_lines(SCHEMA, *_good(7), {"type": "STATE", "value": {"at": 7}})
+        + '{"type": "RECORD", "stream": "orders", "record": {"Id": "broken"\n'
+    )
+    run = run_target(tmp_path, _config(tmp_path), lines)
+    assert run.returncode == 1
+    assert "target-events: input line 10: not a valid JSON message" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert sorted(r["Id"] for r in _rows(tmp_path / "out")) == [f"o{i}" for i in range(7)]
+    assert run.states[-1] == {"at": 7}
+
+
+def test_given_a_record_before_its_schema_when_reading_then_stream_and_line_are_named(
+    tmp_path: Path,
+) -> None:
+    lines = singer_lines(
+        SCHEMA, *_good(2), {"type": "RECORD", "stream": "ghost", "record": {"Id": "x"}}
+    )
+    run = run_target(tmp_path, _config(tmp_path), lines)
+    assert run.returncode == 1
+    assert (
+        "target-events: stream 'ghost', input line 4: RECORD before any SCHEMA message for this stream"
+        in run.stderr
+    )
+    assert len(_rows(tmp_path / "out")) == 2
+
+
+@pytest.mark.parametrize("mode", ["fail", "skip", "dead_letter"])
+def test_given_a_schema_violating_record_when_each_mode_then_fail_skip_or_dead_letter(
+    tmp_path: Path, mode: str
+) -> None:
+    bad = {"type": "RECORD", "stream": "orders", "record": {"Id": "bad", "qty": "three"}}
+    lines = singer_lines(
+        SCHEMA, *_good(6), bad, *_good(2, start=6), {"type": "STATE", "value": {"done": True}}
+    )
+    run = run_target(tmp_path, _config(tmp_path, on_invalid_record=mode), lines)
+    message = "stream 'orders', input line 8: field 'qty' expects an integer, got \"three\""
+    ids = sorted(r["Id"] for r in _rows(tmp_path / "out"))
+    if mode == "fail":
+        assert run.returncode == 1
+        assert f"target-events: {message}" in run.stderr
+        assert ids == sorted(f"o{i}" for i in range(6)), "records before the bad line are written"
+        return
+    assert run.returncode == 0, run.stderr
+    assert message in run.stderr
+    assert ids == sorted(f"o{i}" for i in range(8))
+    assert run.states[-1] == {"done": True}
+    dead = list((tmp_path / "out" / "_dead_letter").rglob("*.jsonl"))
+    if mode == "skip":
+        assert dead == []
+    else:
+        [entry] = [json.loads(line) for f in dead for line in f.read_text().splitlines()]
+        assert entry["line"] == 8
+        assert entry["record"] == {"Id": "bad", "qty": "three"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            b'{"type": "SCHEMA", "stream": "s", "schema": {"properties": {"a": {"type": "string"}}}}\n\xff\xfe garbage\n',
+            "input line 2: not a valid JSON message",
+        ),
+        (b"[1, 2, 3]\n", "input line 1: a Singer message must be a JSON object"),
+        (b'{"type": "BOGUS"}\n', "input line 1: unknown or missing message type 'BOGUS'"),
+        (b'{"stream": "s"}\n', "input line 1: unknown or missing message type None"),
+    ],
+)
+def test_given_garbage_input_when_reading_then_a_clear_line_error_not_a_traceback(
+    tmp_path: Path, payload: bytes, expected: str
+) -> None:
+    run = run_target(tmp_path, _config(tmp_path), payload)
+    assert run.returncode == 1
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_given_a_huge_and_deeply_nested_record_when_written_then_it_round_trips(
+    tmp_path: Path,
+) -> None:
+    nested: dict = {"leaf": "x"}
+    for _ in range(60):
+        nested = {"child": nested}
+    schema = {
+        "type": "SCHEMA",
+        "stream": "big",
+        "schema": {
+            "properties": {
+                "Id": {"type": "string"},
+                "blob": {"type": "string"},
+                "tree": {"type": "object"},
+            }
+        },
+        "key_properties": ["Id"],
+    }
+    record = {
+        "type": "RECORD",
+        "stream": "big",
+        "record": {"Id": "1", "blob": "z" * 5_000_000, "tree": nested},
+    }
+    run = run_target(tmp_path, _config(tmp_path), singer_lines(schema, record))
+    assert run.returncode == 0, run.stderr
+    [row] = _rows(tmp_path / "out")
+    assert len(row["blob"]) == 5_000_000
+    assert json.loads(row["tree"]) == nested
