@@ -1,0 +1,171 @@
+"""Reads one object's rows in ``[start, end)`` ordered by (key, Id), whichever API fits.
+
+Shared by the SObject streams and the derived events stream: path choice (auto counts first, Bulk
+at or above the threshold, REST when Bulk refuses), QUERY_TIMEOUT window halving, Bulk job retries,
+progress logging, and the quota guard between pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout
+from ..runtime import Runtime, StreamStats
+from ..schema import ObjectSchema
+from . import rest
+from .bulk import BulkQuery
+from .soql import Select
+from .values import RecordShaper
+
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+MIN_WINDOW = dt.timedelta(minutes=1)
+PROGRESS_EVERY_SECONDS = 15.0
+BULK_JOB_ATTEMPTS = 3
+
+
+class ObjectReader:
+    def __init__(
+        self,
+        runtime: Runtime,
+        schema: ObjectSchema,
+        logger: logging.Logger,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.schema = schema
+        self.logger = logger
+        self.name = name or schema.name
+        self.bulk_refused = False
+
+    def read(
+        self,
+        fields: list[str],
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        stats: StreamStats,
+        *,
+        key: str | None,
+        where: list[str] | None = None,
+        all_rows: bool | None = None,
+    ) -> Iterator[dict]:
+        """Rows with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order."""
+        order = [key, "Id"] if key else ["Id"]
+        select = Select(self.schema.name, fields, list(where or []), order_by=order)
+        shaper = RecordShaper(self.schema, fields)
+        include = self.runtime.settings.include_deleted if all_rows is None else all_rows
+        yield from self._read_range(select, shaper, key, start, end, stats, include)
+
+    def _read_range(
+        self,
+        select: Select,
+        shaper: RecordShaper,
+        key: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        stats: StreamStats,
+        all_rows: bool,
+    ) -> Iterator[dict]:
+        """Read ``[start, end)``; on QUERY_TIMEOUT before any row, split the window in two."""
+        stats.windows += 1
+        windowed = select.with_range(key, start, end) if key else select
+        emitted = 0
+        try:
+            for record in self._fetch(windowed, shaper, stats, all_rows):
+                emitted += 1
+                yield record
+        except QueryTimeout:
+            if emitted or not key or end is None:
+                raise
+            lower = start or EARLIEST
+            if end - lower <= MIN_WINDOW:
+                raise
+            middle = (lower + (end - lower) / 2).replace(microsecond=0)
+            self.logger.warning(
+                "%s: QUERY_TIMEOUT on %s..%s; splitting the window at %s",
+                self.name,
+                lower,
+                end,
+                middle,
+            )
+            yield from self._read_range(select, shaper, key, lower, middle, stats, all_rows)
+            yield from self._read_range(select, shaper, key, middle, end, stats, all_rows)
+
+    def _fetch(
+        self, select: Select, shaper: RecordShaper, stats: StreamStats, all_rows: bool
+    ) -> Iterator[dict]:
+        settings, client = self.runtime.settings, self.runtime.client
+        path = settings.api_type
+        if path == "auto":
+            rows = rest.count(client, select, all_rows=all_rows, context=self.name)
+            path = "bulk" if rows >= settings.bulk_threshold and rows > 0 else "rest"
+            self.logger.info("%s: %d rows to read; using %s", self.name, rows, path.upper())
+        if path == "bulk" and not self.bulk_refused:
+            try:
+                yield from self._fetch_bulk(select, shaper, stats, all_rows)
+                return
+            except BulkNotSupported as refused:
+                self.bulk_refused = True
+                self.logger.warning(
+                    "%s: Bulk API refused (%s); falling back to REST", self.name, refused.sf_message
+                )
+        stats.path = "rest"
+        progress = _Progress(self.name, self.logger, client)
+        for page in rest.pages(client, select.soql(), all_rows=all_rows, context=self.name):
+            yield from shaper.from_rest(page)
+            progress.tick(len(page))
+            client.check_quota()  # before the next page is requested
+
+    def _fetch_bulk(
+        self, select: Select, shaper: RecordShaper, stats: StreamStats, all_rows: bool
+    ) -> Iterator[dict]:
+        settings, client = self.runtime.settings, self.runtime.client
+        stats.path = "bulk"
+        progress = _Progress(self.name, self.logger, client)
+        bulk = BulkQuery(
+            client, self.logger, page_records=settings.bulk_page_records, context=self.name
+        )
+        for attempt in range(1, BULK_JOB_ATTEMPTS + 1):
+            try:
+                for table in bulk.pages(select.soql(), shaper.csv_table, all_rows=all_rows):
+                    yield from shaper.from_table(table)
+                    progress.tick(table.num_rows)
+                    client.check_quota()  # before the next page is requested
+                return
+            except BulkJobFailed as failure:
+                if progress.rows or attempt == BULK_JOB_ATTEMPTS:
+                    raise
+                self.logger.warning(
+                    "%s: %s; starting a new job (attempt %d/%d)",
+                    self.name,
+                    failure,
+                    attempt + 1,
+                    BULK_JOB_ATTEMPTS,
+                )
+
+
+class _Progress:
+    """Logs rows so far, rate and API usage every few seconds of a long read."""
+
+    def __init__(self, name: str, logger: logging.Logger, client: Any) -> None:
+        self.name, self.logger, self.client = name, logger, client
+        self.rows = 0
+        self.started = self.last = time.monotonic()
+
+    def tick(self, rows: int) -> None:
+        self.rows += rows
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_SECONDS:
+            self.last = now
+            rate = self.rows / max(now - self.started, 1e-9)
+            self.logger.info(
+                "%s: %d rows so far, %.0f rows/s, API usage %s",
+                self.name,
+                self.rows,
+                rate,
+                self.client.usage.describe(),
+            )
