@@ -23,6 +23,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 class Session:
     access_token: str
     instance_url: str
+    org_id: str = ""
 
 
 class Authenticator:
@@ -92,4 +93,9 @@ class Authenticator:
             )
         self.logins += 1
         instance = self.settings.instance_url or body["instance_url"]
-        return Session(access_token=body["access_token"], instance_url=instance.rstrip("/"))
+        # The identity URL ends in /id/{organization id}/{user id}.
+        identity = str(body.get("id", "")).rstrip("/").split("/")
+        org_id = identity[-2] if len(identity) >= 2 else ""
+        return Session(
+            access_token=body["access_token"], instance_url=instance.rstrip("/"), org_id=org_id
+        )

@@ -36,6 +36,22 @@ class Runtime:
     stats: dict[str, StreamStats] = field(default_factory=dict)
     stopped_reason: str | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
+    key_prefixes: dict[str, str] = field(default_factory=dict)
+    queryable_objects: set[str] = field(default_factory=set)
+    _user_types: dict[str, str | None] | None = None
+
+    def user_types(self) -> dict[str, str | None]:
+        """User Id -> UserType for every user (actor_type of events), read once per run."""
+        if self._user_types is None:
+            from .query import rest
+
+            types: dict[str, str | None] = {}
+            for page in rest.pages(
+                self.client, "SELECT Id, UserType FROM User", all_rows=True, context="User types"
+            ):
+                types.update({row["Id"]: row.get("UserType") for row in page})
+            self._user_types = types
+        return self._user_types
 
     def stats_for(self, stream: str) -> StreamStats:
         return self.stats.setdefault(stream, StreamStats())

@@ -104,6 +104,29 @@ class ObjectSchema:
     replication_key: str | None
     has_is_deleted: bool
     replicateable: bool
+    key_prefix: str | None = None
+    # For field history objects: the values of the Field picklist (the tracked fields).
+    tracked_fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def history_parent_field(self) -> str | None:
+        """The parent reference of a field history object (AccountId, ParentId...), else None."""
+        names = {f.name for f in self.fields}
+        if not {"Field", "OldValue", "NewValue", "CreatedDate"} <= names:
+            return None
+        if self.name.endswith("__History"):
+            return "ParentId" if "ParentId" in names else None
+        base = self.name.removesuffix("FieldHistory").removesuffix("History")
+        candidate = f"{base}Id"
+        return candidate if candidate in names else None
+
+    @property
+    def history_parent_object(self) -> str | None:
+        if self.history_parent_field is None:
+            return None
+        if self.name.endswith("__History"):
+            return self.name.removesuffix("__History") + "__c"
+        return self.name.removesuffix("FieldHistory").removesuffix("History")
 
     @property
     def queryable_fields(self) -> list[FieldInfo]:
@@ -153,6 +176,13 @@ def from_describe(describe: dict) -> ObjectSchema:
         )
     names = {f.name for f in fields}
     replication_key = next((k for k in REPLICATION_KEYS if k in names), None)
+    tracked = tuple(
+        (value["value"], value.get("label") or value["value"])
+        for raw in describe.get("fields", [])
+        if raw["name"] == "Field" and raw["type"] == "picklist"
+        for value in raw.get("picklistValues", [])
+        if value.get("active", True) and value["value"] != "created"
+    )
     return ObjectSchema(
         name=describe["name"],
         fields=tuple(fields),
@@ -160,4 +190,6 @@ def from_describe(describe: dict) -> ObjectSchema:
         replication_key=replication_key,
         has_is_deleted="IsDeleted" in names,
         replicateable=bool(describe.get("replicateable", True)),
+        key_prefix=describe.get("keyPrefix"),
+        tracked_fields=tracked,
     )

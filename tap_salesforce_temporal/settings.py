@@ -45,6 +45,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("max_retries", th.IntegerType, default=8, title="Max retries", description="Retries of a transient failure (5xx, REQUEST_LIMIT_EXCEEDED, dropped connection) before the run fails."),
     th.Property("retry_backoff_seconds", th.NumberType, default=1.0, title="Retry backoff", description="First retry delay in seconds; doubles per attempt, with jitter, up to 60 s."),
     th.Property("bulk_page_records", th.IntegerType, default=50_000, title="Bulk page records", description="maxRecords per Bulk API 2.0 result page; bounds the tap's memory."),
+    th.Property("event_types", th.ArrayType(th.StringType), title="Event types", description="Limit micro_decision_events to these types: field_change, stage_change, approval_decision, activity, setup_change."),
+    th.Property("record_types", th.ArrayType(th.StringType), title="Record types", description="Limit micro_decision_events to decisions about these objects (e.g. Opportunity, Case)."),
     th.Property("sandbox", th.BooleanType, default=False, title="Sandbox", description="Run against the embedded synthetic org started in-process (no credentials needed)."),
     th.Property("sandbox_scale", th.IntegerType, default=200, title="Sandbox scale", description="Opportunities in the embedded org; every other object scales with it."),
     th.Property("sandbox_seed", th.IntegerType, default=1, title="Sandbox seed", description="Seed of the embedded org's synthetic data."),
@@ -116,6 +118,8 @@ class Settings:
     max_retries: int
     retry_backoff_seconds: float
     bulk_page_records: int
+    event_types: tuple[str, ...]
+    record_types: tuple[str, ...]
     sandbox: bool
     sandbox_scale: int
     sandbox_seed: int
@@ -156,6 +160,8 @@ class Settings:
             max_retries=int(get("max_retries")),  # type: ignore[arg-type]
             retry_backoff_seconds=float(get("retry_backoff_seconds")),  # type: ignore[arg-type]
             bulk_page_records=int(get("bulk_page_records")),  # type: ignore[arg-type]
+            event_types=tuple(get("event_types") or ()),  # type: ignore[arg-type]
+            record_types=tuple(get("record_types") or ()),  # type: ignore[arg-type]
             sandbox=bool(get("sandbox")),
             sandbox_scale=int(get("sandbox_scale")),  # type: ignore[arg-type]
             sandbox_seed=int(get("sandbox_seed")),  # type: ignore[arg-type]
@@ -197,6 +203,14 @@ class Settings:
         for setting, ok, problem in checks:
             if not ok:
                 raise _fail(setting, f"{getattr(self, setting)!r} {problem}")
+        from .events import EVENT_TYPES
+
+        unknown = [t for t in self.event_types if t not in EVENT_TYPES]
+        if unknown:
+            raise _fail(
+                "event_types",
+                f"{', '.join(map(repr, unknown))} not one of {', '.join(EVENT_TYPES)}",
+            )
         if self.start_date and self.end_date and self.end_date <= self.start_date:
             raise _fail("end_date", "must be after start_date")
         for pattern in self.objects:

@@ -17,8 +17,12 @@ from .errors import SalesforceApiError, TapError
 from .runtime import Runtime
 from .schema import ObjectSchema, from_describe
 from .settings import CONFIG_SCHEMA, Settings
+from .streams.decisions import HistoryTrackedFieldsStream, MicroDecisionEventsStream
 from .streams.sobject import SObjectStream
 from .writer import FastWriter
+
+DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
+TRACKABLE_STANDARD_OBJECTS = frozenset({"Account", "Case", "Contact", "Lead", "Opportunity"})
 
 
 class TapSalesforceTemporal(Tap):
@@ -55,10 +59,35 @@ class TapSalesforceTemporal(Tap):
         runtime = self.runtime
         names = self._object_names(runtime)
         schemas = self._describe_all(runtime, names)
-        return [SObjectStream(self, schema, runtime) for schema in schemas]
+        by_name = {schema.name: schema for schema in schemas}
+        self._warn_untracked(by_name)
+        streams: list[Stream] = [SObjectStream(self, schema, runtime) for schema in schemas]
+        streams.append(MicroDecisionEventsStream(self, runtime, by_name))
+        streams.append(HistoryTrackedFieldsStream(self, by_name))
+        return streams
+
+    def _warn_untracked(self, schemas: dict[str, ObjectSchema]) -> None:
+        """Objects whose history we would expect but cannot see: tracking off, or no access."""
+        visible = self.runtime.queryable_objects
+        for name in sorted(schemas):
+            history = (
+                name.removesuffix("__c") + "__History" if name.endswith("__c") else f"{name}History"
+            )
+            if name == "Opportunity":
+                history = "OpportunityFieldHistory"
+            expects_history = name.endswith("__c") or name in TRACKABLE_STANDARD_OBJECTS
+            if expects_history and history not in visible:
+                self.logger.warning(
+                    "Object %s has no field history object visible (history tracking off or no access); no field_change events for it",
+                    name,
+                )
 
     def _object_names(self, runtime: Runtime) -> list[str]:
         body = runtime.client.get_json("/sobjects", context="describeGlobal")
+        runtime.key_prefixes.update(
+            {e["keyPrefix"]: e["name"] for e in body["sobjects"] if e.get("keyPrefix")}
+        )
+        runtime.queryable_objects.update(e["name"] for e in body["sobjects"] if e.get("queryable"))
         patterns = runtime.settings.objects
         catalog_names = self._catalog_stream_names()
         names = []
@@ -81,7 +110,12 @@ class TapSalesforceTemporal(Tap):
         catalog = self.input_catalog
         if catalog is None:
             return None
-        return {entry.tap_stream_id for entry in catalog.streams if entry.metadata.root.selected}
+        selected = {
+            entry.tap_stream_id for entry in catalog.streams if entry.metadata.root.selected
+        }
+        if selected & DERIVED_STREAMS:
+            return None  # derived streams read their source objects, selected or not
+        return selected
 
     def _describe_all(self, runtime: Runtime, names: list[str]) -> list[ObjectSchema]:
         def describe(name: str) -> ObjectSchema | None:

@@ -51,10 +51,13 @@ class RecordShaper:
     def __init__(self, schema: ObjectSchema, fields: list[str]) -> None:
         self.fields = fields
         info = {f.name: f for f in schema.fields}
-        self._datetimes = [f for f in fields if info[f].kind == "datetime"]
-        self._any = [f for f in fields if info[f].sf_type == "anyType"]
-        self._ints = [f for f in fields if info[f].kind == "integer"]
-        self._kinds = {f: info[f].kind for f in fields}
+        # Relationship paths (ProcessInstance.TargetObjectId) are read as strings: they name ids.
+        self._paths = [f for f in fields if "." in f]
+        kinds = {f: info[f].kind if f in info else "string" for f in fields}
+        self._datetimes = [f for f in fields if kinds[f] == "datetime"]
+        self._any = [f for f in fields if f in info and info[f].sf_type == "anyType"]
+        self._ints = [f for f in fields if kinds[f] == "integer"]
+        self._kinds = kinds
         self._compounds = [
             (field.name, parts)
             for field, parts in schema.compound_fields()
@@ -65,6 +68,10 @@ class RecordShaper:
     def from_rest(self, records: list[dict]) -> Iterator[dict]:
         for raw in records:
             record = {name: raw.get(name) for name in self.fields}
+            for path in self._paths:
+                parent, _, child = path.partition(".")
+                nested = raw.get(parent)
+                record[path] = nested.get(child) if isinstance(nested, dict) else None
             for name in self._datetimes:
                 record[name] = canonical_datetime(record[name])
             for name in self._any:

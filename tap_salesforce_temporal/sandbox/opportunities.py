@@ -100,8 +100,10 @@ def simulate_opportunities(org: SyntheticOrg, rng: random.Random) -> dict[str, p
             if rng.random() < 0.04:
                 _change_owner(org, rng, history, opp, t, actor, users)
                 continue
-            _advance_stage(rng, history, opp, t, actor)
-            if rng.random() < 0.3:
+            amount_only = rng.random() < 0.25  # a save that revises the deal without moving it
+            if not amount_only:
+                _advance_stage(rng, history, opp, t, actor)
+            if amount_only or rng.random() < 0.3:
                 new_amount = float(round(opp.amount * rng.uniform(0.7, 1.4), -2))
                 history.change(
                     t, actor, "Amount", "Currency", money_text(opp.amount), money_text(new_amount)

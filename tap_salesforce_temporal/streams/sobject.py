@@ -9,21 +9,20 @@ timestamp would otherwise be lost. A QUERY_TIMEOUT halves the date window and tr
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from ..errors import QuotaReached, TapError
 from ..query.reader import ObjectReader
 from ..runtime import Runtime
 from ..schema import ObjectSchema
+from .base import IncrementalStream
 
 
-class SObjectStream(Stream):
+class SObjectStream(IncrementalStream):
     """One Salesforce object as a Singer stream."""
 
     # Values are typed from the describe by RecordShaper; SDK conformance would turn "false" into True.
@@ -39,20 +38,6 @@ class SObjectStream(Stream):
 
     def build_schema(self) -> dict:
         return self.object_schema.json_schema()
-
-    @property
-    def is_sorted(self) -> bool:
-        return self.replication_key is not None
-
-    # -- state --
-    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
-        """Never move a bookmark backwards while the lookback window is re-read."""
-        if self.replication_key:
-            current = self.get_context_state(context).get("replication_key_value")
-            value = latest_record.get(self.replication_key)
-            if current is not None and value is not None and value < current:
-                return
-        super()._increment_stream_state(latest_record, context=context)
 
     # -- reading --
     def selected_fields(self) -> list[str]:
@@ -73,19 +58,6 @@ class SObjectStream(Stream):
             ):
                 fields.append(info.name)
         return fields
-
-    def query_range(self, context: dict | None) -> tuple[dt.datetime | None, dt.datetime | None]:
-        if not self.replication_key:
-            return None, None
-        settings = self.runtime.settings
-        start = self.get_starting_timestamp(context)
-        has_bookmark = self.get_context_state(context).get("replication_key_value") is not None
-        if start is not None and has_bookmark and settings.lookback_window:
-            start -= dt.timedelta(seconds=settings.lookback_window)
-        end = self.runtime.run_started
-        if settings.end_date is not None:
-            end = min(end, settings.end_date)
-        return start, end
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         runtime = self.runtime
