@@ -17,14 +17,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check tap_salesforce_temporal target_events tests bench
-	$(BIN)/ruff format --check tap_salesforce_temporal target_events tests bench
+	$(BIN)/ruff check tap_salesforce_temporal target_events tests bench tools
+	$(BIN)/ruff format --check tap_salesforce_temporal target_events tests bench tools
 
 test: lint
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.demo
+	@echo "== meltano install (local plugins, pip_url -e .)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano install
+	@echo "== meltano run tap-salesforce-temporal target-events (embedded sandbox org)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano run tap-salesforce-temporal target-events
+	@echo "== what landed"
+	$(BIN)/python -m target_events.summary output
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)

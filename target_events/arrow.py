@@ -143,11 +143,15 @@ def _column(values: list, target: pa.DataType) -> pa.Array:
             type=pa.string(),
         )
     if pa.types.is_struct(target):
-        return pa.array([_fit_struct(v, target) for v in values], type=_input_type(target)).cast(
-            target
-        )
+        # Child by child, so a null struct's empty slots never reach a timestamp cast.
+        rows = [v if isinstance(v, dict) else None for v in values]
+        children = [
+            _column([None if r is None else r.get(f.name) for r in rows], f.type) for f in target
+        ]
+        mask = pa.array([r is None for r in rows], type=pa.bool_())
+        return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
     if pa.types.is_list(target):
-        return pa.array(values, type=_input_type(target)).cast(target)
+        return pa.array([_nested(v, target) for v in values], type=_input_type(target)).cast(target)
     return pa.array(values, type=target)
 
 
@@ -164,10 +168,25 @@ def _input_type(target: pa.DataType) -> pa.DataType:
     return target
 
 
-def _fit_struct(value: object, target: pa.DataType) -> object:
-    if not isinstance(value, dict):
-        return value
-    return {f.name: value.get(f.name) for f in target}
+def _nested(value: object, target: pa.DataType) -> object:
+    """Shape a nested value for its input type: open objects inside become JSON text."""
+    if value is None:
+        return None
+    if pa.types.is_struct(target):
+        if not isinstance(value, dict):
+            return value
+        return {f.name: _nested(value.get(f.name), f.type) for f in target}
+    if pa.types.is_list(target):
+        return (
+            [_nested(item, target.value_type) for item in value]
+            if isinstance(value, list)
+            else value
+        )
+    if target == pa.string() and not isinstance(value, str):
+        return json.dumps(value, sort_keys=True, default=str)
+    if pa.types.is_decimal(target):
+        return float(value)  # type: ignore[arg-type]
+    return value
 
 
 def _parse_datetime(value: object) -> dt.datetime | None:

@@ -108,7 +108,10 @@ def test_given_discover_then_every_queryable_object_is_a_stream_with_salesforce_
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {o.name for o in OBJECTS if o.queryable}
+    assert set(streams) == {o.name for o in OBJECTS if o.queryable} | {
+        "micro_decision_events",
+        "history_tracked_fields",
+    }
     assert "Object FieldHistoryArchive is not queryable by this user; skipped" in run.stderr
     props = {name: s["schema"]["properties"] for name, s in streams.items()}
     expected_types = {
@@ -154,6 +157,8 @@ def test_given_object_globs_when_discovering_then_only_matching_streams(
         "LeadHistory",
         "Project__History",
         "Case",
+        "micro_decision_events",
+        "history_tracked_fields",
     }
 
 

@@ -74,14 +74,17 @@ def test_given_rows_sharing_the_boundary_timestamp_when_split_across_runs_then_n
     first = run_tap(tmp_path, {**config, "end_date": end_date})
     assert first.returncode == 0, first.stderr
     assert all(
-        r["CreatedDate"] < boundary.strftime("%Y-%m-%dT%H:%M:%S.000Z") for r in first.records()
+        r["CreatedDate"] < boundary.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        for r in first.records("OpportunityFieldHistory")
     )
     second = run_tap(tmp_path, config, state=first.last_state)
-    union = set(_ids(first.records())) | set(_ids(second.records()))
+    union = set(_ids(first.records("OpportunityFieldHistory"))) | set(
+        _ids(second.records("OpportunityFieldHistory"))
+    )
     assert len(union) == small_org.count("OpportunityFieldHistory")
     at_boundary = [
         r
-        for r in second.records()
+        for r in second.records("OpportunityFieldHistory")
         if r["CreatedDate"] == boundary.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     ]
     assert len(at_boundary) >= 2
@@ -94,8 +97,10 @@ def test_given_a_lookback_window_when_running_incrementally_then_rows_before_the
     first = run_tap(tmp_path, config)
     bookmark = first.last_state["bookmarks"]["OpportunityFieldHistory"]["replication_key_value"]
     second = run_tap(tmp_path, {**config, "lookback_window": 30 * 86400}, state=first.last_state)
-    assert second.records(), "rows inside the lookback window are read again"
-    assert all(r["CreatedDate"] <= bookmark for r in second.records())
+    assert second.records("OpportunityFieldHistory"), (
+        "rows inside the lookback window are read again"
+    )
+    assert all(r["CreatedDate"] <= bookmark for r in second.records("OpportunityFieldHistory"))
     final = second.last_state["bookmarks"]["OpportunityFieldHistory"]["replication_key_value"]
     assert final == bookmark, "re-reading never moves the bookmark backwards"
 
@@ -135,9 +140,11 @@ def test_given_include_deleted_when_running_then_soft_deleted_rows_are_read_with
     everything = run_tap(
         tmp_path, tap_config(small_org, objects=["Opportunity"], include_deleted=True)
     )
-    deleted = [r for r in everything.records() if r["IsDeleted"]]
+    deleted = [r for r in everything.records("Opportunity") if r["IsDeleted"]]
     assert deleted
-    assert len(everything.records()) == len(plain.records()) + len(deleted)
+    assert len(everything.records("Opportunity")) == len(plain.records("Opportunity")) + len(
+        deleted
+    )
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +186,7 @@ def test_given_a_tap_killed_mid_stream_when_restarted_from_its_last_state_then_n
     resumed = run_tap(tmp_path, json.loads(config.read_text()), state=last_state)
     assert resumed.returncode == 0, resumed.stderr
     assert (
-        seen | set(_ids(resumed.records()))
+        seen | set(_ids(resumed.records("OpportunityFieldHistory")))
         == set(kill_org.org.table("OpportunityFieldHistory")["Id"].to_pylist()) - set()
     )
-    assert len(seen | set(_ids(resumed.records()))) == expected
+    assert len(seen | set(_ids(resumed.records("OpportunityFieldHistory")))) == expected

@@ -17,6 +17,7 @@ import boto3
 import pyarrow.parquet as pq
 from moto.server import ThreadedMotoServer
 
+from tap_salesforce_temporal.catalog import select
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import TAP, TARGET, tap_config, write_json
 
@@ -112,11 +113,19 @@ def test_given_a_pipeline_whose_target_is_killed_when_restarted_from_its_state_t
             tmp_path / "tap.json",
             tap_config(org, objects=["OpportunityFieldHistory"], api_type="rest"),
         )
+        discovered = subprocess.run(
+            [TAP, "--config", str(tap_cfg), "--discover"], capture_output=True, check=True
+        ).stdout
+        catalog = write_json(
+            tmp_path / "catalog.json", select(json.loads(discovered), ["OpportunityFieldHistory"])
+        )
         target_cfg = write_json(
             tmp_path / "target.json", {"destination": str(out), "max_batch_rows": 2000}
         )
         tap = subprocess.Popen(
-            [TAP, "--config", str(tap_cfg)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            [TAP, "--config", str(tap_cfg), "--catalog", str(catalog)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         target = subprocess.Popen(
             [TARGET, "--config", str(target_cfg)],
@@ -141,7 +150,7 @@ def test_given_a_pipeline_whose_target_is_killed_when_restarted_from_its_state_t
 
         state_path = write_json(tmp_path / "state.json", last_state)
         tap = subprocess.Popen(
-            [TAP, "--config", str(tap_cfg), "--state", str(state_path)],
+            [TAP, "--config", str(tap_cfg), "--catalog", str(catalog), "--state", str(state_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )

@@ -33,6 +33,15 @@ SCHEMA = {
             "additionalProperties": False,
         },
         "extra": {"type": ["object", "null"]},
+        "ctx": {
+            "type": ["object", "null"],
+            "properties": {
+                "meta": {"type": ["object", "null"]},
+                "when": {"type": ["string", "null"], "format": "date-time"},
+                "ids": {"type": ["array", "null"], "items": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
         "tags": {"type": ["array", "null"], "items": {"type": "string"}},
         "note": {"type": ["string", "null"]},
     },
@@ -50,6 +59,7 @@ RECORDS = [
         "extra": {"k": [1, 2]},
         "tags": ["x", "y"],
         "note": "nul\u0000byte ünïcode",
+        "ctx": {"meta": {"a": 1}, "when": "2025-01-01T00:00:00Z", "ids": ["i1"]},
     },
     {
         "Id": "a2",
@@ -124,6 +134,12 @@ def test_given_typed_records_when_written_as_parquet_then_pyarrow_reads_back_eve
     assert rows[0]["tags"] == ["x", "y"]
     assert rows[0]["note"] == "nul\u0000byte ünïcode"
     assert rows[2]["note"] == ""
+    assert json.loads(rows[0]["ctx"]["meta"]) == {"a": 1}, (
+        "an open object inside a struct is JSON text"
+    )
+    assert rows[0]["ctx"]["when"] == dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    assert rows[0]["ctx"]["ids"] == ["i1"]
+    assert rows[1]["ctx"] is None
 
 
 def test_given_parquet_output_when_read_by_duckdb_then_values_and_types_match(

@@ -1,0 +1,255 @@
+"""Generates meltano.yml and the README settings tables from the plugins' declared settings.
+
+Settings are declared once, in code (``CONFIG_SCHEMA`` of each plugin); this keeps the two other
+places that list them in step. ``python -m tools.settings_docs --write`` regenerates both files;
+the test suite fails when either is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from tap_salesforce_temporal.settings import CONFIG_SCHEMA as TAP_SCHEMA
+from target_events.settings import CONFIG_SCHEMA as TARGET_SCHEMA
+
+ROOT = Path(__file__).resolve().parent.parent
+TAP_CAPABILITIES = [
+    "catalog",
+    "discover",
+    "state",
+    "about",
+    "stream-maps",
+    "schema-flattening",
+    "batch",
+]
+TARGET_CAPABILITIES = ["about", "stream-maps", "schema-flattening", "validate-records"]
+BEGIN, END = "<!-- settings:{name}:begin -->", "<!-- settings:{name}:end -->"
+
+
+def _kind(spec: dict) -> str:
+    types = [
+        t
+        for t in (spec.get("type") if isinstance(spec.get("type"), list) else [spec.get("type")])
+        if t != "null"
+    ]
+    kind = types[0] if types else "string"
+    if "enum" in spec:
+        return "options"
+    if kind == "string" and spec.get("format") == "date-time":
+        return "date_iso8601"
+    return {
+        "integer": "integer",
+        "number": "decimal",
+        "boolean": "boolean",
+        "array": "array",
+        "object": "object",
+    }.get(kind, "string")
+
+
+def meltano_settings(schema: dict) -> list[dict]:
+    settings = []
+    for name, spec in schema["properties"].items():
+        entry: dict = {
+            "name": name,
+            "kind": _kind(spec),
+            "label": spec.get("title", name),
+            "description": spec.get("description", ""),
+        }
+        if "enum" in spec:
+            entry["options"] = [
+                {"label": str(v), "value": v} for v in spec["enum"] if v is not None
+            ]
+        if spec.get("default") is not None:
+            entry["value"] = spec["default"]
+        if spec.get("secret"):
+            entry["sensitive"] = True
+        settings.append(entry)
+    return settings
+
+
+def meltano_project() -> dict:
+    env = "${MELTANO_PROJECT_ROOT}"
+    return {
+        "version": 1,
+        "default_environment": "demo",
+        "project_id": "tap-salesforce-temporal",
+        "send_anonymous_usage_stats": False,
+        "plugins": {
+            "extractors": [
+                {
+                    "name": "tap-salesforce-temporal",
+                    "namespace": "tap_salesforce_temporal",
+                    "pip_url": "-e .",
+                    "executable": "tap-salesforce-temporal",
+                    "capabilities": TAP_CAPABILITIES,
+                    "settings": meltano_settings(TAP_SCHEMA),
+                }
+            ],
+            "loaders": [
+                {
+                    "name": "target-events",
+                    "namespace": "target_events",
+                    "pip_url": "-e .",
+                    "executable": "target-events",
+                    "capabilities": TARGET_CAPABILITIES,
+                    "settings": meltano_settings(TARGET_SCHEMA),
+                }
+            ],
+        },
+        "environments": [
+            {
+                "name": "demo",
+                "config": {
+                    "plugins": {
+                        "extractors": [
+                            {
+                                "name": "tap-salesforce-temporal",
+                                "config": {
+                                    "sandbox": True,
+                                    "sandbox_scale": 300,
+                                    "sandbox_seed": 1,
+                                    "start_date": "2020-01-01T00:00:00Z",
+                                },
+                            }
+                        ],
+                        "loaders": [
+                            {"name": "target-events", "config": {"destination": f"{env}/output"}}
+                        ],
+                    }
+                },
+            },
+            {
+                "name": "dev",
+                "config": {
+                    "plugins": {
+                        "extractors": [
+                            {
+                                "name": "tap-salesforce-temporal",
+                                "config": {
+                                    "domain": "test",
+                                    "objects": [
+                                        "Opportunity*",
+                                        "Case*",
+                                        "ProcessInstance*",
+                                        "SetupAuditTrail",
+                                        "Task",
+                                        "Event",
+                                        "User",
+                                    ],
+                                },
+                            }
+                        ],
+                        "loaders": [
+                            {
+                                "name": "target-events",
+                                "config": {"destination": f"{env}/output-dev", "format": "jsonl"},
+                            }
+                        ],
+                    }
+                },
+            },
+            {
+                "name": "prod",
+                "config": {
+                    "plugins": {
+                        "extractors": [
+                            {
+                                "name": "tap-salesforce-temporal",
+                                "config": {
+                                    "auth_flow": "jwt",
+                                    "domain": "$SF_DOMAIN",
+                                    "client_id": "$SF_CLIENT_ID",
+                                    "username": "$SF_USERNAME",
+                                    "private_key": "$SF_PRIVATE_KEY",
+                                    "start_date": "2024-01-01T00:00:00Z",
+                                    "max_api_usage_percent": 50,
+                                },
+                            }
+                        ],
+                        "loaders": [
+                            {
+                                "name": "target-events",
+                                "config": {
+                                    "destination": "$EVENTS_DESTINATION",
+                                    "aws_region": "$AWS_REGION",
+                                },
+                            }
+                        ],
+                    }
+                },
+            },
+        ],
+        "jobs": [
+            {"name": "salesforce-history", "tasks": ["tap-salesforce-temporal target-events"]}
+        ],
+        "schedules": [
+            {
+                "name": "salesforce-history-every-15-minutes",
+                "interval": "*/15 * * * *",
+                "job": "salesforce-history",
+            }
+        ],
+    }
+
+
+def render_meltano_yml() -> str:
+    header = "# Generated by `python -m tools.settings_docs --write` from the plugins' settings; edit the code, not this file.\n"
+    return header + yaml.safe_dump(
+        meltano_project(), sort_keys=False, width=1000, allow_unicode=True
+    )
+
+
+def markdown_table(schema: dict) -> str:
+    lines = ["| setting | type | default | secret | description |", "|---|---|---|---|---|"]
+    for name, spec in schema["properties"].items():
+        default = spec.get("default")
+        shown = "" if default is None else f"`{default}`"
+        kind = _kind(spec)
+        if kind == "options":
+            kind = " \\| ".join(str(v) for v in spec["enum"] if v is not None)
+        description = spec.get("description", "").replace("|", "\\|")
+        lines.append(
+            f"| `{name}` | {kind} | {shown} | {'yes' if spec.get('secret') else ''} | {description} |"
+        )
+    return "\n".join(lines)
+
+
+def render_readme(text: str) -> str:
+    for name, schema in (("tap", TAP_SCHEMA), ("target", TARGET_SCHEMA)):
+        begin, end = BEGIN.format(name=name), END.format(name=name)
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
+        block = f"{begin}\n{markdown_table(schema)}\n{end}"
+        text = pattern.sub(lambda _m, block=block: block, text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true", help="rewrite meltano.yml and README.md")
+    args = parser.parse_args(argv)
+    readme = ROOT / "README.md"
+    meltano = ROOT / "meltano.yml"
+    wanted = {meltano: render_meltano_yml(), readme: render_readme(readme.read_text())}
+    stale = [
+        path.name
+        for path, content in wanted.items()
+        if not path.exists() or path.read_text() != content
+    ]
+    if args.write:
+        for path, content in wanted.items():
+            path.write_text(content)
+        return 0
+    if stale:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
