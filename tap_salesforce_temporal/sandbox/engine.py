@@ -23,6 +23,8 @@ _WSDL_HINT = (
     "If you are attempting to use a custom field, be sure to append the '__c' after the custom "
     "field name. Please reference your WSDL or the describe call for the appropriate names."
 )
+CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # Bulk 2.0: 2024-01-15T10:30:00.000Z (%S carries the millis)
+REST_DATETIME = "%Y-%m-%dT%H:%M:%S+0000"  # REST: 2024-01-15T10:30:00.000+0000
 _ADDRESS_PARTS = (
     ("city", "City"),
     ("country", "Country"),
@@ -79,6 +81,16 @@ class Engine:
 
     def __init__(self, table_of: Callable[[str], pa.Table]) -> None:
         self.table_of = table_of
+        self._formatted: dict[tuple[str, str, str], tuple[pa.Table, pa.ChunkedArray]] = {}
+
+    def formatted(self, obj: ObjectSpec, table: pa.Table, column: str, fmt: str) -> pa.ChunkedArray:
+        """A datetime column rendered as text once per table, not once per page served."""
+        key = (obj.name, column, fmt)
+        cached = self._formatted.get(key)
+        if cached is None or cached[0] is not table:
+            cached = (table, pc.strftime(table[column], format=fmt))
+            self._formatted[key] = cached
+        return cached[1]
 
     def resolve_object(self, name: str) -> ObjectSpec:
         spec = find_object(name)
@@ -116,14 +128,15 @@ class Engine:
         obj = self.resolve_object(query.object_name)
         selected = [self.resolve_field(obj, ref) for ref in query.fields]
         table = self.table_of(obj.name)
-        if not include_deleted:
-            for flag in ("IsDeleted", "IsArchived"):
-                if flag in table.column_names:
-                    table = table.filter(pc.invert(pc.fill_null(table[flag], False)))
         needed: dict[str, Column] = {c.key: c for c in selected}
         referenced = self._referenced_columns(obj, query)
         needed.update({c.key: c for c in referenced})
         working = self._working_table(obj, table, needed.values())
+        if not include_deleted:
+            for flag in ("IsDeleted", "IsArchived"):
+                if flag in table.column_names:
+                    working = working.filter(pc.invert(pc.fill_null(table[flag], False)))
+                    table = table.filter(pc.invert(pc.fill_null(table[flag], False)))
         if query.where is not None:
             working = working.filter(self._expression(query.where, obj))
         if query.order_by:
@@ -166,6 +179,13 @@ class Engine:
         for column in columns:  # type: ignore[attr-defined]
             if column.relationship is None:
                 arrays[column.key] = self._own_column(obj, table, column.spec)
+                if column.spec.type == "datetime":
+                    arrays[f"__csv__{column.key}"] = self.formatted(
+                        obj, table, column.spec.name, CSV_DATETIME
+                    )
+                    arrays[f"__rest__{column.key}"] = self.formatted(
+                        obj, table, column.spec.name, REST_DATETIME
+                    )
                 continue
             parent = self.table_of(column.target.name)
             child_ids = table[column.relationship.name]
@@ -289,7 +309,7 @@ def _scalar(column: Column, literal: Literal) -> pa.Scalar:
 def _rest_values(column: Column, array: pa.Array, data_types: list | None, base: str) -> list:
     spec = column.spec
     if spec.type == "datetime":
-        return pc.strftime(array, format="%Y-%m-%dT%H:%M:%S+0000").to_pylist()
+        return pc.strftime(array, format=REST_DATETIME).to_pylist()
     if spec.type == "date":
         return array.cast(pa.string()).to_pylist()
     if spec.type == "base64":
@@ -322,6 +342,9 @@ def rest_records(result: QueryResult, start: int, stop: int, version: str) -> li
     data_types = page["DataType"].to_pylist() if "DataType" in page.column_names else None
     columns: list[tuple[Column, list]] = []
     for column in result.columns:
+        if f"__rest__{column.key}" in page.column_names:
+            columns.append((column, page[f"__rest__{column.key}"].to_pylist()))
+            continue
         array = page[column.key].combine_chunks()
         columns.append((column, _rest_values(column, array, data_types, f"{sobjects}/{obj}")))
     records = []
@@ -354,8 +377,10 @@ def csv_page(result: QueryResult, start: int, stop: int) -> bytes:
     arrays, names = [], []
     for column in result.columns:
         array = page[column.key]
-        if column.spec.type == "datetime":
-            array = pc.strftime(array, format="%Y-%m-%dT%H:%M:%SZ")
+        if f"__csv__{column.key}" in page.column_names:
+            array = page[f"__csv__{column.key}"]
+        elif column.spec.type == "datetime":
+            array = pc.strftime(array, format=CSV_DATETIME)
         elif column.spec.type == "date":
             array = array.cast(pa.string())
         arrays.append(array)

@@ -1,0 +1,405 @@
+"""``make bench``: records/s and peak RSS for every stage of the pipeline, with baselines, in one run.
+
+Each measured program runs as its own process; its peak RSS comes from ``wait4`` on that process.
+Baselines are measured in the same run on the same data: the SDK's defaults (simplejson writer,
+RECURSIVE type conformance, jsonschema validation) and the floor (pyarrow reading the same Bulk CSV
+and writing Parquet). Never a timed assertion: this prints figures, the README quotes them.
+
+    python -m bench.run --sizes 100000 1000000 [--ten-million] [--out bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import requests
+
+from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.sandbox.server import SandboxOrg
+
+BIN = Path(sys.executable).parent
+TAP = str(BIN / "tap-salesforce-temporal")
+TARGET = str(BIN / "target-events")
+STREAM = "OpportunityFieldHistory"
+ROWS_PER_SCALE = 9.4  # OpportunityFieldHistory rows per opportunity in the synthetic org
+
+
+@dataclass
+class Result:
+    name: str
+    rows: int
+    seconds: float
+    peak_mb: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def _wait(process: subprocess.Popen) -> float:
+    """Wait for a child and return its peak RSS in MB.
+
+    Read from /proc/PID/status (VmHWM) while it runs: ``wait4``'s ru_maxrss would include the
+    bench process's own memory, which Linux carries into a forked child across exec.
+    """
+    peak_kb = 0
+    status_file = f"/proc/{process.pid}/status"
+    while process.poll() is None:
+        try:
+            with open(status_file) as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+                        break
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.02)
+    return peak_kb / 1024
+
+
+def run_one(
+    cmd: list[str],
+    *,
+    stdin: Path | None = None,
+    stdout: Path | None = None,
+    env: dict | None = None,
+) -> tuple[float, float]:
+    with open(stdin or os.devnull, "rb") as source, open(stdout or os.devnull, "wb") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            cmd, stdin=source, stdout=sink, stderr=subprocess.DEVNULL, env=env
+        )
+        peak = _wait(process)
+        elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({process.returncode}): {' '.join(cmd)}")
+    return elapsed, peak
+
+
+def run_pipe(
+    tap_cmd: list[str], target_cmd: list[str], env: dict | None = None
+) -> tuple[float, float, float]:
+    started = time.perf_counter()
+    tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    target = subprocess.Popen(
+        target_cmd, stdin=tap.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    assert tap.stdout is not None
+    tap.stdout.close()
+    tap_peak = _wait(tap)
+    target_peak = _wait(target)
+    elapsed = time.perf_counter() - started
+    if tap.returncode or target.returncode:
+        raise SystemExit(f"pipeline failed: tap {tap.returncode}, target {target.returncode}")
+    return elapsed, tap_peak, target_peak
+
+
+class Bench:
+    def __init__(self, size: int, workdir: Path) -> None:
+        self.size = size
+        self.workdir = workdir
+        self.results: list[Result] = []
+
+    def record(self, name: str, rows: int, seconds: float, peak: float, note: str = "") -> None:
+        result = Result(name, rows, seconds, peak, note)
+        self.results.append(result)
+        print(f"  {name:<44} {result.rate:>12,.0f} rows/s  {peak:>7.0f} MB  {note}", flush=True)  # noqa: T201
+
+    def run(self) -> list[Result]:
+        scale = max(1, round(self.size / ROWS_PER_SCALE))
+        started = time.perf_counter()
+        with SandboxOrg(seed=1, scale=scale) as org:
+            rows = org.count(STREAM)
+            print(
+                f"\n== {rows:,} rows of {STREAM} (org generated in {time.perf_counter() - started:.1f}s)",
+                flush=True,
+            )  # noqa: T201
+            csv_path = self.sandbox_bulk(org, rows)
+            self.floor(csv_path, rows)
+            config, catalog = self.tap_files(org)
+            for api in ("rest", "bulk"):
+                cfg = self.with_config(config, api_type=api)
+                seconds, peak = run_one([TAP, "--config", str(cfg), "--catalog", str(catalog)])
+                self.record(f"tap alone, {api.upper()} -> /dev/null", rows, seconds, peak)
+            bulk_cfg = self.with_config(config, api_type="bulk")
+            seconds, peak = run_one(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.baselines",
+                    "tap",
+                    "--config",
+                    str(bulk_cfg),
+                    "--catalog",
+                    str(catalog),
+                ]
+            )
+            self.record("baseline: tap, SDK defaults, BULK", rows, seconds, peak)
+            recorded = self.workdir / "recorded.singer"
+            run_one([TAP, "--config", str(bulk_cfg), "--catalog", str(catalog)], stdout=recorded)
+            for fmt in ("parquet", "jsonl"):
+                target_cfg = self.target_config(fmt)
+                seconds, peak = run_one([TARGET, "--config", str(target_cfg)], stdin=recorded)
+                self.record(f"target alone, {fmt} from a Singer file", rows, seconds, peak)
+            seconds, peak = run_one(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.baselines",
+                    "target",
+                    "--config",
+                    str(self.target_config("parquet")),
+                ],
+                stdin=recorded,
+            )
+            self.record("baseline: target, SDK defaults, parquet", rows, seconds, peak)
+            seconds, tap_peak, target_peak = run_pipe(
+                [TAP, "--config", str(bulk_cfg), "--catalog", str(catalog)],
+                [TARGET, "--config", str(self.target_config("parquet"))],
+            )
+            self.record(
+                "tap | target, RECORD mode, BULK -> parquet",
+                rows,
+                seconds,
+                max(tap_peak, target_peak),
+                f"tap {tap_peak:.0f} MB, target {target_peak:.0f} MB",
+            )
+            seconds, tap_peak, target_peak = run_pipe(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.baselines",
+                    "tap",
+                    "--config",
+                    str(bulk_cfg),
+                    "--catalog",
+                    str(catalog),
+                ],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.baselines",
+                    "target",
+                    "--config",
+                    str(self.target_config("parquet")),
+                ],
+            )
+            self.record(
+                "baseline: tap | target, SDK defaults",
+                rows,
+                seconds,
+                max(tap_peak, target_peak),
+                f"tap {tap_peak:.0f} MB, target {target_peak:.0f} MB",
+            )
+        self.derivation()
+        return self.results
+
+    def sandbox_bulk(self, org: SandboxOrg, rows: int) -> Path:
+        """The sandbox's Bulk 2.0 CSV rate, end to end over HTTP (job, polls, locator pages)."""
+        creds = org.credentials
+        http = requests.Session()
+        token = http.post(
+            f"{org.base_url}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+            timeout=30,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        api = f"{org.base_url}/services/data/v62.0/jobs/query"
+        soql = f"SELECT Id, OpportunityId, Field, DataType, OldValue, NewValue, CreatedById, CreatedDate FROM {STREAM}"  # noqa: S608 - fixed benchmark query
+        csv_path = self.workdir / "bulk.csv"
+        started = time.perf_counter()
+        job = http.post(
+            api, json={"operation": "query", "query": soql}, headers=headers, timeout=300
+        ).json()
+        while (
+            http.get(f"{api}/{job['id']}", headers=headers, timeout=30).json()["state"]
+            != "JobComplete"
+        ):
+            pass
+        locator, received = None, 0
+        with open(csv_path, "wb") as out:
+            while locator != "null":
+                params: dict[str, object] = {"maxRecords": 100_000}
+                if locator:
+                    params["locator"] = locator
+                page = http.get(
+                    f"{api}/{job['id']}/results", params=params, headers=headers, timeout=300
+                )
+                body = page.content
+                if received:
+                    body = body.split(b"\n", 1)[1]  # one header line for the whole file
+                out.write(body)
+                received += int(page.headers["Sforce-NumberOfRecords"])
+                locator = page.headers["Sforce-Locator"]
+        elapsed = time.perf_counter() - started
+        assert received == rows
+        self.record(
+            "sandbox Bulk 2.0 CSV over HTTP", rows, elapsed, _self_peak_mb(), "in the bench process"
+        )
+        return csv_path
+
+    def floor(self, csv_path: Path, rows: int) -> None:
+        started = time.perf_counter()
+        table = pa_csv.read_csv(csv_path)
+        pq.write_table(table, self.workdir / "floor.parquet", compression="zstd")
+        self.record(
+            "floor: pyarrow CSV -> Parquet",
+            rows,
+            time.perf_counter() - started,
+            _self_peak_mb(),
+            "in the bench process",
+        )
+
+    def tap_files(self, org: SandboxOrg) -> tuple[dict, Path]:
+        creds = org.credentials
+        config = {
+            "domain": org.base_url,
+            "username": creds.username,
+            "password": creds.password,
+            "security_token": creds.security_token,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "objects": [STREAM],
+        }
+        cfg = self.with_config(config)
+        discovered = subprocess.run(
+            [TAP, "--config", str(cfg), "--discover"], capture_output=True, check=True
+        ).stdout
+        catalog = self.workdir / "catalog.json"
+        catalog.write_text(json.dumps(select(json.loads(discovered), [STREAM])))
+        return config, catalog
+
+    def with_config(self, config: dict, **overrides: object) -> Path:
+        path = self.workdir / f"tap-{len(list(self.workdir.glob('tap-*.json')))}.json"
+        path.write_text(json.dumps({**config, **overrides}))
+        return path
+
+    def target_config(self, fmt: str) -> Path:
+        out = Path(tempfile.mkdtemp(dir=self.workdir, prefix=f"out-{fmt}-"))
+        path = out.with_suffix(".json")
+        path.write_text(
+            json.dumps({"destination": str(out), "format": fmt, "max_batch_rows": 100_000})
+        )
+        return path
+
+    def derivation(self) -> None:
+        """micro_decision_events derivation alone: the pure rules over in-memory history rows."""
+        from tap_salesforce_temporal.events import Derivation, field_history_events
+
+        rows = [
+            {
+                "Id": f"017{i:015d}",
+                "OpportunityId": f"006{i % 50_000:015d}",
+                "Field": "Amount",
+                "DataType": "Currency",
+                "OldValue": "1.0",
+                "NewValue": "2.0",
+                "CreatedById": "005000000000000001",
+                "CreatedDate": "2025-01-01T00:00:00.000Z",
+            }
+            for i in range(min(self.size, 1_000_000))
+        ]
+        d = Derivation(
+            {"005000000000000001": "Standard"},
+            {"006": "Opportunity"},
+            "00D",
+            "2025-01-01T00:00:00.000Z",
+            "bench",
+        )
+        started = time.perf_counter()
+        count = sum(
+            1
+            for _ in field_history_events(
+                "OpportunityFieldHistory", "Opportunity", "OpportunityId", rows, d
+            )
+        )
+        self.record(
+            "micro_decision_events derivation (pure)",
+            count,
+            time.perf_counter() - started,
+            _self_peak_mb(),
+            "in the bench process",
+        )
+
+
+def _self_peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def render(all_results: dict[int, list[Result]]) -> str:
+    lines = [
+        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| rows | measurement | records/s | peak RSS (MB) | vs SDK defaults | vs floor | note |",
+        "|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for size, results in all_results.items():
+        by_name = {r.name: r for r in results}
+        floor = by_name.get("floor: pyarrow CSV -> Parquet")
+        baselines = {
+            "tap": by_name.get("baseline: tap, SDK defaults, BULK"),
+            "target": by_name.get("baseline: target, SDK defaults, parquet"),
+            "pipe": by_name.get("baseline: tap | target, SDK defaults"),
+        }
+        for r in results:
+            kind = (
+                "pipe"
+                if "|" in r.name
+                else "target"
+                if r.name.startswith("target")
+                else "tap"
+                if r.name.startswith("tap")
+                else None
+            )
+            base = baselines.get(kind) if kind else None
+            vs_base = f"{r.rate / base.rate:.1f}x" if base and base is not r and base.rate else ""
+            vs_floor = (
+                f"{r.rate / floor.rate:.2f}x" if floor and r is not floor and floor.rate else ""
+            )
+            lines.append(
+                f"| {r.rows:,} | {r.name} | {r.rate:,.0f} | {r.peak_mb:.0f} | {vs_base} | {vs_floor} | {r.note} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--ten-million", action="store_true", help="also run 10M rows (long)")
+    parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
+    args = parser.parse_args(argv)
+    sizes = [*args.sizes, *([10_000_000] if args.ten_million else [])]
+    all_results: dict[int, list[Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        for size in sizes:
+            workdir = Path(tmp) / str(size)
+            workdir.mkdir()
+            all_results[size] = Bench(size, workdir).run()
+    table = render(all_results)
+    print("\n" + table)  # noqa: T201
+    args.out.write_text("# Benchmark results (`make bench`)\n\n" + table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
