@@ -18,12 +18,13 @@ def tap() -> None:
     from tap_salesforce_temporal.streams.sobject import SObjectStream
     from tap_salesforce_temporal.tap import TapSalesforceTemporal
 
-    TapSalesforceTemporal.message_writer_class = SingerWriter
+    TapSalesforceTemporal.message_writer_class = SingerWriter  # also turns off the fast record path
     SObjectStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
     TapSalesforceTemporal.cli()
 
 
 def target() -> None:
+    from singer_sdk import Target
     from singer_sdk.sinks import BatchSink
 
     from target_events.sinks import EventsSink
@@ -39,6 +40,7 @@ def target() -> None:
     EventsSink._compiled_validate = EventsSink._validate_and_parse  # type: ignore[attr-defined]
     EventsSink._validate_and_parse = validate_with_jsonschema  # type: ignore[method-assign]
     TargetEvents.message_reader_class = SingerReader
+    TargetEvents._process_record_message = Target._process_record_message  # type: ignore[method-assign]
     TargetEvents.cli()
 
 

@@ -151,8 +151,16 @@ class ObjectSchema:
             result.append((field, [(k, c) for k, c in parts if c in names]))
         return result
 
+    @property
+    def supports_get_deleted(self) -> bool:
+        """getDeleted works for replicateable objects with soft delete (IsDeleted)."""
+        return self.replicateable and self.has_is_deleted and self.replication_key is not None
+
     def json_schema(self) -> dict:
         properties = {f.name: field_schema(f, []) for f in self.fields}
+        if self.supports_get_deleted:
+            # Tombstones of hard-deleted rows (from getDeleted) carry when Salesforce deleted them.
+            properties["_sdc_deleted_at"] = {"type": ["string", "null"], "format": "date-time"}
         return {"type": "object", "properties": properties, "additionalProperties": False}
 
 

@@ -75,6 +75,43 @@ class TargetEvents(Target):
     def get_sink_class(self, stream_name: str) -> type[EventsSink]:
         return EventsSink
 
+    @cached_property
+    def _identity_maps(self) -> bool:
+        """True when no stream maps, flattening or _sdc metadata change records on the way in."""
+        config = self.config
+        return not (
+            config.get("stream_maps")
+            or config.get("flattening_enabled")
+            or config.get("add_record_metadata")
+        )
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Fast path for identity maps: validate, buffer, flush when full; else the SDK's path."""
+        stream = message_dict.get("stream")
+        maps = self.mapper.stream_maps.get(stream) if isinstance(stream, str) else None
+        record = message_dict.get("record")
+        if (
+            not self._identity_maps
+            or not maps
+            or len(maps) != 1
+            or maps[0].stream_alias != stream
+            or not isinstance(record, dict)
+        ):
+            super()._process_record_message(message_dict)
+            return
+        sink = self._sinks_active.get(stream)
+        if not isinstance(sink, EventsSink):
+            super()._process_record_message(message_dict)
+            return
+        sink._validate_and_parse(record)
+        sink._singer_validate_message(record)
+        sink.tally_record_read()
+        sink.process_record(record, {})
+        sink.record_counter_metric.increment()
+        if sink.is_full:
+            self.drain_one(sink)
+        self._handle_max_record_age()
+
     def _handle_max_record_age(self) -> None:
         """After any sink flushed (or the age limit passed), flush all and pass the STATE on.
 

@@ -21,6 +21,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .engine import (
@@ -114,6 +115,7 @@ class SandboxOrg:
         self.cursors: dict[str, Cursor] = {}
         self.jobs: dict[str, BulkJob] = {}
         self.requests: list[tuple[str, str]] = []
+        self.purged: dict[str, list[tuple[str, dt.datetime]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._host, self._port = host, port
@@ -167,6 +169,17 @@ class SandboxOrg:
         rng = random.Random(f"{self.org.seed}:advance:{moment.isoformat()}")
         with self._lock:
             return advance_opportunities(self.org, rng, opportunities, int(moment.timestamp()))
+
+    def hard_delete(self, object_name: str, ids: list[str], at: dt.datetime | None = None) -> None:
+        """Delete rows for good (emptied recycle bin): only getDeleted still knows about them."""
+        moment = (at or dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)).replace(
+            microsecond=0
+        )
+        with self._lock:
+            table = self.org.table(object_name)
+            keep = pc.invert(pc.is_in(table["Id"], value_set=pa.array(ids, type=pa.string())))
+            self.org.replace(object_name, table.filter(keep))
+            self.purged.setdefault(object_name, []).extend((i, moment) for i in ids)
 
     def new_id(self, prefix: str) -> str:
         with self._lock:
@@ -260,7 +273,7 @@ class SandboxOrg:
         try:
             query = parse(soql)
             self._check_query_timeout(query)
-            return self.engine.execute(query, include_deleted=include_deleted)
+            return self.engine.execute(query, include_deleted=include_deleted, render="rest")
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from error
 
@@ -354,12 +367,13 @@ class SandboxOrg:
             pc.less(modstamp, end_at),
         )
         hits = table.filter(mask)
+        deleted = list(zip(hits["Id"].to_pylist(), hits["SystemModstamp"].to_pylist(), strict=True))
+        deleted += [
+            (i, when) for i, when in self.purged.get(spec.name, []) if start_at <= when < end_at
+        ]
         return {
             "deletedRecords": [
-                {"id": record_id, "deletedDate": _sf_datetime(when)}
-                for record_id, when in zip(
-                    hits["Id"].to_pylist(), hits["SystemModstamp"].to_pylist(), strict=True
-                )
+                {"id": record_id, "deletedDate": _sf_datetime(when)} for record_id, when in deleted
             ],
             "earliestDateAvailable": _sf_datetime(earliest),
             "latestDateCovered": _sf_datetime(min(end_at, now)),
@@ -400,7 +414,9 @@ class SandboxOrg:
                     400, "API_ERROR", "Aggregate queries are not supported by Bulk API 2.0"
                 )
             self._check_query_timeout(query)
-            result = self.engine.execute(query, include_deleted=operation == "queryAll")
+            result = self.engine.execute(
+                query, include_deleted=operation == "queryAll", render="csv"
+            )
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from error
         reason = bulk_unsupported_reason(result)

@@ -141,6 +141,16 @@ def test_given_discover_then_every_queryable_object_is_a_stream_with_salesforce_
     assert streams["OpportunityFieldHistory"]["replication_key"] == "CreatedDate"
     assert streams["Account"]["replication_key"] == "SystemModstamp"
     assert streams["Account"]["key_properties"] == ["Id"]
+    metadata = {tuple(m["breadcrumb"]): m["metadata"] for m in streams["Opportunity"]["metadata"]}
+    assert metadata[("properties", "Amount")] == {
+        "inclusion": "available",
+        "sf-type": "currency",
+        "precision": 18,
+        "scale": 2,
+    }
+    assert metadata[("properties", "ExpectedRevenue")]["calculated"] is True
+    assert metadata[("properties", "SystemModstamp")]["inclusion"] == "automatic"
+    assert metadata[("properties", "Id")]["inclusion"] == "automatic"
 
 
 def test_given_object_globs_when_discovering_then_only_matching_streams(

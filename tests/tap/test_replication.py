@@ -190,3 +190,24 @@ def test_given_a_tap_killed_mid_stream_when_restarted_from_its_last_state_then_n
         == set(kill_org.org.table("OpportunityFieldHistory")["Id"].to_pylist()) - set()
     )
     assert len(seen | set(_ids(resumed.records("OpportunityFieldHistory")))) == expected
+
+
+def test_given_hard_deleted_rows_when_running_incrementally_with_include_deleted_then_tombstones_are_emitted(
+    small_org: SandboxOrg, tmp_path: Path
+) -> None:
+    config = tap_config(small_org, objects=["Opportunity"], include_deleted=True)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    soft_deleted = {r["Id"] for r in first.records("Opportunity") if r["IsDeleted"]}
+    victims = [r["Id"] for r in first.records("Opportunity") if not r["IsDeleted"]][:2]
+    small_org.hard_delete("Opportunity", victims)
+    second = run_tap(tmp_path, config, state=first.last_state)
+    assert second.returncode == 0, second.stderr
+    tombstones = [r for r in second.records("Opportunity") if r.get("_sdc_deleted_at")]
+    assert sorted(t["Id"] for t in tombstones) == sorted(victims)
+    assert all(
+        t["IsDeleted"] is True and t["SystemModstamp"] == t["_sdc_deleted_at"] for t in tombstones
+    )
+    assert not soft_deleted & {t["Id"] for t in tombstones}, (
+        "soft deletes already came through queryAll"
+    )
