@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,8 @@ class TapSalesforceTemporal(Tap):
 
     name = "tap-salesforce-temporal"
     package_name = "tap-salesforce-temporal"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings to this dict in place.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = FastWriter
     capabilities = [
         TapCapabilities.CATALOG,

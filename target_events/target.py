@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import secrets
@@ -32,7 +33,8 @@ class TargetEvents(Target):
 
     name = "target-events"
     package_name = "tap-salesforce-temporal"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings to this dict in place.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = EventsSink
     message_reader_class = LineReader
 

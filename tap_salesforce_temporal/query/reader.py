@@ -8,12 +8,14 @@ progress logging, and the quota guard between pages.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout
+from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, TapError
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from . import rest
@@ -25,6 +27,8 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 MIN_WINDOW = dt.timedelta(minutes=1)
 PROGRESS_EVERY_SECONDS = 15.0
 BULK_JOB_ATTEMPTS = 3
+# Salesforce refuses GET request lines around 16,000 characters; stay clear of it with the host.
+MAX_QUERY_URL = 15_000
 
 
 class ObjectReader:
@@ -115,7 +119,18 @@ class ObjectReader:
                 )
         stats.path = "rest"
         progress = _Progress(self.name, self.logger, client)
-        for page in rest.pages(client, select.soql(), all_rows=all_rows, context=self.name):
+        groups = split_for_url(select)
+        if len(groups) > 1:
+            self.logger.info(
+                "%s: %d fields exceed a GET URL; reading them as %d field sets joined on Id",
+                self.name,
+                len(select.fields),
+                len(groups),
+            )
+            pages: Iterator[list[dict]] = _joined_pages(client, groups, all_rows, self.name)
+        else:
+            pages = rest.pages(client, select.soql(), all_rows=all_rows, context=self.name)
+        for page in pages:
             yield from shaper.from_rest(page)
             progress.tick(len(page))
             client.check_quota()  # before the next page is requested
@@ -146,6 +161,73 @@ class ObjectReader:
                     attempt + 1,
                     BULK_JOB_ATTEMPTS,
                 )
+
+
+def split_for_url(select: Select, limit: int = MAX_QUERY_URL) -> list[Select]:
+    """Split a wide field list into field sets whose GET URLs fit; each keeps Id and the order keys."""
+    if _url_length(select) <= limit:
+        return [select]
+    fixed = [f for f in ("Id", *select.order_by) if f in select.fields or f == "Id"]
+    fixed = list(dict.fromkeys(fixed))
+    groups: list[Select] = []
+    current: list[str] = []
+    for field in (f for f in select.fields if f not in fixed):
+        candidate = Select(
+            select.object_name,
+            [*fixed, *current, field],
+            select.where,
+            select.order_by,
+            select.limit,
+        )
+        if current and _url_length(candidate) > limit:
+            groups.append(
+                Select(
+                    select.object_name,
+                    [*fixed, *current],
+                    select.where,
+                    select.order_by,
+                    select.limit,
+                )
+            )
+            current = []
+        current.append(field)
+    groups.append(
+        Select(select.object_name, [*fixed, *current], select.where, select.order_by, select.limit)
+    )
+    return groups
+
+
+def _url_length(select: Select) -> int:
+    return len("/services/data/v99.0/queryAll/?q=") + len(urllib.parse.quote_plus(select.soql()))
+
+
+def _joined_pages(
+    client: Any, groups: list[Select], all_rows: bool, context: str
+) -> Iterator[list[dict]]:
+    """Read every field set in the same (key, Id) order and join the rows position by position."""
+    streams = [
+        _records(rest.pages(client, g.soql(), all_rows=all_rows, context=context)) for g in groups
+    ]
+    page: list[dict] = []
+    for parts in itertools.zip_longest(*streams):
+        if any(p is None for p in parts) or len({p["Id"] for p in parts}) != 1:
+            raise TapError(
+                f"{context}: field-set queries of a wide object returned different rows; retry the run"
+            )
+        merged: dict = {}
+        for part in parts:
+            merged.update(part)
+        page.append(merged)
+        if len(page) >= rest.PAGE_SIZE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _records(pages: Iterator[list[dict]]) -> Iterator[dict]:
+    for page in pages:
+        yield from page
 
 
 class _Progress:

@@ -238,6 +238,7 @@ class SyntheticOrg:
             "Project__History": self._projects,
             "Invoice__c": self._projects,
             "FieldHistoryArchive": self._empty_archive,
+            "Wide_Record__c": self._wide_records,
         }
 
     # --- access -----------------------------------------------------------------------------
@@ -719,6 +720,30 @@ class SyntheticOrg:
             "Project__History": project_history.to_table(assign_ids=True, sort_by="CreatedDate"),
             "Invoice__c": invoices.to_table(),
         }
+
+    def _wide_records(self, rng: random.Random) -> dict[str, pa.Table]:
+        spec = self._spec("Wide_Record__c")
+        builder = TableBuilder(spec)
+        count = max(5, self.size.opportunities // 20)
+        for index, created in enumerate(self._sorted_times(rng, count, HISTORY_SPAN_DAYS)):
+            values: dict[str, object] = {}
+            for field in spec.fields:
+                if not field.name.startswith("Quarterly_"):
+                    continue
+                roll = rng.random()
+                if roll < 0.1:
+                    continue  # some nulls
+                values[field.name] = {
+                    "string": lambda: f"value {rng.randrange(1000)}",
+                    "double": lambda: round(rng.uniform(0, 1000), 2),
+                    "boolean": lambda: rng.random() < 0.5,
+                    "date": lambda created=created: day_number(created),
+                }[field.type]()
+            builder.add(
+                Id=make_id("a03", index + 1), IsDeleted=False, Name=f"W-{index + 1:05d}", CreatedDate=ms(created), CreatedById=self.user_id(self.ADMIN),
+                LastModifiedDate=ms(created), LastModifiedById=self.user_id(self.ADMIN), SystemModstamp=ms(created), **values,
+            )  # fmt: skip
+        return {"Wide_Record__c": builder.to_table()}
 
     def _empty_archive(self, rng: random.Random) -> dict[str, pa.Table]:
         return {"FieldHistoryArchive": TableBuilder(self._spec("FieldHistoryArchive")).to_table()}

@@ -712,6 +712,33 @@ OBJECTS: tuple[ObjectSpec, ...] = (
     ),
 )
 
+WIDE_FIELD_COUNT = 450
+
+
+def _wide_fields() -> tuple[FieldSpec, ...]:
+    """Enough long custom field names that one SOQL field list exceeds a GET URL's ~16k limit."""
+    kinds = ("string", "double", "boolean", "date")
+    return tuple(
+        FieldSpec(
+            f"Quarterly_Measurement_Attribute_{n:04d}__c",
+            kinds[n % 4],
+            length=80 if n % 4 == 0 else 0,
+            precision=18 if n % 4 == 1 else 0,
+            scale=2 if n % 4 == 1 else 0,
+        )
+        for n in range(WIDE_FIELD_COUNT)
+    )
+
+
+# A very wide custom object: REST extractors must split its field list (URL length limits).
+WIDE_OBJECT = ObjectSpec(
+    "Wide_Record__c",
+    "a03",
+    (ID, IS_DELETED, text("Name", 80), *_wide_fields(), *_audit()),
+    label="Wide Record",
+)
+OBJECTS = (*OBJECTS, WIDE_OBJECT)
+
 OBJECTS_BY_NAME: dict[str, ObjectSpec] = {spec.name.lower(): spec for spec in OBJECTS}
 
 

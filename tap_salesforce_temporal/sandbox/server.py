@@ -46,6 +46,7 @@ DEFAULT_MAX_RECORDS = 100_000
 RECYCLE_BIN_DAYS = 15
 CURSOR_IDLE_SECONDS = 15 * 60
 QUERY_TIMEOUT_MIN_ROWS = 200
+MAX_URL_LENGTH = 16_384
 _VERSION = r"/services/data/v(?P<version>\d+\.\d)"
 
 
@@ -114,7 +115,7 @@ class SandboxOrg:
         self.daily_api_limit = daily_api_limit
         self.cursors: dict[str, Cursor] = {}
         self.jobs: dict[str, BulkJob] = {}
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, int]] = []  # method, path, full request-target length
         self.purged: dict[str, list[tuple[str, dt.datetime]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -568,9 +569,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
+        self.org.requests.append(
+            (method, urllib.parse.urlsplit(self.path).path.rstrip("/") or "/", len(self.path))
+        )
+        if len(self.path) > MAX_URL_LENGTH:
+            # Salesforce's front end refuses request lines this long before the API sees them.
+            self._json(
+                414,
+                [{"message": "The request URI is too long", "errorCode": "URI_TOO_LONG"}],
+                limit_info=False,
+            )
+            return
         parsed = urllib.parse.urlsplit(self.path)
         path, params = parsed.path.rstrip("/") or "/", dict(urllib.parse.parse_qsl(parsed.query))
-        self.org.requests.append((method, path))
         body = self._read_body()
         try:
             if path == "/services/oauth2/token":

@@ -410,3 +410,9 @@ def test_given_batch_size_header_when_querying_then_pages_have_that_size(api: Ap
     next_page = api.get(body["nextRecordsUrl"].split("/v62.0", 1)[1]).json()
     assert len(next_page["records"]) == min(200, body["totalSize"] - 200)
     assert {r["Id"] for r in body["records"]}.isdisjoint(r["Id"] for r in next_page["records"])
+
+
+def test_given_a_request_line_over_16k_characters_when_sent_then_414_uri_too_long(api: Api) -> None:
+    fields = ", ".join(f"Quarterly_Measurement_Attribute_{n:04d}__c" for n in range(450))
+    response = api.query(f"SELECT Id, {fields} FROM Wide_Record__c")
+    assert _error(response) == (414, "URI_TOO_LONG", "The request URI is too long")

@@ -211,3 +211,23 @@ def test_given_hard_deleted_rows_when_running_incrementally_with_include_deleted
     assert not soft_deleted & {t["Id"] for t in tombstones}, (
         "soft deletes already came through queryAll"
     )
+
+
+def test_given_an_object_too_wide_for_one_url_when_read_over_rest_then_field_sets_are_joined_on_id(
+    small_org: SandboxOrg, tmp_path: Path
+) -> None:
+    rest = run_tap(tmp_path, tap_config(small_org, objects=["Wide_Record__c"], api_type="rest"))
+    bulk = run_tap(tmp_path, tap_config(small_org, objects=["Wide_Record__c"], api_type="bulk"))
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    assert "fields exceed a GET URL; reading them as 2 field sets joined on Id" in rest.stderr
+    queries = [
+        length
+        for method, path, length in small_org.requests
+        if path == "/services/data/v62.0/query"
+    ]
+    assert queries, "the REST path was used"
+    records = sorted(rest.records("Wide_Record__c"), key=lambda r: r["Id"])
+    assert len(records) == small_org.count("Wide_Record__c")
+    assert len(records[0]) > 450
+    assert records == sorted(bulk.records("Wide_Record__c"), key=lambda r: r["Id"])
+    assert max(queries) <= 16_384, "no request line over Salesforce's URL limit"
