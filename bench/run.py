@@ -347,6 +347,36 @@ class Bench:
         )
 
 
+def target_memory(sizes: list[int], workdir: Path) -> list[Result]:
+    """Peak RSS of the target alone at growing input sizes: memory follows the batch, not the data."""
+    results = []
+    schema = {"type": "SCHEMA", "stream": STREAM, "key_properties": ["Id"], "schema": {"properties": {
+        "Id": {"type": "string"}, "OpportunityId": {"type": ["string", "null"]}, "Field": {"type": ["string", "null"]},
+        "OldValue": {"type": ["string", "null"]}, "NewValue": {"type": ["string", "null"]},
+        "CreatedDate": {"type": ["string", "null"], "format": "date-time"}}}}  # fmt: skip
+    print("\n== target memory by input size", flush=True)
+    for size in sizes:
+        path = workdir / f"synthetic-{size}.singer"
+        with open(path, "w") as out:
+            out.write(json.dumps(schema) + "\n")
+            for i in range(size):
+                out.write(
+                    f'{{"type":"RECORD","stream":"{STREAM}","record":{{"Id":"017{i:015d}","OpportunityId":"006{i % 99991:015d}",'
+                    f'"Field":"Amount","OldValue":"{i}.0","NewValue":"{i + 1}.0","CreatedDate":"2025-01-01T00:00:00.000Z"}}}}\n'
+                )
+                if i % 50_000 == 0:
+                    out.write(f'{{"type":"STATE","value":{{"n":{i}}}}}\n')
+        out_dir = Path(tempfile.mkdtemp(dir=workdir, prefix="mem-"))
+        config = out_dir.with_suffix(".json")
+        config.write_text(json.dumps({"destination": str(out_dir)}))
+        seconds, peak = run_one([TARGET, "--config", str(config)], stdin=path)
+        result = Result(f"target alone, parquet, synthetic {size:,} rows", size, seconds, peak)
+        print(f"  {result.name:<44} {result.rate:>12,.0f} rows/s  {peak:>7.0f} MB", flush=True)
+        results.append(result)
+        path.unlink()
+    return results
+
+
 def _self_peak_mb() -> float:
     import resource
 
@@ -394,6 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--ten-million", action="store_true", help="also run 10M rows (long)")
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
+    parser.add_argument(
+        "--memory-sizes",
+        type=int,
+        nargs="*",
+        default=[200_000, 2_000_000],
+        help="target-alone RSS check sizes",
+    )
     args = parser.parse_args(argv)
     sizes = [*args.sizes, *([10_000_000] if args.ten_million else [])]
     all_results: dict[int, list[Result]] = {}
@@ -402,7 +439,11 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(tmp) / str(size)
             workdir.mkdir()
             all_results[size] = Bench(size, workdir).run()
+        memory = target_memory(args.memory_sizes, Path(tmp)) if args.memory_sizes else []
     table = render(all_results)
+    if len(memory) >= 2:
+        ratio = memory[-1].peak_mb / memory[0].peak_mb
+        table += f"\nTarget peak RSS: {memory[0].peak_mb:.0f} MB at {memory[0].rows:,} rows, {memory[-1].peak_mb:.0f} MB at {memory[-1].rows:,} rows ({ratio:.2f}x).\n"
     print("\n" + table)
     args.out.write_text("# Benchmark results (`make bench`)\n\n" + table)
     return 0

@@ -7,13 +7,16 @@ written when the batch is full by rows, bytes or age. Each flush writes one file
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from singer_sdk.sinks import BatchSink
 
 from .arrow import InvalidRecord, StreamSchema
@@ -24,6 +27,13 @@ if TYPE_CHECKING:
     from .target import TargetEvents
 
 CHUNK_ROWS = 5_000
+
+
+def _local_path(uri: str) -> str:
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.scheme in ("", "file"):
+        return urllib.parse.unquote(parsed.path)
+    raise InputError(f"BATCH file {uri!r}: only local (file://) batch storage is supported")
 
 
 class InputError(Exception):
@@ -149,6 +159,60 @@ class EventsSink(BatchSink):
         self._write_dead_letters()
         self.first_record_at = None
         self.events_target.flushed_since_state = True
+
+    # -- BATCH messages --
+    def process_batch_files(self, encoding: Any, files: Any) -> None:
+        """Stream BATCH files into the buffer: Parquet by record batch, JSONL line by line.
+
+        Never a whole file in memory: the buffer flushes whenever it is full, as for records.
+        """
+        for uri in files:
+            path = _local_path(uri)
+            if encoding.format == "parquet":
+                parquet = pq.ParquetFile(path)
+                rows_per_batch = min(CHUNK_ROWS * 10, self.settings.max_batch_rows)
+                for batch in parquet.iter_batches(batch_size=rows_per_batch):
+                    self._append_table(self._conform(pa.Table.from_batches([batch])))
+            elif encoding.format == "jsonl":
+                opener = gzip.open if encoding.compression == "gzip" else open
+                with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+                    for line in handle:
+                        if line.strip():
+                            record = json.loads(line)
+                            self._validate_and_parse(record)
+                            self.process_record(record, {})
+                            if self.is_full:
+                                self.events_target.drain_one(self)
+            else:
+                raise InputError(
+                    f"stream '{self.stream_name}': BATCH encoding {encoding.format!r} is not supported"
+                )
+
+    def _append_table(self, table: pa.Table) -> None:
+        self._seal_chunk()
+        self._chunks.append(table)
+        self._chunk_bytes += table.nbytes
+        self._pending += table.num_rows
+        if self.is_full:
+            self.events_target.drain_one(self)
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """Columns of the stream's Arrow schema, cast from whatever the batch file holds."""
+        columns = []
+        for target in self.stream_schema.arrow:
+            if target.name not in table.column_names:
+                columns.append(pa.nulls(table.num_rows, type=target.type))
+                continue
+            column = table[target.name]
+            if column.type != target.type:
+                try:
+                    column = column.cast(target.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    raise InputError(
+                        f"stream '{self.stream_name}': BATCH column '{target.name}' of type {column.type} cannot become {target.type}: {error}"
+                    ) from error
+            columns.append(column)
+        return pa.Table.from_arrays(columns, schema=self.stream_schema.arrow)
 
     def write_table(self, table: pa.Table) -> None:
         """Write an already typed table (BATCH files), partitioned like records."""
