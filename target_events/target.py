@@ -49,6 +49,8 @@ class TargetEvents(Target):
         self._seq: dict[str, int] = defaultdict(int)
         self._MAX_RECORD_AGE_IN_MINUTES = self.settings.max_batch_age_seconds / 60
         self.message_reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
+        # Sinks drain one after another: joblib threads cost more than they save under the GIL.
+        self.max_parallelism = 1
 
     def _flush_before_failing(self) -> None:
         """Write every valid record that came before the bad input, then pass the last STATE on."""
@@ -124,8 +126,9 @@ class TargetEvents(Target):
             self.flushed_since_state
             or self._max_record_age_in_minutes > self._MAX_RECORD_AGE_IN_MINUTES
         ):
-            self.flushed_since_state = False
             self.drain_all()
+            # After the drain: its own flushes must not trigger another drain on the next record.
+            self.flushed_since_state = False
 
     def _write_state_message(self, state: dict) -> None:
         sys.stdout.write(json.dumps(state) + "\n")

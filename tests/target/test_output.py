@@ -278,3 +278,29 @@ def test_given_hostile_stream_names_when_written_then_files_stay_inside_the_dest
     assert out.resolve() in written[0].resolve().parents
     assert written[0].parent.parent == out.resolve()
     assert (written[0].stat().st_mode & 0o077) == 0, "files are private to their owner"
+
+
+def test_given_max_batch_rows_when_a_long_stream_arrives_then_files_hold_full_batches_and_state_follows_each(
+    tmp_path: Path,
+) -> None:
+    schema = {
+        "type": "SCHEMA",
+        "stream": "s",
+        "schema": {"properties": {"Id": {"type": "string"}}},
+        "key_properties": ["Id"],
+    }
+    messages: list[dict] = [schema]
+    for i in range(2_500):
+        messages.append({"type": "RECORD", "stream": "s", "record": {"Id": str(i)}})
+        if i % 100 == 99:
+            messages.append({"type": "STATE", "value": {"n": i + 1}})
+    run = run_target(
+        tmp_path,
+        {"destination": str(tmp_path / "out"), "max_batch_rows": 1000},
+        singer_lines(*messages),
+    )
+    assert run.returncode == 0, run.stderr
+    sizes = sorted(pq.read_metadata(f).num_rows for f in (tmp_path / "out" / "s").glob("*.parquet"))
+    assert sizes == [500, 1000, 1000], "a flush never cascades into one-row files"
+    # The STATE passed on after each flush is the latest one received, which the flush covers.
+    assert [s["n"] for s in run.states] == [900, 1900, 2500]
