@@ -414,7 +414,7 @@ def render(all_results: dict[int, list[Result]]) -> str:
                 f"{r.rate / floor.rate:.2f}x" if floor and r is not floor and floor.rate else ""
             )
             lines.append(
-                f"| {r.rows:,} | {r.name} | {r.rate:,.0f} | {r.peak_mb:.0f} | {vs_base} | {vs_floor} | {r.note} |"
+                f"| {r.rows:,} | {r.name.replace('|', '->')} | {r.rate:,.0f} | {r.peak_mb:.0f} | {vs_base} | {vs_floor} | {r.note} |"
             )
     return "\n".join(lines) + "\n"
 
