@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 
 from singer_sdk import Stream
 
-from ..runtime import Runtime
+from ..errors import QuotaReached, TapError
+from ..runtime import Runtime, StreamStats
 
 
 class IncrementalStream(Stream):
@@ -38,3 +41,26 @@ class IncrementalStream(Stream):
         if settings.end_date is not None:
             end = min(end, settings.end_date)
         return start, end
+
+    def accounted(self, records: Iterator[dict], stats: StreamStats) -> Iterator[dict]:
+        """Count rows, seconds and API calls for the run summary.
+
+        The quota guard ends the stream cleanly (the SDK still finalizes and emits STATE) and stops
+        the streams after it; other user-facing errors are recorded and re-raised.
+        """
+        runtime = self.runtime
+        started, calls_before = time.monotonic(), runtime.client.usage.calls
+        try:
+            for record in records:
+                stats.rows += 1
+                yield record
+        except QuotaReached as stop:
+            runtime.stopped_reason = str(stop)
+            stats.errors.append("stopped: API quota guard")
+            self.logger.warning("%s", stop)
+        except TapError as error:
+            stats.errors.append(str(error))
+            raise
+        finally:
+            stats.seconds += time.monotonic() - started
+            stats.api_calls += runtime.client.usage.calls - calls_before

@@ -9,7 +9,6 @@ source's key order, which is also ``timestamp_recorded`` order: a killed run res
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -18,7 +17,6 @@ from typing import Any
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from ..errors import QuotaReached, TapError
 from ..events import (
     EVENT_SCHEMA,
     Derivation,
@@ -207,7 +205,6 @@ class MicroDecisionEventsStream(IncrementalStream):
         start, end = self.query_range(context)
         if start is not None and end is not None and start >= end:
             return
-        started, calls_before = time.monotonic(), runtime.client.usage.calls
         derivation = Derivation(
             user_types=runtime.user_types(),
             key_prefixes=runtime.key_prefixes,
@@ -223,22 +220,10 @@ class MicroDecisionEventsStream(IncrementalStream):
         )
         rows = reader.read(list(source.fields), start, end, stats, key=source.key, all_rows=False)
         record_types = set(runtime.settings.record_types)
-        try:
-            for event in self._derive(source, rows, derivation, reader, start, stats):
-                if record_types and event["record_type"] not in record_types:
-                    continue
-                stats.rows += 1
-                yield event
-        except QuotaReached as stop:
-            runtime.stopped_reason = str(stop)
-            stats.errors.append("stopped: API quota guard")
-            self.logger.warning("%s", stop)
-        except TapError as error:
-            stats.errors.append(str(error))
-            raise
-        finally:
-            stats.seconds += time.monotonic() - started
-            stats.api_calls += runtime.client.usage.calls - calls_before
+        events = self._derive(source, rows, derivation, reader, start, stats)
+        if record_types:
+            events = (e for e in events if e["record_type"] in record_types)
+        yield from self.accounted(events, stats)
 
     def _derive(
         self,

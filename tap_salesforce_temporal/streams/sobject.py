@@ -10,7 +10,6 @@ timestamp would otherwise be lost. A QUERY_TIMEOUT halves the date window and tr
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 
-from ..errors import QuotaReached, TapError
 from ..query.reader import ObjectReader
 from ..query.values import canonical_datetime
-from ..runtime import Runtime
+from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..writer import FastRecordWriter, FastWriter
 from .base import IncrementalStream
@@ -152,36 +150,30 @@ class SObjectStream(IncrementalStream):
         if runtime.stopped_reason:
             self.logger.warning("%s: skipped, run stopped: %s", self.name, runtime.stopped_reason)
             return
-        started, calls_before = time.monotonic(), runtime.client.usage.calls
         start, end = self.query_range(context)
         if start is not None and end is not None and start >= end:
             self.logger.info("%s: nothing to read, bookmark is at the run start", self.name)
             return
-        try:
-            deleted_seen: set[str] = set()
-            for record in self.reader.read(
-                self.selected_fields(), start, end, stats, key=self.replication_key
-            ):
-                stats.rows += 1
-                if record.get("IsDeleted"):
-                    deleted_seen.add(record["Id"])
-                yield record
-            if (
-                runtime.settings.include_deleted
-                and self.object_schema.supports_get_deleted
-                and start is not None
-                and end is not None
-            ):
-                for tombstone in self._tombstones(start, end, deleted_seen):
-                    stats.tombstones += 1
-                    yield tombstone
-        except QuotaReached as stop:
-            runtime.stopped_reason = str(stop)
-            stats.errors.append("stopped: API quota guard")
-            self.logger.warning("%s", stop)
-        except TapError as error:
-            stats.errors.append(str(error))
-            raise
-        finally:
-            stats.seconds += time.monotonic() - started
-            stats.api_calls += runtime.client.usage.calls - calls_before
+        yield from self.accounted(self._rows(start, end, stats), stats)
+
+    def _rows(
+        self, start: dt.datetime | None, end: dt.datetime | None, stats: StreamStats
+    ) -> Iterator[dict]:
+        """The object's rows in the range, then tombstones of rows hard-deleted meanwhile."""
+        deleted_seen: set[str] = set()
+        for record in self.reader.read(
+            self.selected_fields(), start, end, stats, key=self.replication_key
+        ):
+            if record.get("IsDeleted"):
+                deleted_seen.add(record["Id"])
+            yield record
+        settings = self.runtime.settings
+        if (
+            settings.include_deleted
+            and self.object_schema.supports_get_deleted
+            and start is not None
+            and end is not None
+        ):
+            for tombstone in self._tombstones(start, end, deleted_seen):
+                stats.tombstones += 1
+                yield tombstone
