@@ -7,6 +7,7 @@ auth flow needs, https for non-loopback hosts, date order) and names the offendi
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -82,6 +83,56 @@ def require_secure(setting: str, url: str) -> None:
         )
 
 
+def _kind(spec: Mapping[str, object]) -> str:
+    kinds = spec.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])  # type: ignore[arg-type]
+    return next((k for k in kinds if k != "null"), "string")
+
+
+def coerce(setting: str, spec: Mapping[str, object], value: object) -> object:
+    """One setting's value in its declared type, or an error that names the setting."""
+    if value is None:
+        return () if _kind(spec) == "array" else None
+    kind = _kind(spec)
+    if kind == "string" and spec.get("format") == "date-time":
+        if not isinstance(value, str):
+            raise _fail(setting, f"expects an ISO-8601 date-time string, got {value!r}")
+        return _parse_datetime(setting, value)
+    if kind == "string":
+        if not isinstance(value, str):
+            raise _fail(setting, f"expects a string, got {type(value).__name__} {value!r}")
+        return value
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise _fail(setting, f"expects true or false, got {value!r}")
+    if kind in ("integer", "number"):
+        caster = int if kind == "integer" else float
+        # The SDK reads JSON config numbers as Decimal.
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, decimal.Decimal)):
+            raise _fail(
+                setting,
+                f"expects {'an integer' if kind == 'integer' else 'a number'}, got {value!r}",
+            )
+        try:
+            number = caster(value)
+        except ValueError:
+            raise _fail(
+                setting,
+                f"expects {'an integer' if kind == 'integer' else 'a number'}, got {value!r}",
+            ) from None
+        if kind == "integer" and isinstance(value, (float, decimal.Decimal)) and value != number:
+            raise _fail(setting, f"expects an integer, got {value!r}")
+        return number
+    if kind == "array":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+            raise _fail(setting, f"expects a list of strings, got {value!r}")
+        return tuple(value)
+    return value
+
+
 def _parse_datetime(setting: str, value: str | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -130,42 +181,11 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> Settings:
-        def get(name: str) -> object:
-            if name in config and config[name] is not None:
-                return config[name]
-            return CONFIG_SCHEMA["properties"][name].get("default")
-
-        settings = cls(
-            auth_flow=str(get("auth_flow")),
-            client_id=get("client_id"),  # type: ignore[arg-type]
-            client_secret=get("client_secret"),  # type: ignore[arg-type]
-            refresh_token=get("refresh_token"),  # type: ignore[arg-type]
-            username=get("username"),  # type: ignore[arg-type]
-            password=get("password"),  # type: ignore[arg-type]
-            security_token=get("security_token"),  # type: ignore[arg-type]
-            private_key=get("private_key"),  # type: ignore[arg-type]
-            domain=str(get("domain")),
-            instance_url=get("instance_url"),  # type: ignore[arg-type]
-            api_version=str(get("api_version")),
-            start_date=_parse_datetime("start_date", get("start_date")),  # type: ignore[arg-type]
-            end_date=_parse_datetime("end_date", get("end_date")),  # type: ignore[arg-type]
-            lookback_window=int(get("lookback_window")),  # type: ignore[arg-type]
-            objects=tuple(get("objects") or ()),  # type: ignore[arg-type]
-            api_type=str(get("api_type")),
-            bulk_threshold=int(get("bulk_threshold")),  # type: ignore[arg-type]
-            include_deleted=bool(get("include_deleted")),
-            max_api_usage_percent=float(get("max_api_usage_percent")),  # type: ignore[arg-type]
-            request_timeout=int(get("request_timeout")),  # type: ignore[arg-type]
-            max_workers=int(get("max_workers")),  # type: ignore[arg-type]
-            max_retries=int(get("max_retries")),  # type: ignore[arg-type]
-            retry_backoff_seconds=float(get("retry_backoff_seconds")),  # type: ignore[arg-type]
-            bulk_page_records=int(get("bulk_page_records")),  # type: ignore[arg-type]
-            event_types=tuple(get("event_types") or ()),  # type: ignore[arg-type]
-            record_types=tuple(get("record_types") or ()),  # type: ignore[arg-type]
-            sandbox=bool(get("sandbox")),
-            sandbox_scale=int(get("sandbox_scale")),  # type: ignore[arg-type]
-            sandbox_seed=int(get("sandbox_seed")),  # type: ignore[arg-type]
-        )
+        values = {}
+        for name, spec in CONFIG_SCHEMA["properties"].items():
+            raw = config.get(name)
+            values[name] = coerce(name, spec, spec.get("default") if raw is None else raw)
+        settings = cls(**values)
         settings.validate()
         return settings
 
