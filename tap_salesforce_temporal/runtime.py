@@ -18,7 +18,6 @@ class StreamStats:
     api_calls: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-    windows: int = 0
     tombstones: int = 0
 
 

@@ -214,14 +214,6 @@ class EventsSink(BatchSink):
             columns.append(column)
         return pa.Table.from_arrays(columns, schema=self.stream_schema.arrow)
 
-    def write_table(self, table: pa.Table) -> None:
-        """Write an already typed table (BATCH files), partitioned like records."""
-        if self.dedup_key:
-            table = self._dedup(table)
-        for partition, part in self._split(table):
-            self._write(part, partition)
-        self.events_target.flushed_since_state = True
-
     def _dedup(self, table: pa.Table) -> pa.Table:
         """Keep the last row per key within the batch (later rows are newer versions)."""
         keys = [k for k in self.dedup_key or () if k in table.column_names]

@@ -75,7 +75,6 @@ class ObjectReader:
         all_rows: bool,
     ) -> Iterator[dict]:
         """Read ``[start, end)``; on QUERY_TIMEOUT before any row, split the window in two."""
-        stats.windows += 1
         windowed = select.with_range(key, start, end) if key else select
         emitted = 0
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -118,6 +118,3 @@ class RecordShaper:
             values = {key: record.get(column) for key, column in parts}
             record[name] = values if any(v is not None for v in values.values()) else None
         return record
-
-
-Shape = Callable[[list[dict]], Iterator[dict]]

@@ -6,8 +6,6 @@ Arrow copy instead of a million dicts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -55,7 +53,3 @@ class TableBuilder:
 
 def mint_ids(key_prefix: str, first: int, count: int) -> list[str]:
     return [make_id(key_prefix, n) for n in range(first, first + count)]
-
-
-def concat(tables: Iterable[pa.Table]) -> pa.Table:
-    return pa.concat_tables(list(tables)).combine_chunks()

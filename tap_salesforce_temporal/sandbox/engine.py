@@ -6,7 +6,6 @@ history rows costs milliseconds and the sandbox never bottlenecks the pipelines 
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -438,7 +437,3 @@ def bulk_unsupported_reason(result: QueryResult) -> str | None:
     if any(c.spec.type == "base64" for c in result.columns):
         return "Selecting base64 fields not supported in Bulk Query"
     return None
-
-
-def epoch_ms(value: dt.datetime) -> int:
-    return int(value.timestamp() * 1000)

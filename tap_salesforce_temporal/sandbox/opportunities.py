@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import TableBuilder
+from .columns import TableBuilder, mint_ids
 from .generator import (
     APPROVAL_COMMENTS,
     DAY,
@@ -371,12 +371,7 @@ def advance_opportunities(org: SyntheticOrg, rng: random.Random, count: int, at:
     ):
         existing = org.table(name)
         added = builder.to_table()
-        ids = pa.array(
-            [
-                make_id(builder.spec.key_prefix, existing.num_rows + i + 1)
-                for i in range(added.num_rows)
-            ]
-        )
+        ids = pa.array(mint_ids(builder.spec.key_prefix, existing.num_rows + 1, added.num_rows))
         added = added.set_column(added.schema.get_field_index("Id"), "Id", ids)
         org.replace(name, pa.concat_tables([existing, added]).combine_chunks())
     return len(updated)
