@@ -32,6 +32,8 @@ from tap_salesforce_temporal.sandbox.server import SandboxOrg
 BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-salesforce-temporal")
 TARGET = str(BIN / "target-events")
+# The same tap and target with the SDK's defaults (bench/baselines.py).
+BASELINE = [sys.executable, "-m", "bench.baselines"]
 STREAM = "OpportunityFieldHistory"
 ROWS_PER_SCALE = 9.4  # OpportunityFieldHistory rows per opportunity in the synthetic org
 
@@ -137,9 +139,7 @@ class Bench:
             bulk_cfg = self.with_config(config, api_type="bulk")
             seconds, peak = run_one(
                 [
-                    sys.executable,
-                    "-m",
-                    "bench.baselines",
+                    *BASELINE,
                     "tap",
                     "--config",
                     str(bulk_cfg),
@@ -156,9 +156,7 @@ class Bench:
                 self.record(f"target alone, {fmt} from a Singer file", rows, seconds, peak)
             seconds, peak = run_one(
                 [
-                    sys.executable,
-                    "-m",
-                    "bench.baselines",
+                    *BASELINE,
                     "target",
                     "--config",
                     str(self.target_config("parquet")),
@@ -179,9 +177,7 @@ class Bench:
             )
             seconds, tap_peak, target_peak = run_pipe(
                 [
-                    sys.executable,
-                    "-m",
-                    "bench.baselines",
+                    *BASELINE,
                     "tap",
                     "--config",
                     str(bulk_cfg),
@@ -189,9 +185,7 @@ class Bench:
                     str(catalog),
                 ],
                 [
-                    sys.executable,
-                    "-m",
-                    "bench.baselines",
+                    *BASELINE,
                     "target",
                     "--config",
                     str(self.target_config("parquet")),
@@ -276,16 +270,7 @@ class Bench:
         )
 
     def tap_files(self, org: SandboxOrg) -> tuple[dict, Path]:
-        creds = org.credentials
-        config = {
-            "domain": org.base_url,
-            "username": creds.username,
-            "password": creds.password,
-            "security_token": creds.security_token,
-            "client_id": creds.client_id,
-            "client_secret": creds.client_secret,
-            "objects": [STREAM],
-        }
+        config = {**org.login_settings(), "objects": [STREAM]}
         cfg = self.with_config(config)
         discovered = subprocess.run(
             [TAP, "--config", str(cfg), "--discover"], capture_output=True, check=True

@@ -173,24 +173,13 @@ def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
     from .sandbox.server import SandboxOrg
 
     org = SandboxOrg(seed=settings.sandbox_seed, scale=settings.sandbox_scale).start()
-    creds = org.credentials
     logger.info(
         "Embedded Salesforce sandbox org at %s (seed %d, scale %d)",
         org.base_url,
         settings.sandbox_seed,
         settings.sandbox_scale,
     )
-    return dataclasses.replace(
-        settings,
-        auth_flow="password",
-        domain=org.base_url,
-        instance_url=None,
-        username=creds.username,
-        password=creds.password,
-        security_token=creds.security_token,
-        client_id=creds.client_id,
-        client_secret=creds.client_secret,
-    )
+    return dataclasses.replace(settings, instance_url=None, **org.login_settings())
 
 
 def main() -> None:

@@ -17,20 +17,12 @@ TARGET = str(BIN / "target-events")
 
 
 def tap_config(org: SandboxOrg, **overrides: object) -> dict:
-    creds = org.credentials
-    config = {
-        "auth_flow": "password",
-        "domain": org.base_url,
-        "username": creds.username,
-        "password": creds.password,
-        "security_token": creds.security_token,
-        "client_id": creds.client_id,
-        "client_secret": creds.client_secret,
+    return {
+        **org.login_settings(),
         "retry_backoff_seconds": 0.01,
         "lookback_window": 0,
+        **overrides,
     }
-    config.update(overrides)
-    return config
 
 
 @dataclass

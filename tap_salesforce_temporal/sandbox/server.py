@@ -152,6 +152,19 @@ class SandboxOrg:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def login_settings(self) -> dict[str, str]:
+        """Tap settings that log in to this org with the password flow."""
+        creds = self.credentials
+        return {
+            "auth_flow": "password",
+            "domain": self.base_url,
+            "username": creds.username,
+            "password": creds.password,
+            "security_token": creds.security_token,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        }
+
     def count(self, object_name: str, *, include_deleted: bool = False, where: str = "") -> int:
         """The org's own count, for tests to compare against what a client received."""
         soql = f"SELECT COUNT() FROM {object_name}" + (f" WHERE {where}" if where else "")  # noqa: S608 - test helper over the org itself
