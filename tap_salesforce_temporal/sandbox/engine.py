@@ -143,11 +143,13 @@ class Engine:
         referenced = self._referenced_columns(obj, query)
         needed.update({c.key: c for c in referenced})
         working = self._working_table(obj, table, needed.values(), render)
-        if not include_deleted:
-            for flag in ("IsDeleted", "IsArchived"):
-                if flag in table.column_names:
-                    working = working.filter(pc.invert(pc.fill_null(table[flag], False)))
-                    table = table.filter(pc.invert(pc.fill_null(table[flag], False)))
+        hidden = [table[f] for f in ("IsDeleted", "IsArchived") if f in table.column_names]
+        if hidden and not include_deleted:
+            # `query` hides deleted and archived rows; one mask over the full table hides both.
+            mask = pc.fill_null(hidden[0], False)
+            for flag in hidden[1:]:
+                mask = pc.or_(mask, pc.fill_null(flag, False))
+            working = working.filter(pc.invert(mask))
         if query.where is not None:
             working = working.filter(self._expression(query.where, obj))
         if query.order_by:

@@ -35,7 +35,7 @@ from .engine import (
 from .faults import Faults
 from .generator import SyntheticOrg
 from .ids import make_id
-from .metadata import OBJECTS, find_object
+from .metadata import OBJECTS, ObjectSpec, find_object
 from .oauth import Credentials, OAuthError, Sessions, generate_credentials
 from .soql import BoolOp, Comparison, Query, SoqlError, parse
 
@@ -238,29 +238,29 @@ class SandboxOrg:
             "sobjects": [self._global_entry(spec, version) for spec in OBJECTS],
         }
 
-    def _global_entry(self, spec: object, version: str) -> dict:
-        base = f"/services/data/v{version}/sobjects/{spec.name}"  # type: ignore[attr-defined]
+    def _global_entry(self, spec: ObjectSpec, version: str) -> dict:
+        base = f"/services/data/v{version}/sobjects/{spec.name}"
         return {
             "activateable": False,
-            "createable": spec.queryable and spec.history_of is None,  # type: ignore[attr-defined]
-            "custom": spec.is_custom,  # type: ignore[attr-defined]
+            "createable": spec.queryable and spec.history_of is None,
+            "custom": spec.is_custom,
             "customSetting": False,
-            "deletable": spec.queryable and spec.history_of is None,  # type: ignore[attr-defined]
+            "deletable": spec.queryable and spec.history_of is None,
             "deprecatedAndHidden": False,
             "feedEnabled": False,
-            "keyPrefix": spec.key_prefix,  # type: ignore[attr-defined]
-            "label": spec.label or spec.name,  # type: ignore[attr-defined]
-            "labelPlural": (spec.label or spec.name) + "s",  # type: ignore[attr-defined]
-            "layoutable": spec.history_of is None,  # type: ignore[attr-defined]
+            "keyPrefix": spec.key_prefix,
+            "label": spec.label or spec.name,
+            "labelPlural": (spec.label or spec.name) + "s",
+            "layoutable": spec.history_of is None,
             "mergeable": False,
-            "name": spec.name,  # type: ignore[attr-defined]
-            "queryable": spec.queryable,  # type: ignore[attr-defined]
-            "replicateable": spec.replicateable,  # type: ignore[attr-defined]
-            "retrieveable": spec.queryable,  # type: ignore[attr-defined]
-            "searchable": spec.history_of is None,  # type: ignore[attr-defined]
+            "name": spec.name,
+            "queryable": spec.queryable,
+            "replicateable": spec.replicateable,
+            "retrieveable": spec.queryable,
+            "searchable": spec.history_of is None,
             "triggerable": False,
-            "undeletable": spec.replicateable,  # type: ignore[attr-defined]
-            "updateable": spec.queryable and spec.history_of is None,  # type: ignore[attr-defined]
+            "undeletable": spec.replicateable,
+            "updateable": spec.queryable and spec.history_of is None,
             "urls": {
                 "sobject": base,
                 "describe": f"{base}/describe",
