@@ -15,6 +15,7 @@ PARQUET_COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 TEXT_COMPRESSIONS = ("gzip", "none")
 GRANULARITIES = ("day", "month", "hour")
 INVALID_RECORD_MODES = ("fail", "skip", "dead_letter")
+QA_MODES = ("off", "advisory", "strict")
 DEFAULT_TEMPLATE = "{stream}/{partition}/{stream}-{run_id}-{seq:05d}.{ext}"
 DEFAULT_PARTITIONS = {
     "micro_decision_events": {"field": "timestamp_occurred", "granularity": "day"}
@@ -33,6 +34,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("dedup_key", th.ObjectType(additional_properties=th.ArrayType(th.StringType)), title="Dedup key", description="Per stream: fields whose last occurrence wins within a batch."),
     th.Property("on_invalid_record", th.StringType, default="fail", allowed_values=list(INVALID_RECORD_MODES), title="On invalid record", description="fail (default), skip (log and drop) or dead_letter (write to _dead_letter/)."),
     th.Property("write_manifest", th.BooleanType, default=True, title="Write manifest", description="Write a run manifest (files, rows, bytes, partitions, schema) under _manifests/ at the end."),
+    th.Property("qa_mode", th.StringType, default="advisory", allowed_values=list(QA_MODES), title="QA mode", description="Data-quality check after each run (row counts, schema, null ratios, duplicate keys, drift against the previous manifest): off, advisory (warn, default) or strict (fail the run)."),
+    th.Property("qa_max_row_drift", th.NumberType, default=0.5, title="QA max row drift", description="Largest accepted change of a stream's row count against the previous run, as a fraction (0.5 = ±50%)."),
     th.Property("s3_endpoint_url", th.StringType, title="S3 endpoint URL", description="Endpoint of an S3-compatible store (MinIO, moto); https required except for loopback."),
     th.Property("aws_region", th.StringType, title="AWS region", description="Region of the bucket."),
     th.Property("aws_access_key_id", th.StringType, title="AWS access key id", description="Access key id (else the default credential chain or aws_profile)."),
@@ -67,6 +70,8 @@ class Settings:
     dedup_key: dict[str, tuple[str, ...]]
     on_invalid_record: str
     write_manifest: bool
+    qa_mode: str = "advisory"
+    qa_max_row_drift: float = 0.5
     s3_endpoint_url: str | None = None
     aws_region: str | None = None
     aws_access_key_id: str | None = None
@@ -133,6 +138,9 @@ class Settings:
             raise _fail(
                 "on_invalid_record", f"'{mode}' is not one of {', '.join(INVALID_RECORD_MODES)}"
             )
+        qa_mode = str(get("qa_mode"))
+        if qa_mode not in QA_MODES:
+            raise _fail("qa_mode", f"'{qa_mode}' is not one of {', '.join(QA_MODES)}")
         settings = cls(
             destination=destination,
             format=fmt,
@@ -145,6 +153,8 @@ class Settings:
             dedup_key=dedup,
             on_invalid_record=mode,
             write_manifest=bool(get("write_manifest")),
+            qa_mode=qa_mode,
+            qa_max_row_drift=float(get("qa_max_row_drift")),  # type: ignore[arg-type]
             s3_endpoint_url=config.get("s3_endpoint_url"),  # type: ignore[arg-type]
             aws_region=config.get("aws_region"),  # type: ignore[arg-type]
             aws_access_key_id=config.get("aws_access_key_id"),  # type: ignore[arg-type]
@@ -162,6 +172,8 @@ class Settings:
                 raise _fail(name, f"must be at least {minimum}")
         if settings.max_batch_age_seconds <= 0:
             raise _fail("max_batch_age_seconds", "must be positive")
+        if settings.qa_max_row_drift < 0:
+            raise _fail("qa_max_row_drift", "must be zero or more")
         if settings.s3_endpoint_url:
             host = urllib.parse.urlsplit(settings.s3_endpoint_url).hostname or ""
             if not settings.s3_endpoint_url.startswith("https://") and host not in (

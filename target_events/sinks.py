@@ -154,6 +154,9 @@ class EventsSink(BatchSink):
             self._chunks, self._chunk_bytes, self._pending = [], 0, 0
             if self.dedup_key:
                 table = self._dedup(table)
+            self.events_target.quality.observe(
+                self.stream_name, table, tuple(self.key_properties or ())
+            )
             for partition, part in self._split(table):
                 self._write(part, partition)
         self._write_dead_letters()

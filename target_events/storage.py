@@ -28,6 +28,8 @@ class Storage(Protocol):
 
     def new_temp_path(self, suffix: str) -> Path: ...
     def commit(self, temp_path: Path, key: str) -> str: ...
+    def list_keys(self, prefix: str) -> list[str]: ...
+    def read_bytes(self, key: str) -> bytes: ...
     def close(self) -> None: ...
 
 
@@ -52,6 +54,18 @@ class LocalStorage:
         )  # atomic on one filesystem: the file appears whole or not at all
         _fsync_dir(final.parent)
         return str(final)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Keys of finished files under ``prefix`` (staging never shows), sorted."""
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        return sorted(
+            str(path.relative_to(self.root)) for path in base.rglob("*") if path.is_file()
+        )
+
+    def read_bytes(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
 
     def close(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -117,7 +131,7 @@ class S3Storage:
     def commit(self, temp_path: Path, key: str) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        full_key = f"{self.prefix}/{key}" if self.prefix else key
+        full_key = self._full_key(key)
         try:
             self.client.upload_file(str(temp_path), self.bucket, full_key, Config=self.transfer)
         except (ClientError, BotoCoreError) as error:
@@ -128,6 +142,37 @@ class S3Storage:
             temp_path.unlink(missing_ok=True)
         self.uploads += 1
         return f"s3://{self.bucket}/{full_key}"
+
+    def _full_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def list_keys(self, prefix: str) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        keys: list[str] = []
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._full_key(prefix)
+            )
+            for page in pages:
+                keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(
+                f"listing s3://{self.bucket}/{self._full_key(prefix)} failed: {error}"
+            ) from error
+        return sorted(keys)
+
+    def read_bytes(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._full_key(key))
+            return response["Body"].read()  # type: ignore[no-any-return]
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(
+                f"reading s3://{self.bucket}/{self._full_key(key)} failed: {error}"
+            ) from error
 
     def close(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

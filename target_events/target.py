@@ -20,6 +20,7 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from .quality import QualityCheck, QualityError
 from .reader import LineReader
 from .settings import CONFIG_SCHEMA, Settings
 from .sinks import EventsSink, FileEntry, InputError
@@ -41,7 +42,9 @@ class TargetEvents(Target):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.run_id = (
-            dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+            dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            + "-"
+            + secrets.token_hex(3)
         )
         self.files: list[FileEntry] = []
         self.flushed_since_state = False
@@ -67,6 +70,10 @@ class TargetEvents(Target):
     @cached_property
     def storage(self) -> Storage:
         return open_storage(self.settings)
+
+    @cached_property
+    def quality(self) -> QualityCheck:
+        return QualityCheck(self.settings.qa_mode, self.settings.qa_max_row_drift)
 
     @property
     def line_number(self) -> int:
@@ -135,10 +142,15 @@ class TargetEvents(Target):
         sys.stdout.flush()
 
     def process_endofpipe(self) -> None:
+        """Drain (the last STATE goes out), check quality, write the manifest, then judge."""
         super().process_endofpipe()
-        if self.settings.write_manifest and self.files:
-            self._write_manifest()
-        self.storage.close()
+        verdict = self._check_quality() if self.quality.enabled else None
+        try:
+            if self.settings.write_manifest and self.files:
+                self._write_manifest(verdict)
+        finally:
+            self.quality.close()
+            self.storage.close()
         total = sum(f.rows for f in self.files)
         self.logger.info(
             "target-events run %s: %d files, %d rows, %d invalid records",
@@ -147,8 +159,45 @@ class TargetEvents(Target):
             total,
             self.invalid_records,
         )
+        if verdict and verdict["findings"] and self.settings.qa_mode == "strict":
+            first, more = verdict["findings"][0], len(verdict["findings"]) - 1
+            raise QualityError(
+                f"data quality check failed (qa_mode strict): {first}"
+                + (f" (+{more} more finding(s))" if more else "")
+                + (f"; see _manifests/{self.run_id}.json" if self.settings.write_manifest else "")
+            )
 
-    def _write_manifest(self) -> None:
+    def _previous_manifest(self) -> dict | None:
+        keys = [
+            k
+            for k in self.storage.list_keys("_manifests")
+            if k.endswith(".json") and not k.endswith(f"/{self.run_id}.json")
+        ]
+        if not keys:
+            return None
+        try:
+            return json.loads(self.storage.read_bytes(keys[-1]))  # type: ignore[no-any-return]
+        except ValueError:
+            self.logger.warning(
+                "Previous manifest %s is not valid JSON; drift not checked", keys[-1]
+            )
+            return None
+
+    def _check_quality(self) -> dict:
+        verdict = self.quality.evaluate(self._previous_manifest())
+        for finding in verdict["findings"]:
+            self.logger.warning("Data quality: %s", finding)
+        for stream, entry in verdict["streams"].items():
+            self.logger.info(
+                "Data quality: stream %s: %d rows, %s duplicate keys, drift %s",
+                stream,
+                entry["rows"],
+                entry.get("duplicate_keys", "n/a"),
+                entry.get("row_drift", "n/a"),
+            )
+        return verdict
+
+    def _write_manifest(self, quality: dict | None) -> None:
         streams: dict[str, dict] = {}
         for entry in self.files:
             summary = streams.setdefault(
@@ -174,7 +223,10 @@ class TargetEvents(Target):
             "streams": streams,
             "files": [asdict(entry) for entry in self.files],
             "invalid_records": self.invalid_records,
+            "quality": quality,
         }
+        for stream, summary in streams.items():
+            summary["columns"] = self.quality.columns(stream)
         temp = self.storage.new_temp_path(".json")
         temp.write_text(json.dumps(manifest, indent=2, default=str))
         self.storage.commit(temp, f"_manifests/{self.run_id}.json")
@@ -188,6 +240,12 @@ def main() -> None:
     """
     try:
         TargetEvents.cli()
-    except (InputError, StorageError, ConfigValidationError, *SDK_INPUT_ERRORS) as error:
+    except (
+        InputError,
+        StorageError,
+        QualityError,
+        ConfigValidationError,
+        *SDK_INPUT_ERRORS,
+    ) as error:
         print(f"target-events: {error}", file=sys.stderr)  # noqa: T201
         sys.exit(1)

@@ -1,0 +1,213 @@
+"""The data-quality check that runs after every target run.
+
+Observed while writing (no second pass over the data): rows, nulls per column and the Arrow schema
+of every flushed batch; the key column of each batch is spilled to a small Parquet file so that
+duplicate keys over the whole run are counted by DuckDB at the end with a memory limit (it spills
+to disk), not by a Python set that grows with the data. Compared with the previous run's manifest:
+row-count drift and schema changes. ``qa_mode`` decides what a finding does: ``advisory`` logs it,
+``strict`` fails the run after the files and the manifest are written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+KEY_SEPARATOR = "\x1f"
+DUCKDB_MEMORY_LIMIT = "256MB"
+EXAMPLES = 3
+
+
+class QualityError(Exception):
+    """Strict mode: the run's data failed the quality check (the files are written regardless)."""
+
+
+@dataclass
+class StreamObservation:
+    key_properties: tuple[str, ...]
+    rows: int = 0
+    nulls: dict[str, int] = field(default_factory=dict)
+    schemas: list[dict[str, str]] = field(default_factory=list)
+    key_files: int = 0
+    key_problem: str | None = None
+
+
+class QualityCheck:
+    """Accumulates observations per stream during a run and judges them at its end."""
+
+    def __init__(self, mode: str, max_row_drift: float) -> None:
+        self.mode = mode
+        self.max_row_drift = max_row_drift
+        self.streams: dict[str, StreamObservation] = {}
+        self._workdir = Path(tempfile.mkdtemp(prefix="target-events-qa-"))
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    def observe(self, stream: str, table: pa.Table, key_properties: tuple[str, ...]) -> None:
+        """Record what one flushed batch holds; O(columns) plus one small key file."""
+        seen = self.streams.setdefault(stream, StreamObservation(tuple(key_properties)))
+        seen.rows += table.num_rows
+        columns = {f.name: str(f.type) for f in table.schema}
+        if columns not in seen.schemas:
+            seen.schemas.append(columns)
+        for name in table.column_names:
+            seen.nulls[name] = seen.nulls.get(name, 0) + table[name].null_count
+        if self.enabled and seen.key_properties and seen.key_problem is None:
+            self._spill_keys(stream, seen, table)
+
+    def _spill_keys(self, stream: str, seen: StreamObservation, table: pa.Table) -> None:
+        missing = [k for k in seen.key_properties if k not in table.column_names]
+        if missing:
+            seen.key_problem = f"key propert{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)} not in the records"
+            return
+        try:
+            parts = [pc.cast(table[k], pa.string()) for k in seen.key_properties]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            seen.key_problem = "key columns are not scalar"
+            return
+        key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+        folder = self._workdir / str(list(self.streams).index(stream))
+        folder.mkdir(exist_ok=True)
+        seen.key_files += 1
+        pq.write_table(pa.table({"k": key}), folder / f"{seen.key_files:06d}.parquet")
+
+    def columns(self, stream: str) -> dict[str, str]:
+        """The stream's last Arrow schema of this run, as {column: type}."""
+        seen = self.streams.get(stream)
+        return seen.schemas[-1] if seen and seen.schemas else {}
+
+    def evaluate(self, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """The quality section of the manifest: per-stream figures and the list of findings."""
+        findings: list[str] = []
+        report: dict[str, Any] = {}
+        previous_streams = (previous or {}).get("streams", {})
+        previous_run = (previous or {}).get("run_id")
+        for index, (stream, seen) in enumerate(self.streams.items()):
+            entry: dict[str, Any] = {
+                "rows": seen.rows,
+                "columns": seen.schemas[-1] if seen.schemas else {},
+                "null_ratios": {
+                    name: round(count / seen.rows, 4) if seen.rows else 0.0
+                    for name, count in seen.nulls.items()
+                },
+                "key_properties": list(seen.key_properties),
+            }
+            if seen.key_properties and seen.key_problem is None and seen.key_files:
+                duplicates, null_keys, examples = self._duplicates(self._workdir / str(index))
+                entry.update(
+                    duplicate_keys=duplicates, null_keys=null_keys, duplicate_examples=examples
+                )
+                keys = ", ".join(seen.key_properties)
+                if duplicates:
+                    shown = ", ".join(f"{value!r} x{count}" for value, count in examples)
+                    findings.append(
+                        f"stream '{stream}': {duplicates} duplicate key(s) on ({keys}), e.g. {shown}"
+                    )
+                if null_keys:
+                    findings.append(
+                        f"stream '{stream}': {null_keys} row(s) with a null key ({keys})"
+                    )
+            elif seen.key_problem:
+                entry["key_problem"] = seen.key_problem
+            if len(seen.schemas) > 1:
+                findings.append(
+                    f"stream '{stream}': schema changed within this run ({len(seen.schemas)} schemas)"
+                )
+            before = previous_streams.get(stream)
+            if before is not None:
+                entry["previous_rows"] = before.get("rows")
+                findings += self._drift(stream, seen.rows, before, previous_run, entry)
+                if before.get("columns") and seen.schemas:
+                    change = schema_change(before["columns"], seen.schemas[0])
+                    if change:
+                        entry["schema_change_since_previous"] = change
+                        findings.append(
+                            f"stream '{stream}': schema changed since run {previous_run}: {change}"
+                        )
+            report[stream] = entry
+        for stream, before in previous_streams.items():
+            if stream not in self.streams and before.get("rows"):
+                findings.append(
+                    f"stream '{stream}': had {before['rows']} rows in run {previous_run} and none in this run"
+                )
+        return {
+            "mode": self.mode,
+            "passed": not findings,
+            "previous_run_id": previous_run,
+            "max_row_drift": self.max_row_drift,
+            "findings": findings,
+            "streams": report,
+        }
+
+    def _drift(
+        self, stream: str, rows: int, before: dict, previous_run: str | None, entry: dict
+    ) -> list[str]:
+        previous_rows = before.get("rows") or 0
+        if not previous_rows:
+            return []
+        drift = (rows - previous_rows) / previous_rows
+        entry["row_drift"] = round(drift, 4)
+        if abs(drift) <= self.max_row_drift:
+            return []
+        return [
+            f"stream '{stream}': {rows} rows is {drift:+.1%} against {previous_rows} in run "
+            f"{previous_run} (limit ±{self.max_row_drift:.0%})"
+        ]
+
+    @staticmethod
+    def _duplicates(folder: Path) -> tuple[int, int, list[tuple[str, int]]]:
+        """(extra rows sharing a key, rows with a null key, the most repeated keys)."""
+        import duckdb
+
+        config = {
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "temp_directory": str(folder / "spill"),
+            "preserve_insertion_order": False,
+        }
+        with duckdb.connect(config=config) as db:
+            row = db.execute(
+                """
+                WITH counts AS (SELECT k, count(*) AS n FROM read_parquet(?) GROUP BY k),
+                repeated AS (SELECT k, n FROM counts WHERE k IS NOT NULL AND n > 1)
+                SELECT
+                    (SELECT coalesce(sum(n - 1), 0) FROM repeated),
+                    (SELECT coalesce(sum(n), 0) FROM counts WHERE k IS NULL),
+                    (SELECT list([k, n::VARCHAR] ORDER BY n DESC, k)
+                     FROM (SELECT * FROM repeated ORDER BY n DESC, k LIMIT ?))
+                """,
+                [str(folder / "*.parquet"), EXAMPLES],
+            ).fetchone()
+        duplicates, null_keys, pairs = row or (0, 0, None)
+        examples = [(str(k), int(n)) for k, n in pairs or []]
+        return int(duplicates), int(null_keys), examples
+
+    def close(self) -> None:
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def schema_change(before: dict[str, str], after: dict[str, str]) -> str:
+    """Columns added, removed and retyped, in one line; empty when nothing changed."""
+    added = [f"{name} ({kind})" for name, kind in after.items() if name not in before]
+    removed = [f"{name} ({kind})" for name, kind in before.items() if name not in after]
+    retyped = [
+        f"{name} {before[name]} -> {kind}"
+        for name, kind in after.items()
+        if name in before and before[name] != kind
+    ]
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(added))
+    if removed:
+        parts.append("removed " + ", ".join(removed))
+    if retyped:
+        parts.append("retyped " + ", ".join(retyped))
+    return "; ".join(parts)
