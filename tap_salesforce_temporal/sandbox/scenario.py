@@ -2,8 +2,10 @@
 
 Sam Seller's opportunity "Acme - Platform deal" moves Prospecting -> Qualification -> Closed Won,
 its amount is raised by the integration user, a two-step discount approval is started and approved
-by Maria Manager with a comment, Sam completes a call, and the Automated Process user activates a
-flow. Load it with ``SandboxOrg(org=DecisionScenario())``.
+by Maria Manager with a comment, Sam completes a call and holds a kickoff meeting, and the Automated
+Process user activates a flow. A second opportunity, "Globex - Renewal", goes from Prospecting to
+Closed Lost after exactly 20 days, and Ada Admin deactivates a user (a critical setup change).
+Load it with ``SandboxOrg(org=DecisionScenario())``.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ ADMIN, AUTOMATION, INTEGRATION, SAM, MARIA = (make_id("005", n) for n in range(1
 ACCOUNT = make_id("001", 1)
 CONTACT = make_id("003", 1)
 OPPORTUNITY = make_id("006", 1)
+RENEWAL = make_id("006", 2)
 PROCESS = make_id("04g", 1)
 DEFINITION = make_id("04a", 2)
 STEP_STARTED, STEP_APPROVED = make_id("04h", 1), make_id("04h", 2)
 TASK = make_id("00T", 1)
-SETUP = make_id("0Ym", 1)
-SNAPSHOTS = [make_id("008", n) for n in range(1, 5)]
-FIELD_HISTORY = [make_id("017", n) for n in range(1, 5)]
+MEETING = make_id("00U", 1)
+SETUP, DEACTIVATION = make_id("0Ym", 1), make_id("0Ym", 2)
+SNAPSHOTS = [make_id("008", n) for n in range(1, 7)]
+FIELD_HISTORY = [make_id("017", n) for n in range(1, 7)]
 
 
 class DecisionScenario(SyntheticOrg):
@@ -88,6 +92,13 @@ class DecisionScenario(SyntheticOrg):
             ForecastCategoryName="Closed", OwnerId=SAM, LastStageChangeDate=won, CreatedDate=at("2025-03-03T09:00:00Z"), CreatedById=SAM,
             LastModifiedDate=won, LastModifiedById=SAM, SystemModstamp=won,
         )  # fmt: skip
+        lost = at("2025-03-25T10:00:00Z")
+        tables["Opportunity"].add(
+            Id=RENEWAL, IsDeleted=False, AccountId=ACCOUNT, Name="Globex - Renewal", StageName="Closed Lost", Amount=20000.0,
+            Probability=0.0, ExpectedRevenue=0.0, CloseDate=day("2025-03-25"), IsClosed=True, IsWon=False, ForecastCategory="Omitted",
+            ForecastCategoryName="Omitted", OwnerId=SAM, LastStageChangeDate=lost, CreatedDate=at("2025-03-05T10:00:00Z"), CreatedById=SAM,
+            LastModifiedDate=lost, LastModifiedById=SAM, SystemModstamp=lost,
+        )  # fmt: skip
         snapshots = [
             ("2025-03-03T09:00:00Z", SAM, "Prospecting", 50000.0, 10.0, "2025-04-30", "Pipeline"),
             ("2025-03-10T10:00:00Z", SAM, "Qualification", 50000.0, 10.0, "2025-04-30", "Pipeline"),
@@ -102,11 +113,22 @@ class DecisionScenario(SyntheticOrg):
             ),
             ("2025-03-20T12:00:00Z", SAM, "Closed Won", 65000.0, 100.0, "2025-03-20", "Closed"),
         ]
-        for snapshot_id, (when, actor, stage, amount, probability, close, forecast) in zip(
-            SNAPSHOTS, snapshots, strict=True
-        ):
+        renewal = [
+            ("2025-03-05T10:00:00Z", SAM, "Prospecting", 20000.0, 10.0, "2025-03-31", "Pipeline"),
+            ("2025-03-25T10:00:00Z", SAM, "Closed Lost", 20000.0, 0.0, "2025-03-25", "Omitted"),
+        ]
+        owners = [OPPORTUNITY] * len(snapshots) + [RENEWAL] * len(renewal)
+        for snapshot_id, opportunity, (
+            when,
+            actor,
+            stage,
+            amount,
+            probability,
+            close,
+            forecast,
+        ) in zip(SNAPSHOTS, owners, snapshots + renewal, strict=True):
             tables["OpportunityHistory"].add(
-                Id=snapshot_id, IsDeleted=False, OpportunityId=OPPORTUNITY, CreatedById=actor, CreatedDate=at(when), StageName=stage, Amount=amount,
+                Id=snapshot_id, IsDeleted=False, OpportunityId=opportunity, CreatedById=actor, CreatedDate=at(when), StageName=stage, Amount=amount,
                 ExpectedRevenue=amount * probability / 100, CloseDate=day(close), Probability=probability, ForecastCategory=forecast, SystemModstamp=at(when),
             )  # fmt: skip
         changes = [
@@ -114,14 +136,16 @@ class DecisionScenario(SyntheticOrg):
             ("2025-03-10T10:00:00Z", SAM, "StageName", "Picklist", "Prospecting", "Qualification"),
             ("2025-03-12T15:30:00Z", INTEGRATION, "Amount", "Currency", "50000.0", "65000.0"),
             ("2025-03-20T12:00:00Z", SAM, "StageName", "Picklist", "Qualification", "Closed Won"),
+            ("2025-03-05T10:00:00Z", SAM, "created", "Text", None, None),
+            ("2025-03-25T10:00:00Z", SAM, "StageName", "Picklist", "Prospecting", "Closed Lost"),
         ]
-        for row_id, (when, actor, field, data_type, old, new) in zip(
-            FIELD_HISTORY, changes, strict=True
+        for row_id, opportunity, (when, actor, field, data_type, old, new) in zip(
+            FIELD_HISTORY, [OPPORTUNITY] * 4 + [RENEWAL] * 2, changes, strict=True
         ):
             tables["OpportunityFieldHistory"].add(
                 Id=row_id,
                 IsDeleted=False,
-                OpportunityId=OPPORTUNITY,
+                OpportunityId=opportunity,
                 CreatedById=actor,
                 CreatedDate=at(when),
                 Field=field,
@@ -149,6 +173,13 @@ class DecisionScenario(SyntheticOrg):
             Status="Completed", Priority="Normal", IsClosed=True, Type="Call", TaskSubtype="Call", CompletedDateTime=called, IsArchived=False, OwnerId=SAM,
             CreatedDate=at("2025-03-11T08:00:00Z"), CreatedById=SAM, LastModifiedDate=called, LastModifiedById=SAM, SystemModstamp=called,
         )  # fmt: skip
+        tables["Event"].add(
+            Id=MEETING, IsDeleted=False, WhoId=CONTACT, WhatId=OPPORTUNITY, AccountId=ACCOUNT, Subject="Kickoff meeting", Location="Zoom",
+            StartDateTime=at("2025-03-18T13:00:00Z"), EndDateTime=at("2025-03-18T14:00:00Z"), ActivityDateTime=at("2025-03-18T13:00:00Z"),
+            ActivityDate=day("2025-03-18"), DurationInMinutes=60, EventSubtype="Event", Type="Meeting", IsArchived=False, OwnerId=SAM,
+            CreatedDate=at("2025-03-14T09:00:00Z"), CreatedById=SAM, LastModifiedDate=at("2025-03-14T09:00:00Z"), LastModifiedById=SAM,
+            SystemModstamp=at("2025-03-14T09:00:00Z"),
+        )  # fmt: skip
         tables["TaskWhoRelation"].add(
             Id=make_id("0RT", 1),
             IsDeleted=False,
@@ -163,5 +194,9 @@ class DecisionScenario(SyntheticOrg):
         tables["SetupAuditTrail"].add(
             Id=SETUP, Action="activatedinteractiondefversion", Section="Flows", CreatedDate=at("2025-03-05T08:00:00Z"), CreatedById=AUTOMATION,
             Display='Activated flow version #2 "Stage Sync"', DelegateUser=None, ResponsibleNamespacePrefix=None, CreatedByContext="Automated Process", CreatedByIssuer=None,
+        )  # fmt: skip
+        tables["SetupAuditTrail"].add(
+            Id=DEACTIVATION, Action="deactivateduser", Section="Manage Users", CreatedDate=at("2025-03-25T16:00:00Z"), CreatedById=ADMIN,
+            Display="Deactivated user Old Contractor", DelegateUser=None, ResponsibleNamespacePrefix=None, CreatedByContext=None, CreatedByIssuer=None,
         )  # fmt: skip
         self._tables = {name: builder.to_table() for name, builder in tables.items()}

@@ -13,14 +13,18 @@ from tap_salesforce_temporal.events import event_id
 from tap_salesforce_temporal.sandbox.ids import make_id
 from tap_salesforce_temporal.sandbox.scenario import (
     ACCOUNT,
+    ADMIN,
     AUTOMATION,
     CONTACT,
+    DEACTIVATION,
     DEFINITION,
     FIELD_HISTORY,
     INTEGRATION,
     MARIA,
+    MEETING,
     OPPORTUNITY,
     PROCESS,
+    RENEWAL,
     SAM,
     SETUP,
     SNAPSHOTS,
@@ -105,6 +109,17 @@ EXPECTED = [
                     metadata={"activity_date": "2025-03-11", "end": None, "closed": True})),
     _event("setup_change", "SetupAuditTrail", SETUP, "activatedinteractiondefversion", "2025-03-05T08:00:00.000Z", AUTOMATION, "automation", "Organization", ORG_ID, None, 'Activated flow version #2 "Stage Sync"',
            _context("SetupAuditTrail", SETUP, metadata={"section": "Flows", "action": "activatedinteractiondefversion", "delegate_user": None, "created_by_context": "Automated Process", "responsible_namespace_prefix": None})),
+    _event("field_change", "OpportunityFieldHistory", FIELD_HISTORY[4], "created", "2025-03-05T10:00:00.000Z", SAM, "user", "Opportunity", RENEWAL, None, None,
+           _context("OpportunityFieldHistory", FIELD_HISTORY[4], metadata={"data_type": "Text"})),
+    _event("stage_change", "OpportunityHistory", SNAPSHOTS[4], "StageName", "2025-03-05T10:00:00.000Z", SAM, "user", "Opportunity", RENEWAL, None, "Prospecting",
+           _context("OpportunityHistory", SNAPSHOTS[4], metadata={"amount": 20000.0, "probability": 10.0, "close_date": "2025-03-31", "forecast_category": "Pipeline", "expected_revenue": 2000.0})),
+    _event("stage_change", "OpportunityHistory", SNAPSHOTS[5], "StageName", "2025-03-25T10:00:00.000Z", SAM, "user", "Opportunity", RENEWAL, "Prospecting", "Closed Lost",
+           _context("OpportunityHistory", SNAPSHOTS[5], previous_stage="Prospecting", stage_duration_days=20.0, metadata={"amount": 20000.0, "probability": 0.0, "close_date": "2025-03-25", "forecast_category": "Omitted", "expected_revenue": 0.0})),
+    _event("activity", "Event", MEETING, "Type", "2025-03-18T13:00:00.000Z", SAM, "user", "Opportunity", OPPORTUNITY, None, "Meeting",
+           _context("Event", MEETING, related_records=[CONTACT, OPPORTUNITY], activity_subject="Kickoff meeting", activity_type="Event",
+                    metadata={"activity_date": "2025-03-18", "end": "2025-03-18T14:00:00.000Z", "closed": None}), recorded="2025-03-14T09:00:00.000Z"),
+    _event("setup_change", "SetupAuditTrail", DEACTIVATION, "deactivateduser", "2025-03-25T16:00:00.000Z", ADMIN, "user", "Organization", ORG_ID, None, "Deactivated user Old Contractor",
+           _context("SetupAuditTrail", DEACTIVATION, metadata={"section": "Manage Users", "action": "deactivateduser", "delegate_user": None, "created_by_context": None, "responsible_namespace_prefix": None})),
 ]  # fmt: skip
 
 
@@ -151,8 +166,8 @@ def test_given_the_catalog_then_events_validate_and_event_id_is_the_primary_key(
         jsonschema.validate(event, entry["schema"])
     state = run.last_state["bookmarks"]["micro_decision_events"]["partitions"]
     sources = {p["context"]["source_object"]: p.get("replication_key_value") for p in state}
-    assert sources["OpportunityHistory"] == "2025-03-20T12:00:00.000Z"
-    assert sources["SetupAuditTrail"] == "2025-03-05T08:00:00.000Z"
+    assert sources["OpportunityHistory"] == "2025-03-25T10:00:00.000Z"
+    assert sources["SetupAuditTrail"] == "2025-03-25T16:00:00.000Z"
 
 
 def test_given_tracked_history_objects_then_history_tracked_fields_lists_them(scenario_run) -> None:  # type: ignore[no-untyped-def]
