@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean browser
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check tap_salesforce_temporal target_events tests bench tools
 	$(BIN)/ruff format --check tap_salesforce_temporal target_events tests bench tools
 
-test: lint
+# The HTML report test renders in a real headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "== installing chromium (Debian package) for the HTML report test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -30,6 +37,8 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano run tap-salesforce-temporal target-events
 	@echo "== what landed"
 	$(BIN)/python -m target_events.summary output
+	$(BIN)/target-events report output --format html --output output/report.html
+	@echo "== decision report: output/report.html (also: $(BIN)/target-events report output)"
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)

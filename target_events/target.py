@@ -236,8 +236,12 @@ def main() -> None:
     """Console entry: bad input or a refused destination -> one line on stderr and exit code 1.
 
     Records that arrived before the bad line are still written, and their STATE passed on, so a
-    restart from the last STATE loses nothing.
+    restart from the last STATE loses nothing. ``target-events report ...`` runs the report instead.
     """
+    if sys.argv[1:2] == ["report"]:
+        from .report.cli import main as report_main
+
+        sys.exit(report_main(sys.argv[2:]))
     try:
         TargetEvents.cli()
     except (

@@ -1,0 +1,1 @@
+"""``target-events report DESTINATION``: decision analytics over the landed events."""
