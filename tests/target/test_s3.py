@@ -178,3 +178,42 @@ def test_given_plain_http_to_a_remote_endpoint_when_configured_then_refused(tmp_
         in run.stderr
     )
     assert json.dumps(KEYS["aws_secret_access_key"]) not in run.stderr
+
+
+def test_given_the_scenario_landed_on_s3_then_the_report_reads_it_and_qa_compares_with_the_previous_run(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    from tap_salesforce_temporal.sandbox.scenario import DecisionScenario
+    from tap_salesforce_temporal.sandbox.server import SandboxOrg
+    from tests.helpers import TARGET, run_tap, tap_config, write_json
+
+    _client(s3_endpoint).create_bucket(Bucket="decisions")
+    with SandboxOrg(org=DecisionScenario()) as org:
+        tap = run_tap(tmp_path, tap_config(org))
+        assert tap.returncode == 0, tap.stderr
+    config = {"destination": "s3://decisions/sf", "s3_endpoint_url": s3_endpoint, **KEYS}
+    for _ in range(2):
+        landed = run_target(tmp_path, config, tap.stdout)
+        assert landed.returncode == 0, landed.stderr
+    client = _client(s3_endpoint)
+    keys = [
+        o["Key"]
+        for o in client.list_objects_v2(Bucket="decisions", Prefix="sf/_manifests/")["Contents"]
+    ]
+    first, second = (
+        json.loads(client.get_object(Bucket="decisions", Key=k)["Body"].read())
+        for k in sorted(keys)
+    )
+    assert second["quality"]["previous_run_id"] == first["run_id"]
+    assert second["quality"]["streams"]["micro_decision_events"]["row_drift"] == 0.0
+    done = subprocess.run(
+        [TARGET, "report", "--config", str(write_json(tmp_path / "cfg.json", config)), "--format", "json", "--as-of", "2025-04-01"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["destination"] == "s3://decisions/sf"
+    assert report["events"]["total"] == 14
+    assert report["stages"]["bottleneck"]["stage"] == "Prospecting"
+    assert [c["actor_name"] for c in report["setup"]["critical"]] == ["Ada Admin"]
+    assert KEYS["aws_secret_access_key"] not in done.stdout + done.stderr
