@@ -7,14 +7,16 @@ incremental), events by type, and the slowest stage by median days spent in it.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from .report.metrics import DecisionMetrics
+from .report.source import stream_dataset
 
 STAGING = ".target-events-staging"
 
@@ -50,32 +52,27 @@ def summarize(root: Path) -> str:
 
 
 def _decisions(events_dir: Path) -> list[str]:
-    files = [str(f) for f in _files(events_dir.parent, events_dir)]
-    table = ds.dataset(files, format="parquet").to_table(
-        columns=["event_id", "event_type", "context"]
-    )
-    table = table.take(pc.sort_indices(table["event_id"]))
-    unique = pc.unique(table["event_id"])
-    lines = ["", f"Decisions: {len(unique):,} distinct events"]
-    counts = pc.value_counts(table["event_type"]).to_pylist()
-    for entry in sorted(counts, key=lambda e: -e["counts"]):
-        lines.append(f"  {entry['values']:<18} {entry['counts']:>8,}")
-    context = table["context"].combine_chunks()
-    stages = pc.struct_field(context, "previous_stage")
-    durations = pc.struct_field(context, "stage_duration_days")
-    by_stage: dict[str, list[float]] = defaultdict(list)
-    for stage, days in zip(stages.to_pylist(), durations.to_pylist(), strict=True):
-        if stage is not None and days is not None:
-            by_stage[stage].append(days)
-    if by_stage:
-        medians = {
-            stage: float(pc.approximate_median(pa.array(values)).as_py())
-            for stage, values in by_stage.items()
-        }
-        slowest = max(medians, key=medians.__getitem__)
+    """Distinct events by type and the bottleneck stage, from the report's DuckDB metrics."""
+    dataset = stream_dataset(pafs.LocalFileSystem(), str(events_dir.parent), events_dir.name)
+    if dataset is None:
+        return []
+    report = DecisionMetrics(
+        dataset,
+        None,
+        since=None,
+        until=None,
+        as_of=dt.datetime.now(dt.timezone.utc),
+        critical_days=0,
+    ).report()
+    lines = ["", f"Decisions: {report['events']['total']:,} distinct events"]
+    for event_type, count in report["events"]["by_type"].items():
+        lines.append(f"  {event_type:<18} {count:>8,}")
+    neck = report["stages"]["bottleneck"]
+    if neck:
         lines.append(
-            f"Slowest stage: {slowest} (median {medians[slowest]:.1f} days before moving on, {len(by_stage[slowest])} moves)"
+            f"Slowest stage: {neck['stage']} (median {neck['median_days']:.1f} days before moving on, {neck['moves']} moves)"
         )
+    lines.append(f"Full report: target-events report {events_dir.parent}")
     return lines
 
 
