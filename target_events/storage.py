@@ -6,6 +6,7 @@ staging folder (local) or never leave the machine (S3) until they are whole.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -79,10 +80,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# botocore logs every request's headers at DEBUG, X-Amz-Security-Token included: a session token
+# would reach the logs of any run started with LOGLEVEL=DEBUG. These loggers never go below INFO.
+AWS_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+def _quiet_aws_loggers() -> None:
+    for name in AWS_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logging.INFO, logger.getEffectiveLevel()))
+
+
 class S3Storage:
     """One boto3 client per run; multipart above the part size, visible only when completed."""
 
     def __init__(self, settings: Settings) -> None:
+        _quiet_aws_loggers()
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 import requests
+from moto.server import ThreadedMotoServer
 
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
 
@@ -22,6 +24,22 @@ def small_org() -> Iterator[SandboxOrg]:
     """A fresh small org per test, so fault switches never leak between tests."""
     with SandboxOrg(seed=11, scale=60) as org:
         yield org
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, spoken to over HTTP by boto3 and pyarrow."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
 
 
 class Api:

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from tap_salesforce_temporal.catalog import select
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from tests.conftest import free_port
 from tests.helpers import TAP, TARGET, tap_config, write_json
 
 STAGING = ".target-events-staging"
@@ -170,7 +170,7 @@ def test_given_a_pipeline_whose_target_is_killed_when_restarted_from_its_state_t
 def test_given_an_s3_target_killed_mid_run_then_only_complete_objects_exist_and_state_covers_them(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -202,9 +202,3 @@ def test_given_an_s3_target_killed_mid_run_then_only_complete_objects_exist_and_
         assert client.list_multipart_uploads(Bucket="killed").get("Uploads", []) == []
     finally:
         server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

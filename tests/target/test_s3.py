@@ -5,19 +5,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pyarrow.parquet as pq
-import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
+from tests.conftest import free_port
 from tests.helpers import run_target, singer_lines
 
 KEYS = {
@@ -25,21 +22,6 @@ KEYS = {
     "aws_secret_access_key": "test-secret-value-123",
     "aws_region": "us-east-1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def _client(endpoint: str):  # type: ignore[no-untyped-def]
@@ -135,7 +117,7 @@ def test_given_a_missing_bucket_when_starting_then_a_clear_error(
 def test_given_wrong_credentials_when_starting_then_a_clear_error_without_the_secret(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
