@@ -92,7 +92,8 @@ class EventsSink(BatchSink):
 
     @property
     def current_size(self) -> int:
-        return self._pending
+        """Rows and dead letters waiting: a sink holding only invalid records still gets drained."""
+        return self._pending + len(self._dead)
 
     @property
     def is_full(self) -> bool:
@@ -106,6 +107,9 @@ class EventsSink(BatchSink):
         """Compiled checks instead of generic JSON Schema validation; strings stay strings."""
         self._skip_current = False
         try:
+            missing = [key for key in self.key_properties or () if key not in record]
+            if missing:
+                raise InvalidRecord(f"missing key property {', '.join(map(repr, missing))}")
             self.stream_schema.check(record)
         except InvalidRecord as error:
             line = self.events_target.line_number
@@ -126,6 +130,9 @@ class EventsSink(BatchSink):
                 )
             self.logger.warning("Skipped invalid record (%s): %s", mode, message)
         return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        """Key properties are checked in ``_validate_and_parse``, where on_invalid_record applies."""
 
     def process_record(self, record: dict, context: dict) -> None:
         if self._skip_current:

@@ -93,6 +93,27 @@ def test_given_a_schema_violating_record_when_each_mode_then_fail_skip_or_dead_l
         assert entry["record"] == {"Id": "bad", "qty": "three"}
 
 
+@pytest.mark.parametrize("mode", ["fail", "dead_letter"])
+def test_given_a_record_without_its_key_then_the_line_is_named_and_the_mode_applies(
+    tmp_path: Path, mode: str
+) -> None:
+    """Found by the fuzz test: a keyless record used to bypass on_invalid_record, and a sink
+    holding only dead letters was never drained, so the dead letter was silently dropped."""
+    keyless = {"type": "RECORD", "stream": "orders", "record": {"qty": 1}}
+    lines = singer_lines(SCHEMA, keyless, {"type": "STATE", "value": {"done": True}})
+    run = run_target(tmp_path, _config(tmp_path, on_invalid_record=mode), lines)
+    message = "stream 'orders', input line 2: missing key property 'Id'"
+    if mode == "fail":
+        assert run.returncode == 1
+        assert run.stderr.strip().splitlines()[-1] == f"target-events: {message}"
+        return
+    assert run.returncode == 0, run.stderr
+    [dead] = list((tmp_path / "out" / "_dead_letter").rglob("*.jsonl"))
+    [entry] = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert (entry["line"], entry["record"]) == (2, {"qty": 1})
+    assert run.states[-1] == {"done": True}
+
+
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
