@@ -120,12 +120,16 @@ class StreamSchema:
         return pa.Table.from_arrays(columns, schema=self.arrow)
 
 
+def column_from_values(values: list, target: pa.DataType) -> pa.Array:
+    """Python values (as a RECORD would carry them) as an Arrow column of the target type."""
+    return _column(values, target)
+
+
 def _column(values: list, target: pa.DataType) -> pa.Array:
     if target == TIMESTAMP:
-        text = pa.array(values, type=pa.string())
         try:
-            return text.cast(TIMESTAMP)
-        except pa.ArrowInvalid:  # some values carry no zone: read them as UTC
+            return pa.array(values, type=pa.string()).cast(TIMESTAMP)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # no zone, or datetimes already: UTC
             return pa.array([_parse_datetime(v) for v in values], type=TIMESTAMP)
     if pa.types.is_date32(target):
         return pa.array(values, type=pa.string()).cast(target)
@@ -192,7 +196,11 @@ def _nested(value: object, target: pa.DataType) -> object:
 def _parse_datetime(value: object) -> dt.datetime | None:
     if value is None:
         return None
-    parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = (
+        value
+        if isinstance(value, dt.datetime)
+        else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 

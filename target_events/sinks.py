@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from singer_sdk.sinks import BatchSink
 
-from .arrow import InvalidRecord, StreamSchema
+from .arrow import InvalidRecord, StreamSchema, column_from_values
 from .layout import partition_values, render_key, safe_stream_name
 from .writers import write_file
 
@@ -216,13 +216,25 @@ class EventsSink(BatchSink):
             column = table[target.name]
             if column.type != target.type:
                 try:
-                    column = column.cast(target.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    column = self._cast_batch_column(column, target.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
                     raise InputError(
                         f"stream '{self.stream_name}': BATCH column '{target.name}' of type {column.type} cannot become {target.type}: {error}"
                     ) from error
             columns.append(column)
         return pa.Table.from_arrays(columns, schema=self.stream_schema.arrow)
+
+    @staticmethod
+    def _cast_batch_column(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+        """Arrow's cast; where it cannot (an open object written as a struct by another tap's
+        batcher must become JSON text), the column goes through the RECORD-mode conversion."""
+        try:
+            return column.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return pa.chunked_array(
+                [column_from_values(chunk.to_pylist(), target) for chunk in column.chunks],
+                type=target,
+            )
 
     def _dedup(self, table: pa.Table) -> pa.Table:
         """Keep the last row per key within the batch (later rows are newer versions)."""

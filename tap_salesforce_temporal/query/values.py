@@ -10,6 +10,7 @@ objects built from their components.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterator
 
@@ -108,6 +109,47 @@ class RecordShaper:
                 column = column.cast(pa.float64())
             columns.append(column)
         return pa.table(columns, names=self.fields)
+
+    # -- Arrow (BATCH mode) --
+    ARROW_TYPES = {
+        "boolean": pa.bool_(),
+        "integer": pa.int64(),
+        "number": pa.float64(),
+        "datetime": pa.timestamp("ms", tz="UTC"),
+        "date": pa.date32(),
+    }
+
+    def arrow_schema(self) -> pa.Schema:
+        """The typed shape of a batch file: describe types, compounds as structs after the fields."""
+        types = {name: self.ARROW_TYPES.get(self._kinds[name], pa.string()) for name in self.fields}
+        columns = [pa.field(name, kind) for name, kind in types.items()]
+        columns += [
+            pa.field(name, pa.struct([(key, types[column]) for key, column in parts]))
+            for name, parts in self._compounds
+        ]
+        return pa.schema(columns)
+
+    def to_arrow(self, table: pa.Table) -> pa.Table:
+        """A typed CSV page as a batch table: datetimes and dates typed, compounds as structs."""
+        schema = self.arrow_schema()
+        columns = [table[name].cast(schema.field(name).type) for name in self.fields]
+        for name, parts in self._compounds:
+            children = [
+                table[column].combine_chunks().cast(schema.field(column).type)
+                for _, column in parts
+            ]
+            all_null = functools.reduce(pc.and_, [pc.is_null(c) for c in children])
+            columns.append(
+                pa.StructArray.from_arrays(
+                    children, fields=list(schema.field(name).type), mask=all_null
+                )
+            )
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def rest_to_arrow(self, records: list[dict]) -> pa.Table:
+        """A REST page as a batch table (the same shape as a Bulk page)."""
+        rows = list(self.from_rest(records))
+        return pa.Table.from_pylist(rows, schema=self.arrow_schema())
 
     def from_table(self, table: pa.Table) -> Iterator[dict]:
         for record in table.to_pylist():

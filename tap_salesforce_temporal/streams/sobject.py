@@ -12,17 +12,39 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 
+from ..batches import BatchFile, ParquetBatchWriter, local_root, safe_file_part
 from ..query.reader import ObjectReader
-from ..query.values import canonical_datetime
+from ..query.values import canonical_datetime, format_datetime
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..writer import FastRecordWriter, FastWriter
 from .base import IncrementalStream
+
+
+def _is_identity(stream_map: Any, name: str) -> bool:
+    return (
+        type(stream_map).__name__ == "SameRecordTransform"
+        and stream_map.stream_alias == name
+        and not getattr(stream_map, "flattening_enabled", False)
+    )
+
+
+def _bookmarked(batch: BatchFile, key: str | None) -> BatchFile:
+    """The file's last row with its replication key as the canonical bookmark string."""
+    if not key or batch.last_row.get(key) is None:
+        return batch
+    value = batch.last_row[key]
+    if isinstance(value, dt.datetime):
+        value = format_datetime(value)
+    return BatchFile(batch.uri, batch.rows, {**batch.last_row, key: value})
 
 
 @dataclass(slots=True)
@@ -112,9 +134,7 @@ class SObjectStream(IncrementalStream):
             maps = self.stream_maps
             identity = (
                 len(maps) == 1
-                and type(maps[0]).__name__ == "SameRecordTransform"
-                and maps[0].stream_alias == self.name
-                and not getattr(maps[0], "flattening_enabled", False)
+                and _is_identity(maps[0], self.name)
                 and self._tap.message_writer_class is FastWriter
             )
             mask = self.mask
@@ -123,6 +143,102 @@ class SObjectStream(IncrementalStream):
             )
             self._fast_record_writer = FastRecordWriter(self.name, deselected) if identity else None
         return self._fast_record_writer
+
+    # -- BATCH mode --
+    def _sync_batches(self, batch_config: BatchConfig, context: dict | None = None) -> None:
+        """Parquet batches straight from typed pages; other encodings or remote roots: the SDK's."""
+        directory = local_root(batch_config.storage.root)
+        if batch_config.encoding.format != "parquet" or directory is None:
+            super()._sync_batches(batch_config, context=context)
+            return
+        with self.get_batch_counter() as counter:
+            for alias, batch in self._parquet_batches(directory, batch_config, context):
+                counter.increment()
+                self._tap.write_message(
+                    SDKBatchMessage(
+                        stream=alias, encoding=batch_config.encoding, manifest=[batch.uri]
+                    )
+                )
+                self.state_manager.is_flushed = False
+                if batch.last_row:
+                    self._increment_stream_state(batch.last_row, context=context)
+                self._write_state_message()
+
+    def _parquet_batches(
+        self, directory: Path, batch_config: BatchConfig, context: dict | None
+    ) -> Iterator[tuple[str, BatchFile]]:
+        """(stream alias, finished file) pairs; a file's ``last_row`` is set once all aliases have it."""
+        runtime = self.runtime
+        stats = runtime.stats_for(self.name)
+        # What _sync_records does first: the bookmark becomes this run's starting value.
+        self._write_starting_replication_value(context)
+        start, end = self.query_range(context)
+        if runtime.stopped_reason or (start is not None and end is not None and start >= end):
+            return
+        key = self.replication_key
+        bookmark_columns = [c for c in (key, "Id") if c]
+        mask = self.mask
+        maps = self.stream_maps
+        identity = len(maps) == 1 and _is_identity(maps[0], self.name)
+        writers = {
+            m.stream_alias: ParquetBatchWriter(
+                directory,
+                prefix=batch_config.storage.prefix or "",
+                stream=safe_file_part(m.stream_alias),
+                batch_size=batch_config.batch_size if identity else 1 << 62,
+                compression=batch_config.encoding.compression,
+                last_row_columns=bookmark_columns if identity else [],
+            )
+            for m in maps
+        }
+        deleted_seen: set[str] = set()
+        tables = self.reader.read_tables(self.selected_fields(), start, end, stats, key=key)
+        for table in self.accounted(tables, stats, tables=True):
+            if "IsDeleted" in table.column_names:
+                deleted_seen.update(table.filter(table["IsDeleted"])["Id"].to_pylist())
+            table = table.select(
+                [
+                    c
+                    for c in table.column_names
+                    if mask.get(("properties", c), True) or c in bookmark_columns
+                ]
+            )
+            yield from self._announce(table, maps, writers, identity, key)
+        settings = runtime.settings
+        if settings.include_deleted and self.object_schema.supports_get_deleted and start and end:
+            tombstones = list(self._tombstones(start, end, deleted_seen))
+            stats.tombstones += len(tombstones)
+            if tombstones:
+                yield from self._announce(
+                    pa.Table.from_pylist(tombstones), maps, writers, identity, key
+                )
+        for alias, writer in writers.items():
+            for batch in writer.finish():
+                yield alias, _bookmarked(batch, key)
+
+    def _announce(
+        self, table: pa.Table, maps: list, writers: dict, identity: bool, key: str | None
+    ) -> Iterator[tuple[str, BatchFile]]:
+        """Identity maps: the table as is. Other maps: each record through each map, then a file
+        per alias for this page, so the bookmark moves only when every alias has its rows."""
+        if identity:
+            alias = maps[0].stream_alias
+            for batch in writers[alias].add(table):
+                yield alias, _bookmarked(batch, key)
+            return
+        records = table.to_pylist()
+        last = {c: records[-1].get(c) for c in (key, "Id") if c} if records else {}
+        finished = []
+        for stream_map in maps:
+            mapped = [m for r in records if (m := stream_map.transform(dict(r))) is not None]
+            writer = writers[stream_map.stream_alias]
+            finished += [
+                (stream_map.stream_alias, b) for b in writer.add(pa.Table.from_pylist(mapped))
+            ]
+            finished += [(stream_map.stream_alias, b) for b in writer.finish()]
+        for position, (alias, batch) in enumerate(finished):
+            final = position == len(finished) - 1
+            yield alias, _bookmarked(BatchFile(batch.uri, batch.rows, last if final else {}), key)
 
     # -- reading --
     def selected_fields(self) -> list[str]:
