@@ -72,6 +72,45 @@ def _wait(process: subprocess.Popen) -> float:
     return peak_kb / 1024
 
 
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/task/{current}/children") as handle:
+                children = [int(c) for c in handle.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            children = []
+        found += children
+        todo += children
+    return found
+
+
+def _wait_tree(process: subprocess.Popen) -> dict[str, float]:
+    """Wait for a process and return the peak RSS (MB) of each program in its tree, by name.
+
+    ``meltano run`` starts the tap and the target as its children; their VmHWM is what matters.
+    """
+    peaks: dict[str, float] = {}
+    while process.poll() is None:
+        for pid in [process.pid, *_descendants(process.pid)]:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    argv = handle.read().split(b"\0")
+                with open(f"/proc/{pid}/status") as handle:
+                    hwm = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+            except (FileNotFoundError, ProcessLookupError, StopIteration, ValueError):
+                continue
+            words = [Path(a.decode(errors="replace")).name for a in argv if a]
+            name = next(
+                (w for w in words if w.startswith(("tap-", "target-", "meltano"))),
+                words[0] if words else "?",
+            )
+            peaks[name] = max(peaks.get(name, 0.0), hwm / 1024)
+        time.sleep(0.05)
+    return peaks
+
+
 def run_one(
     cmd: list[str],
     *,
@@ -110,9 +149,10 @@ def run_pipe(
 
 
 class Bench:
-    def __init__(self, size: int, workdir: Path) -> None:
+    def __init__(self, size: int, workdir: Path, meltano_project: Path | None = None) -> None:
         self.size = size
         self.workdir = workdir
+        self.meltano_project = meltano_project
         self.results: list[Result] = []
 
     def record(self, name: str, rows: int, seconds: float, peak: float, note: str = "") -> None:
@@ -175,6 +215,28 @@ class Bench:
                 max(tap_peak, target_peak),
                 f"tap {tap_peak:.0f} MB, target {target_peak:.0f} MB",
             )
+            batch_cfg = self.with_config(
+                config,
+                api_type="bulk",
+                batch_config={
+                    "encoding": {"format": "parquet", "compression": "none"},
+                    "storage": {"root": (self.workdir / "batches").as_uri(), "prefix": "b-"},
+                    "batch_size": 100_000,
+                },
+            )
+            seconds, tap_peak, target_peak = run_pipe(
+                [TAP, "--config", str(batch_cfg), "--catalog", str(catalog)],
+                [TARGET, "--config", str(self.target_config("parquet"))],
+            )
+            self.record(
+                "tap | target, BATCH mode, BULK -> parquet",
+                rows,
+                seconds,
+                max(tap_peak, target_peak),
+                f"tap {tap_peak:.0f} MB, target {target_peak:.0f} MB",
+            )
+            if self.meltano_project is not None:
+                self.meltano(org, rows)
             seconds, tap_peak, target_peak = run_pipe(
                 [
                     *BASELINE,
@@ -200,6 +262,48 @@ class Bench:
             )
         self.derivation()
         return self.results
+
+    def meltano(self, org: SandboxOrg, rows: int) -> None:
+        """``meltano run tap-salesforce-temporal target-events``: RECORD mode, Meltano in between."""
+        assert self.meltano_project is not None
+        out = self.workdir / "out-meltano"
+        env = {
+            **meltano_env(self.meltano_project),
+            **{f"TAP_SALESFORCE_TEMPORAL_{k.upper()}": v for k, v in org.login_settings().items()},
+            "TAP_SALESFORCE_TEMPORAL_SANDBOX": "false",
+            "TAP_SALESFORCE_TEMPORAL_API_TYPE": "bulk",
+            "TAP_SALESFORCE_TEMPORAL_OBJECTS": json.dumps([STREAM]),
+            "TAP_SALESFORCE_TEMPORAL__SELECT": json.dumps([f"{STREAM}.*"]),
+            "TARGET_EVENTS_DESTINATION": str(out),
+            "TARGET_EVENTS_MAX_BATCH_ROWS": "100000",
+        }
+        cmd = [
+            str(BIN / "meltano"),
+            "run",
+            "--no-state-update",
+            "tap-salesforce-temporal",
+            "target-events",
+        ]
+        started = time.perf_counter()
+        with open(self.workdir / "meltano.log", "wb") as log:
+            process = subprocess.Popen(
+                cmd, cwd=self.meltano_project, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            peaks = _wait_tree(process)
+        elapsed = time.perf_counter() - started
+        if process.returncode != 0:
+            raise SystemExit(f"meltano run failed; see {self.workdir / 'meltano.log'}")
+        landed = sum(pq.read_metadata(p).num_rows for p in (out / STREAM).rglob("*.parquet"))
+        assert landed == rows, f"meltano run landed {landed} of {rows} rows"
+        tap_peak = max((v for k, v in peaks.items() if k.startswith("tap-")), default=0.0)
+        target_peak = max((v for k, v in peaks.items() if k.startswith("target-")), default=0.0)
+        self.record(
+            "meltano run (RECORD mode, BULK -> parquet)",
+            rows,
+            elapsed,
+            max(tap_peak, target_peak),
+            f"tap {tap_peak:.0f} MB, target {target_peak:.0f} MB, meltano {peaks.get('meltano', 0):.0f} MB; includes Meltano's start-up",
+        )
 
     def sandbox_bulk(self, org: SandboxOrg, rows: int) -> Path:
         """The sandbox's Bulk 2.0 CSV rate, end to end over HTTP (job, polls, locator pages)."""
@@ -332,6 +436,68 @@ class Bench:
         )
 
 
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO_COPY = [
+    "pyproject.toml",
+    "README.md",
+    "meltano.yml",
+    "tap_salesforce_temporal",
+    "target_events",
+]
+
+
+def meltano_env(project: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_PROJECT_ROOT": str(project),
+    }
+
+
+def prepare_meltano(workdir: Path) -> Path:
+    """A copy of the project with its plugins installed (not timed: ``make demo`` does the same)."""
+    import shutil
+
+    project = workdir / "meltano-project"
+    project.mkdir()
+    for name in MELTANO_COPY:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
+        else:
+            shutil.copy(source, project / name)
+    print("\n== meltano install (not timed)", flush=True)
+    subprocess.run(
+        [str(BIN / "meltano"), "install"],
+        cwd=project,
+        env=meltano_env(project),
+        check=True,
+        capture_output=True,
+    )
+    return project
+
+
+def discovery(workdir: Path, extra: int = 1000) -> str:
+    """``--discover`` against an org with ``extra`` more custom objects (a large org's long tail)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with SandboxOrg(seed=1, scale=20, extra_objects=extra) as org:
+        config = workdir / "discover.json"
+        config.write_text(json.dumps(org.login_settings()))
+        catalog = workdir / "catalog-large.json"
+        seconds, peak = run_one([TAP, "--config", str(config), "--discover"], stdout=catalog)
+        streams = len(json.loads(catalog.read_text())["streams"])
+        describes = sum(1 for m, p, _ in org.requests if m == "GET" and p.endswith("/describe"))
+    line = (
+        f"Discovery of a {describes:,}-object org (describeGlobal + {describes:,} describes, {streams:,} streams"
+        f" in the catalog): {seconds:.1f} s, tap peak RSS {peak:.0f} MB (goal: under 10 s)."
+    )
+    print(f"\n== {line}", flush=True)
+    return line
+
+
 def target_memory(sizes: list[int], workdir: Path) -> list[Result]:
     """Peak RSS of the target alone at growing input sizes: memory follows the batch, not the data."""
     results = []
@@ -386,7 +552,7 @@ def render(all_results: dict[int, list[Result]]) -> str:
         for r in results:
             kind = (
                 "pipe"
-                if "|" in r.name
+                if "|" in r.name or r.name.startswith("meltano")
                 else "target"
                 if r.name.startswith("target")
                 else "tap"
@@ -408,6 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--ten-million", action="store_true", help="also run 10M rows (long)")
+    parser.add_argument("--no-meltano", action="store_true", help="skip the meltano run row")
+    parser.add_argument(
+        "--soak-rows",
+        type=int,
+        default=0,
+        help="also soak this many rows with faults on (e.g. 10000000)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
     parser.add_argument(
         "--memory-sizes",
@@ -419,13 +592,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [*args.sizes, *([10_000_000] if args.ten_million else [])]
     all_results: dict[int, list[Result]] = {}
+    soak_lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        project = None if args.no_meltano else prepare_meltano(Path(tmp))
         for size in sizes:
             workdir = Path(tmp) / str(size)
             workdir.mkdir()
-            all_results[size] = Bench(size, workdir).run()
+            all_results[size] = Bench(size, workdir, project).run()
         memory = target_memory(args.memory_sizes, Path(tmp)) if args.memory_sizes else []
-    table = render(all_results)
+        discovered = discovery(Path(tmp) / "discovery")
+        if args.soak_rows:
+            from bench.soak import soak
+
+            soak_lines = soak(args.soak_rows, Path(tmp) / "soak")
+    table = render(all_results) + "\n" + discovered + "\n"
+    if soak_lines:
+        table += "\n" + "\n".join(soak_lines) + "\n"
     if len(memory) >= 2:
         ratio = memory[-1].peak_mb / memory[0].peak_mb
         table += f"\nTarget peak RSS: {memory[0].peak_mb:.0f} MB at {memory[0].rows:,} rows, {memory[-1].peak_mb:.0f} MB at {memory[-1].rows:,} rows ({ratio:.2f}x).\n"

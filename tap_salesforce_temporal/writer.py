@@ -7,7 +7,9 @@ guarantee that matters: a STATE line never reaches the target before the records
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import io
 import sys
 import time
 
@@ -16,6 +18,25 @@ from singer_sdk.io_base import GenericSingerWriter
 from singer_sdk.singerlib import Message, SingerMessageType
 
 _encoder = msgspec.json.Encoder(decimal_format="number")
+_buffered: io.BufferedWriter | None = None
+
+
+def stdout() -> io.BufferedWriter:
+    """A buffered binary stdout, even under ``PYTHONUNBUFFERED`` / ``python -u``.
+
+    Unbuffered, every RECORD line costs a write(2): measured at a quarter of the tap's time.
+    Every writer of this module shares this one buffer, so message order is kept; it is flushed
+    on each STATE/SCHEMA/BATCH message and at exit.
+    """
+    global _buffered
+    if _buffered is None:
+        raw = sys.stdout.buffer
+        if isinstance(raw, io.BufferedWriter):
+            _buffered = raw
+        else:
+            _buffered = io.BufferedWriter(raw, buffer_size=1 << 16)  # type: ignore[arg-type]
+            atexit.register(_buffered.flush)
+    return _buffered
 
 
 class FastWriter(GenericSingerWriter[bytes, Message]):
@@ -23,7 +44,7 @@ class FastWriter(GenericSingerWriter[bytes, Message]):
         return _encoder.encode(message.to_dict()) + b"\n"
 
     def write_message(self, message: Message) -> None:
-        out = sys.stdout.buffer
+        out = stdout()
         out.write(self.serialize_message(message))
         if message.type != SingerMessageType.RECORD:
             out.flush()
@@ -41,6 +62,7 @@ class FastRecordWriter:
         self._drop = drop
         self._stamp_second = -1.0
         self._stamp = b""
+        self._out = stdout()
 
     def write(self, record: dict) -> None:
         for name in self._drop:
@@ -54,4 +76,4 @@ class FastRecordWriter:
                 + _encoder.encode(moment.isoformat().replace("+00:00", "Z"))
                 + b"}\n"
             )
-        sys.stdout.buffer.write(self._prefix + _encoder.encode(record) + self._stamp)
+        self._out.write(self._prefix + _encoder.encode(record) + self._stamp)

@@ -36,6 +36,10 @@ class LineReader(GenericSingerReader[bytes]):
             raise InputError(
                 f"input line {self.line_number}: not a valid JSON message ({error})"
             ) from error
+        except RecursionError as error:  # found by the fuzz test: msgspec recurses per level
+            raise InputError(
+                f"input line {self.line_number}: JSON nested too deeply to be a Singer message"
+            ) from error
         if not isinstance(value, dict):
             raise InputError(
                 f"input line {self.line_number}: a Singer message must be a JSON object"

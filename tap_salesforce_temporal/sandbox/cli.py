@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--daily-api-limit", type=int, default=15_000)
     serve.add_argument(
+        "--extra-objects",
+        type=int,
+        default=0,
+        help="emulate a large org: this many extra (empty) custom objects, up to 1296",
+    )
+    serve.add_argument(
         "--json", action="store_true", help="print URL and credentials as one JSON line"
     )
     faults = serve.add_argument_group("fault switches")
@@ -94,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         daily_api_limit=args.daily_api_limit,
         host=args.host,
         port=args.port,
+        extra_objects=args.extra_objects,
     ).start()
     creds = org.credentials
     info = {

@@ -78,8 +78,13 @@ def _no_such_column(field: str, obj: str) -> SoqlError:
 class Engine:
     """Executes queries against ``table_of(object_name) -> pa.Table``."""
 
-    def __init__(self, table_of: Callable[[str], pa.Table]) -> None:
+    def __init__(
+        self,
+        table_of: Callable[[str], pa.Table],
+        find: Callable[[str], ObjectSpec | None] = find_object,
+    ) -> None:
         self.table_of = table_of
+        self.find = find
         self._formatted: dict[tuple[str, str, str], tuple[pa.Table, pa.ChunkedArray]] = {}
 
     def formatted(
@@ -101,7 +106,7 @@ class Engine:
         return cached[1]
 
     def resolve_object(self, name: str) -> ObjectSpec:
-        spec = find_object(name)
+        spec = self.find(name)
         if spec is None or not spec.queryable:
             raise invalid_type(name)
         return spec

@@ -745,3 +745,51 @@ OBJECTS_BY_NAME: dict[str, ObjectSpec] = {spec.name.lower(): spec for spec in OB
 def find_object(name: str) -> ObjectSpec | None:
     """Case-insensitive object lookup, as the API resolves names."""
     return OBJECTS_BY_NAME.get(name.lower())
+
+
+EXTRA_FIELD_KINDS = (
+    "string",
+    "double",
+    "boolean",
+    "date",
+    "datetime",
+    "picklist",
+    "currency",
+    "int",
+)
+
+
+def extra_objects(count: int) -> tuple[ObjectSpec, ...]:
+    """``count`` empty custom objects of 24 fields each: a large org's long tail, for discovery.
+
+    Real orgs carry hundreds of custom objects; discovery has to describe every one of them.
+    Key prefixes ``b00``..``bzz`` (base 36) keep them distinct from the seeded objects.
+    """
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if count > len(digits) ** 2:
+        raise ValueError(f"at most {len(digits) ** 2} extra objects")
+    specs = []
+    for n in range(count):
+        custom = tuple(
+            FieldSpec(
+                f"Attribute_{k:02d}__c",
+                EXTRA_FIELD_KINDS[k % len(EXTRA_FIELD_KINDS)],
+                length=255 if EXTRA_FIELD_KINDS[k % len(EXTRA_FIELD_KINDS)] == "string" else 0,
+                precision=18
+                if EXTRA_FIELD_KINDS[k % len(EXTRA_FIELD_KINDS)] in ("double", "currency")
+                else 0,
+                scale=2
+                if EXTRA_FIELD_KINDS[k % len(EXTRA_FIELD_KINDS)] in ("double", "currency")
+                else 0,
+            )
+            for k in range(16)
+        )
+        specs.append(
+            ObjectSpec(
+                f"Extra_Object_{n:04d}__c",
+                "b" + digits[n // 36] + digits[n % 36],
+                (ID, IS_DELETED, text("Name", 80), *custom, *_audit()),
+                label=f"Extra Object {n:04d}",
+            )
+        )
+    return tuple(specs)

@@ -172,6 +172,24 @@ def test_given_object_globs_when_discovering_then_only_matching_streams(
     }
 
 
+def test_given_a_thousand_object_org_when_discovering_then_each_is_a_typed_stream(
+    tmp_path: Path,
+) -> None:
+    """The large-org emulation: 1,000 extra custom objects in describeGlobal, each described once."""
+    with SandboxOrg(seed=3, scale=20, extra_objects=1000) as org:
+        run = run_tap(tmp_path, tap_config(org), discover=True)
+        describes = [p for m, p, _ in org.requests if m == "GET" and p.endswith("/describe")]
+    assert run.returncode == 0, run.stderr[-2000:]
+    streams = {s["tap_stream_id"]: s for s in json.loads(run.stdout)["streams"]}
+    extras = sorted(name for name in streams if name.startswith("Extra_Object_"))
+    assert extras == [f"Extra_Object_{n:04d}__c" for n in range(1000)]
+    assert len(describes) == len(set(describes)), "each object described once"
+    last = streams["Extra_Object_0999__c"]["schema"]["properties"]
+    assert last["Attribute_01__c"] == {"type": ["number", "null"]}
+    assert last["Attribute_04__c"] == {"type": ["string", "null"], "format": "date-time"}
+    assert streams["Extra_Object_0999__c"]["replication_key"] == "SystemModstamp"
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

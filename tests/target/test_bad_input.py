@@ -122,6 +122,7 @@ def test_given_a_record_without_its_key_then_the_line_is_named_and_the_mode_appl
             "input line 2: not a valid JSON message",
         ),
         (b"[1, 2, 3]\n", "input line 1: a Singer message must be a JSON object"),
+        (b"[" * 100_000 + b"\n", "input line 1: JSON nested too deeply to be a Singer message"),
         (b'{"type": "BOGUS"}\n', "input line 1: unknown or missing message type 'BOGUS'"),
         (b'{"stream": "s"}\n', "input line 1: unknown or missing message type None"),
     ],
