@@ -498,6 +498,62 @@ def discovery(workdir: Path, extra: int = 1000) -> str:
     return line
 
 
+THRESHOLD_LATENCY_MS = 300.0  # per API answer: a REST page of 2,000 history rows from a real org
+THRESHOLD_JOB_SECONDS = 10.0  # a Bulk 2.0 query job from creation to JobComplete
+
+
+def bulk_threshold(
+    workdir: Path, sizes: tuple[int, ...] = (20_000, 50_000, 100_000, 200_000)
+) -> list[str]:
+    """REST vs Bulk wall time per object size with a real org's latencies emulated: where the
+    cheaper path changes is what ``bulk_threshold`` (api_type=auto) should be."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "",
+        f"bulk_threshold: REST vs Bulk with {THRESHOLD_LATENCY_MS:.0f} ms per API answer and"
+        f" {THRESHOLD_JOB_SECONDS:.0f} s per Bulk job emulated:",
+        "",
+        "| rows | REST s | Bulk s | REST API calls | Bulk API calls | faster |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
+    print("\n== bulk_threshold (emulated latency)", flush=True)
+    for size in sizes:
+        scale = max(1, round(size / ROWS_PER_SCALE))
+        with SandboxOrg(
+            seed=4,
+            scale=scale,
+            latency_ms=THRESHOLD_LATENCY_MS,
+            bulk_job_seconds=THRESHOLD_JOB_SECONDS,
+        ) as org:
+            rows = org.count(STREAM)
+            config = {**org.login_settings(), "objects": [STREAM]}
+            discovered = subprocess.run(
+                [TAP, "--config", str(_write(workdir / "c.json", config)), "--discover"],
+                capture_output=True,
+                check=True,
+            ).stdout
+            catalog = _write(workdir / "catalog.json", select(json.loads(discovered), [STREAM]))
+            timings = {}
+            for api in ("rest", "bulk"):
+                before = len(org.requests)
+                cfg = _write(workdir / f"{api}.json", {**config, "api_type": api})
+                seconds, _ = run_one([TAP, "--config", str(cfg), "--catalog", str(catalog)])
+                calls = sum(
+                    1 for _, path, _ in org.requests[before:] if path.startswith("/services/data/")
+                )
+                timings[api] = (seconds, calls)
+        faster = "REST" if timings["rest"][0] < timings["bulk"][0] else "Bulk"
+        line = f"| {rows:,} | {timings['rest'][0]:.1f} | {timings['bulk'][0]:.1f} | {timings['rest'][1]} | {timings['bulk'][1]} | {faster} |"
+        print("  " + line, flush=True)
+        lines.append(line)
+    return lines
+
+
+def _write(path: Path, value: object) -> Path:
+    path.write_text(json.dumps(value))
+    return path
+
+
 def target_memory(sizes: list[int], workdir: Path) -> list[Result]:
     """Peak RSS of the target alone at growing input sizes: memory follows the batch, not the data."""
     results = []
@@ -575,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--ten-million", action="store_true", help="also run 10M rows (long)")
     parser.add_argument("--no-meltano", action="store_true", help="skip the meltano run row")
+    parser.add_argument("--no-threshold", action="store_true", help="skip the bulk_threshold sweep")
     parser.add_argument(
         "--soak-rows",
         type=int,
@@ -601,11 +658,12 @@ def main(argv: list[str] | None = None) -> int:
             all_results[size] = Bench(size, workdir, project).run()
         memory = target_memory(args.memory_sizes, Path(tmp)) if args.memory_sizes else []
         discovered = discovery(Path(tmp) / "discovery")
+        threshold = [] if args.no_threshold else bulk_threshold(Path(tmp) / "threshold")
         if args.soak_rows:
             from bench.soak import soak
 
             soak_lines = soak(args.soak_rows, Path(tmp) / "soak")
-    table = render(all_results) + "\n" + discovered + "\n"
+    table = render(all_results) + "\n" + discovered + "\n" + "\n".join(threshold) + "\n"
     if soak_lines:
         table += "\n" + "\n".join(soak_lines) + "\n"
     if len(memory) >= 2:

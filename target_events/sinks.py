@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
 from .arrow import InvalidRecord, StreamSchema, column_from_values
@@ -38,6 +39,14 @@ def _local_path(uri: str) -> str:
 
 class InputError(Exception):
     """Bad input that stops the run: the message names the stream and input line."""
+
+
+class MissingKey(InvalidRecord):
+    """A record without one of its stream's key properties."""
+
+
+class MissingKeyError(InputError, MissingKeyPropertiesError):
+    """Stops the run; also the SDK's exception type, which callers and its test suite expect."""
 
 
 @dataclass
@@ -109,14 +118,15 @@ class EventsSink(BatchSink):
         try:
             missing = [key for key in self.key_properties or () if key not in record]
             if missing:
-                raise InvalidRecord(f"missing key property {', '.join(map(repr, missing))}")
+                raise MissingKey(f"missing key property {', '.join(map(repr, missing))}")
             self.stream_schema.check(record)
         except InvalidRecord as error:
             line = self.events_target.line_number
             message = f"stream '{self.stream_name}', input line {line}: {error}"
             mode = self.settings.on_invalid_record
             if mode == "fail":
-                raise InputError(message) from error
+                failure = MissingKeyError if isinstance(error, MissingKey) else InputError
+                raise failure(message) from error
             self._skip_current = True
             self.events_target.invalid_records += 1
             if mode == "dead_letter":

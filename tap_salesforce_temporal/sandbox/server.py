@@ -71,6 +71,7 @@ class BulkJob:
     polls: int = 0
     fails: bool = False
     error_message: str | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 class SalesforceError(Exception):
@@ -102,6 +103,8 @@ class SandboxOrg:
         port: int = 0,
         org: SyntheticOrg | None = None,
         extra_objects: int = 0,
+        latency_ms: float = 0.0,
+        bulk_job_seconds: float = 0.0,
     ) -> None:
         if anchor is None:
             anchor = dt.datetime.now(dt.timezone.utc).replace(
@@ -114,6 +117,10 @@ class SandboxOrg:
         for spec in self.extras.values():
             self.org.replace(spec.name, spec.arrow_schema().empty_table())
         self.objects = (*OBJECTS, *self.extras.values())
+        # Realism knobs for measurements (the embedded org answers in ~1 ms, a real one does not):
+        # a delay before every API answer, and the wall time a Bulk query job takes to complete.
+        self.latency_ms = latency_ms
+        self.bulk_job_seconds = bulk_job_seconds
         self.engine = Engine(self.org.table, self.find_object)
         self.faults = faults or Faults()
         self.credentials: Credentials = generate_credentials()
@@ -489,7 +496,8 @@ class SandboxOrg:
         job = self._job(job_id)
         if job.state in ("UploadComplete", "InProgress"):
             job.polls += 1
-            if job.polls <= self.faults.slow_polls or job.state == "UploadComplete":
+            running = time.monotonic() - job.started < self.bulk_job_seconds
+            if job.polls <= self.faults.slow_polls or job.state == "UploadComplete" or running:
                 job.state = "InProgress"
             elif job.fails:
                 job.state = "Failed"
@@ -609,6 +617,8 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = urllib.parse.urlsplit(self.path)
         path, params = parsed.path.rstrip("/") or "/", dict(urllib.parse.parse_qsl(parsed.query))
         body = self._read_body()
+        if self.org.latency_ms and path.startswith("/services/data/"):
+            time.sleep(self.org.latency_ms / 1000)
         try:
             if path == "/services/oauth2/token":
                 self._token(method, body)

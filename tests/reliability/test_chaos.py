@@ -108,7 +108,7 @@ def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_i
         state, attempts, kills = None, 0, Counter()
         while True:
             attempts += 1
-            kill_after = rng.uniform(0.4, 2.5) if sum(kills.values()) < KILLS else None
+            kill_after = rng.uniform(0.3, 1.6) if sum(kills.values()) < KILLS else None
             state, completed, victim = _pipeline(tmp_path, state, kill_after, rng)
             if victim:
                 kills[victim] += 1
