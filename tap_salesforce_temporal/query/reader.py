@@ -15,8 +15,6 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa
-
 from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, TapError
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
@@ -58,29 +56,15 @@ class ObjectReader:
         key: str | None,
         where: list[str] | None = None,
         all_rows: bool | None = None,
-    ) -> Iterator[dict]:
-        """Rows with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order."""
+        as_tables: bool = False,
+    ) -> Iterator[Any]:
+        """Rows with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order:
+        records, or with ``as_tables`` one typed Arrow table per page (BATCH mode)."""
         order = [key, "Id"] if key else ["Id"]
         select = Select(self.schema.name, fields, list(where or []), order_by=order)
         shaper = RecordShaper(self.schema, fields)
         include = self.runtime.settings.include_deleted if all_rows is None else all_rows
-        yield from self._read_range(select, shaper, key, start, end, stats, include)
-
-    def read_tables(
-        self,
-        fields: list[str],
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        stats: StreamStats,
-        *,
-        key: str | None,
-    ) -> Iterator[pa.Table]:
-        """The same rows as ``read``, as typed Arrow tables of one page each (BATCH mode)."""
-        order = [key, "Id"] if key else ["Id"]
-        select = Select(self.schema.name, fields, [], order_by=order)
-        shaper = RecordShaper(self.schema, fields)
-        include = self.runtime.settings.include_deleted
-        yield from self._read_range(select, shaper, key, start, end, stats, include, as_tables=True)
+        yield from self._read_range(select, shaper, key, start, end, stats, include, as_tables)
 
     def _read_range(
         self,

@@ -192,7 +192,9 @@ class SObjectStream(IncrementalStream):
             for m in maps
         }
         deleted_seen: set[str] = set()
-        tables = self.reader.read_tables(self.selected_fields(), start, end, stats, key=key)
+        tables = self.reader.read(
+            self.selected_fields(), start, end, stats, key=key, as_tables=True
+        )
         for table in self.accounted(tables, stats, tables=True):
             if "IsDeleted" in table.column_names:
                 deleted_seen.update(table.filter(table["IsDeleted"])["Id"].to_pylist())
