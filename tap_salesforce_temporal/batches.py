@@ -66,7 +66,12 @@ class ParquetBatchWriter:
         directory.mkdir(parents=True, exist_ok=True)
 
     def add(self, table: pa.Table) -> Iterator[BatchFile]:
-        """Buffer ``table``; yield every file that is now full."""
+        """Buffer ``table``; yield every file that is now full.
+
+        A table of another shape (tombstones after the rows) first closes the current file.
+        """
+        if self._pending and table.num_rows and table.schema != self._pending[0].schema:
+            yield from self.finish()
         if table.num_rows:
             self._pending.append(table)
             self._rows += table.num_rows
