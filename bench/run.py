@@ -28,6 +28,7 @@ import requests
 
 from tap_salesforce_temporal.catalog import select
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from tools.project_copy import copy_project
 
 BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-salesforce-temporal")
@@ -407,16 +408,6 @@ class Bench:
         )
 
 
-ROOT = Path(__file__).resolve().parent.parent
-MELTANO_COPY = [
-    "pyproject.toml",
-    "README.md",
-    "meltano.yml",
-    "tap_salesforce_temporal",
-    "target_events",
-]
-
-
 def meltano_env(project: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -428,18 +419,7 @@ def meltano_env(project: Path) -> dict[str, str]:
 
 def prepare_meltano(workdir: Path) -> Path:
     """A copy of the project with its plugins installed (not timed: ``make demo`` does the same)."""
-    import shutil
-
-    project = workdir / "meltano-project"
-    project.mkdir()
-    for name in MELTANO_COPY:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
-        else:
-            shutil.copy(source, project / name)
+    project = copy_project(workdir / "meltano-project")
     print("\n== meltano install (not timed)", flush=True)
     subprocess.run(
         [str(BIN / "meltano"), "install"],

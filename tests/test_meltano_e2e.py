@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,9 +13,7 @@ import requests
 
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import BIN
-
-ROOT = Path(__file__).resolve().parent.parent
-COPY = ["pyproject.toml", "README.md", "meltano.yml", "tap_salesforce_temporal", "target_events"]
+from tools.project_copy import copy_project
 
 
 def _meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
@@ -35,16 +32,7 @@ def _meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedProces
 def test_given_a_fresh_project_copy_when_meltano_installs_and_runs_twice_then_the_second_run_is_incremental(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in COPY:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
-        else:
-            shutil.copy(source, project / name)
+    project = copy_project(tmp_path / "project")
     with SandboxOrg(seed=5, scale=120) as org:
         creds = org.credentials
         env = {
