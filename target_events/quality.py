@@ -1,9 +1,9 @@
 """The data-quality check that runs after every target run.
 
 Observed while writing (no second pass over the data): rows, nulls per column and the Arrow schema
-of every flushed batch; the key column of each batch is kept in memory up to ``KEYS_IN_MEMORY`` keys
-(counted with Arrow at the end), beyond that spilled to small Parquet files that DuckDB counts with a
-memory limit (it spills to disk): never a Python set that grows with the data. Compared with the previous run's manifest:
+of every flushed batch; the key column of each batch is spilled to a small Parquet file so that
+duplicate keys over the whole run are counted by DuckDB at the end with a memory limit (it spills
+to disk), not by a Python set that grows with the data. Compared with the previous run's manifest:
 row-count drift and schema changes. ``qa_mode`` decides what a finding does: ``advisory`` logs it,
 ``strict`` fails the run after the files and the manifest are written.
 """
@@ -23,9 +23,6 @@ import pyarrow.parquet as pq
 KEY_SEPARATOR = "\x1f"
 DUCKDB_MEMORY_LIMIT = "64MB"
 EXAMPLES = 3
-# Keys held in memory (Arrow strings, ~40 MB for Salesforce Ids) before the check spills to disk
-# and lets DuckDB count; small and medium runs skip DuckDB's start-up and the file round trip.
-KEYS_IN_MEMORY = 2_000_000
 
 
 class QualityError(Exception):
@@ -40,7 +37,6 @@ class StreamObservation:
     schemas: list[dict[str, str]] = field(default_factory=list)
     key_files: int = 0
     key_problem: str | None = None
-    keys: list[pa.Array] = field(default_factory=list)  # in memory until the budget is spent
 
 
 class QualityCheck:
@@ -51,8 +47,6 @@ class QualityCheck:
         self.max_row_drift = max_row_drift
         self.streams: dict[str, StreamObservation] = {}
         self._workdir = Path(tempfile.mkdtemp(prefix="target-events-qa-"))
-        self.keys_in_memory = KEYS_IN_MEMORY
-        self._memory_keys = 0
 
     @property
     def enabled(self) -> bool:
@@ -81,19 +75,10 @@ class QualityCheck:
             seen.key_problem = "key columns are not scalar"
             return
         key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
-        key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
-        if not seen.key_files and self._memory_keys + len(key) <= self.keys_in_memory:
-            seen.keys.append(key)
-            self._memory_keys += len(key)
-            return
-        # Over the budget: this stream's keys go to disk from now on, with those held so far.
         folder = self._workdir / str(list(self.streams).index(stream))
         folder.mkdir(exist_ok=True)
-        for chunk in [*seen.keys, key]:
-            seen.key_files += 1
-            pq.write_table(pa.table({"k": chunk}), folder / f"{seen.key_files:06d}.parquet")
-        self._memory_keys -= sum(len(chunk) for chunk in seen.keys)
-        seen.keys = []
+        seen.key_files += 1
+        pq.write_table(pa.table({"k": key}), folder / f"{seen.key_files:06d}.parquet")
 
     def columns(self, stream: str) -> dict[str, str]:
         """The stream's last Arrow schema of this run, as {column: type}."""
@@ -116,12 +101,8 @@ class QualityCheck:
                 },
                 "key_properties": list(seen.key_properties),
             }
-            if seen.key_properties and seen.key_problem is None and (seen.key_files or seen.keys):
-                duplicates, null_keys, examples = (
-                    self._duplicates(self._workdir / str(index))
-                    if seen.key_files
-                    else _duplicates_in_memory(seen.keys)
-                )
+            if seen.key_properties and seen.key_problem is None and seen.key_files:
+                duplicates, null_keys, examples = self._duplicates(self._workdir / str(index))
                 entry.update(
                     duplicate_keys=duplicates, null_keys=null_keys, duplicate_examples=examples
                 )
@@ -216,21 +197,6 @@ class QualityCheck:
 
     def close(self) -> None:
         shutil.rmtree(self._workdir, ignore_errors=True)
-
-
-def _duplicates_in_memory(keys: list[pa.Array]) -> tuple[int, int, list[tuple[str, int]]]:
-    """The same figures as the DuckDB check, with Arrow compute over keys held in memory."""
-    column = pa.chunked_array(keys, type=pa.string())
-    present = pc.drop_null(column)
-    counts = pc.value_counts(present)
-    repeated = (
-        pa.table({"k": counts.field("values"), "n": counts.field("counts")})
-        .filter(pc.greater(counts.field("counts"), 1))
-        .sort_by([("n", "descending"), ("k", "ascending")])
-        .slice(0, EXAMPLES)
-    )
-    examples = list(zip(repeated["k"].to_pylist(), repeated["n"].to_pylist(), strict=True))
-    return len(present) - len(counts), column.null_count, examples
 
 
 def schema_change(before: dict[str, str], after: dict[str, str]) -> str:
