@@ -178,19 +178,22 @@ class QualityCheck:
             "preserve_insertion_order": False,
             "threads": 1,
         }
-        with duckdb.connect(config=config) as db:
-            row = db.execute(
-                """
-                WITH counts AS (SELECT k, count(*) AS n FROM read_parquet(?) GROUP BY k),
-                repeated AS (SELECT k, n FROM counts WHERE k IS NOT NULL AND n > 1)
-                SELECT
-                    (SELECT coalesce(sum(n - 1), 0) FROM repeated),
-                    (SELECT coalesce(sum(n), 0) FROM counts WHERE k IS NULL),
-                    (SELECT list([k, n::VARCHAR] ORDER BY n DESC, k)
-                     FROM (SELECT * FROM repeated ORDER BY n DESC, k LIMIT ?))
-                """,
-                [str(folder / "*.parquet"), EXAMPLES],
-            ).fetchone()
+        try:
+            with duckdb.connect(config=config) as db:
+                row = db.execute(
+                    """
+                    WITH counts AS (SELECT k, count(*) AS n FROM read_parquet(?) GROUP BY k),
+                    repeated AS (SELECT k, n FROM counts WHERE k IS NOT NULL AND n > 1)
+                    SELECT
+                        (SELECT coalesce(sum(n - 1), 0) FROM repeated),
+                        (SELECT coalesce(sum(n), 0) FROM counts WHERE k IS NULL),
+                        (SELECT list([k, n::VARCHAR] ORDER BY n DESC, k)
+                         FROM (SELECT * FROM repeated ORDER BY n DESC, k LIMIT ?))
+                    """,
+                    [str(folder / "*.parquet"), EXAMPLES],
+                ).fetchone()
+        except duckdb.Error as error:  # a full spill disk, a corrupt key file
+            raise RuntimeError(f"DuckDB: {error}") from error
         duplicates, null_keys, pairs = row or (0, 0, None)
         examples = [(str(k), int(n)) for k, n in pairs or []]
         return int(duplicates), int(null_keys), examples

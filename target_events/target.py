@@ -144,9 +144,15 @@ class TargetEvents(Target):
     def process_endofpipe(self) -> None:
         """Drain (the last STATE goes out), check quality, write the manifest, then judge."""
         super().process_endofpipe()
-        verdict = self._check_quality() if self.quality.enabled else None
+        verdict, broken = None, None
         try:
-            if self.settings.write_manifest and self.files:
+            verdict = self._check_quality() if self.quality.enabled else None
+        except (OSError, StorageError, RuntimeError, ValueError) as error:  # duckdb's errors too
+            broken = f"data quality check could not run: {type(error).__name__}: {error}"
+            self.logger.warning("%s", broken)
+        manifest = self.settings.write_manifest and bool(self.files)
+        try:
+            if manifest:
                 self._write_manifest(verdict)
         finally:
             self.quality.close()
@@ -159,12 +165,16 @@ class TargetEvents(Target):
             total,
             self.invalid_records,
         )
-        if verdict and verdict["findings"] and self.settings.qa_mode == "strict":
+        if self.settings.qa_mode != "strict":
+            return
+        if broken:
+            raise QualityError(f"{broken} (qa_mode strict)")
+        if verdict and verdict["findings"]:
             first, more = verdict["findings"][0], len(verdict["findings"]) - 1
             raise QualityError(
                 f"data quality check failed (qa_mode strict): {first}"
                 + (f" (+{more} more finding(s))" if more else "")
-                + (f"; see _manifests/{self.run_id}.json" if self.settings.write_manifest else "")
+                + (f"; see _manifests/{self.run_id}.json" if manifest else "")
             )
 
     def _previous_manifest(self) -> dict | None:

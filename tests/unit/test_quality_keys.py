@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from target_events.quality import QualityCheck
 
@@ -24,3 +25,15 @@ def test_given_duplicates_across_batches_then_the_figures_cover_the_whole_run() 
         check.close()
     assert (entry["duplicate_keys"], entry["null_keys"]) == (7, 1)
     assert entry["duplicate_examples"] == [("a016", 4), ("a015", 2), ("a017", 2)]
+
+
+def test_given_a_corrupt_key_file_then_the_check_fails_with_one_clear_error() -> None:
+    check = QualityCheck("strict", 0.5)
+    try:
+        check.observe("Account", pa.table({"Id": ["a", "b"]}), ("Id",))
+        [spilled] = list(check._workdir.rglob("*.parquet"))
+        spilled.write_bytes(b"not parquet")
+        with pytest.raises(RuntimeError, match=r"^DuckDB: "):
+            check.evaluate(None)
+    finally:
+        check.close()
