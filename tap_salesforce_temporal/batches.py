@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from singer_sdk.helpers._batch import BatchConfig
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,14 @@ def local_root(root: str) -> Path | None:
     if parsed.scheme not in ("", "file"):
         return None
     return Path(urllib.parse.unquote(parsed.path)).expanduser()
+
+
+def parquet_batch_directory(batch_config: BatchConfig) -> Path | None:
+    """Where this tap writes its own Parquet batches; None when the SDK's batcher must serve
+    (another encoding, or a storage root that is not local)."""
+    if batch_config.encoding.format != "parquet":
+        return None
+    return local_root(batch_config.storage.root)
 
 
 class ParquetBatchWriter:
@@ -64,6 +73,26 @@ class ParquetBatchWriter:
         self._pending: list[pa.Table] = []
         self._rows = 0
         directory.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def for_config(
+        cls,
+        directory: Path,
+        batch_config: BatchConfig,
+        stream_alias: str,
+        *,
+        batch_size: int | None = None,
+        last_row_columns: list[str] | None = None,
+    ) -> ParquetBatchWriter:
+        """A writer with the prefix, file size and compression of ``batch_config``."""
+        return cls(
+            directory,
+            prefix=batch_config.storage.prefix or "",
+            stream=safe_file_part(stream_alias),
+            batch_size=batch_config.batch_size if batch_size is None else batch_size,
+            compression=batch_config.encoding.compression,
+            last_row_columns=last_row_columns or [],
+        )
 
     def add(self, table: pa.Table) -> Iterator[BatchFile]:
         """Buffer ``table``; yield every file that is now full.

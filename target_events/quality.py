@@ -32,6 +32,7 @@ class QualityError(Exception):
 @dataclass
 class StreamObservation:
     key_properties: tuple[str, ...]
+    index: int  # names the stream's folder of spilled keys
     rows: int = 0
     nulls: dict[str, int] = field(default_factory=dict)
     schemas: list[dict[str, str]] = field(default_factory=list)
@@ -54,7 +55,11 @@ class QualityCheck:
 
     def observe(self, stream: str, table: pa.Table, key_properties: tuple[str, ...]) -> None:
         """Record what one flushed batch holds; O(columns) plus one small key file."""
-        seen = self.streams.setdefault(stream, StreamObservation(tuple(key_properties)))
+        seen = self.streams.get(stream)
+        if seen is None:
+            seen = self.streams[stream] = StreamObservation(
+                tuple(key_properties), len(self.streams)
+            )
         seen.rows += table.num_rows
         columns = {f.name: str(f.type) for f in table.schema}
         if columns not in seen.schemas:
@@ -62,9 +67,9 @@ class QualityCheck:
         for name in table.column_names:
             seen.nulls[name] = seen.nulls.get(name, 0) + table[name].null_count
         if self.enabled and seen.key_properties and seen.key_problem is None:
-            self._spill_keys(stream, seen, table)
+            self._spill_keys(seen, table)
 
-    def _spill_keys(self, stream: str, seen: StreamObservation, table: pa.Table) -> None:
+    def _spill_keys(self, seen: StreamObservation, table: pa.Table) -> None:
         missing = [k for k in seen.key_properties if k not in table.column_names]
         if missing:
             seen.key_problem = f"key propert{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)} not in the records"
@@ -75,7 +80,7 @@ class QualityCheck:
             seen.key_problem = "key columns are not scalar"
             return
         key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
-        folder = self._workdir / str(list(self.streams).index(stream))
+        folder = self._workdir / str(seen.index)
         folder.mkdir(exist_ok=True)
         seen.key_files += 1
         pq.write_table(pa.table({"k": key}), folder / f"{seen.key_files:06d}.parquet")
@@ -91,7 +96,7 @@ class QualityCheck:
         report: dict[str, Any] = {}
         previous_streams = (previous or {}).get("streams", {})
         previous_run = (previous or {}).get("run_id")
-        for index, (stream, seen) in enumerate(self.streams.items()):
+        for stream, seen in self.streams.items():
             entry: dict[str, Any] = {
                 "rows": seen.rows,
                 "columns": seen.schemas[-1] if seen.schemas else {},
@@ -102,7 +107,7 @@ class QualityCheck:
                 "key_properties": list(seen.key_properties),
             }
             if seen.key_properties and seen.key_problem is None and seen.key_files:
-                duplicates, null_keys, examples = self._duplicates(self._workdir / str(index))
+                duplicates, null_keys, examples = self._duplicates(self._workdir / str(seen.index))
                 entry.update(
                     duplicate_keys=duplicates, null_keys=null_keys, duplicate_examples=examples
                 )

@@ -17,12 +17,11 @@ import pyarrow.fs as pafs
 
 from .report.metrics import DecisionMetrics
 from .report.source import stream_dataset
-
-STAGING = ".target-events-staging"
+from .storage import STAGING_DIR
 
 
 def _files(root: Path, stream: Path) -> list[Path]:
-    return sorted(p for p in stream.rglob("*.parquet") if STAGING not in p.parts)
+    return sorted(p for p in stream.rglob("*.parquet") if STAGING_DIR not in p.parts)
 
 
 def summarize(root: Path) -> str:

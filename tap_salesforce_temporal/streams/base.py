@@ -11,7 +11,7 @@ import pyarrow as pa
 from singer_sdk import Stream
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-from ..batches import ParquetBatchWriter, local_root, open_object_encoder, safe_file_part
+from ..batches import ParquetBatchWriter, open_object_encoder, parquet_batch_directory
 from ..errors import QuotaReached, TapError
 from ..runtime import Runtime, StreamStats
 
@@ -71,20 +71,13 @@ class IncrementalStream(Stream):
         STATE the SDK writes after each BATCH covers exactly the records in the files announced.
         Other encodings, remote roots and non-identity stream maps: the SDK's batcher.
         """
-        directory = local_root(batch_config.storage.root)
+        directory = parquet_batch_directory(batch_config)
         maps = self.stream_maps
         identity = len(maps) == 1 and maps[0].stream_alias == self.name
-        if batch_config.encoding.format != "parquet" or directory is None or not identity:
+        if directory is None or not identity:
             yield from super().get_batches(batch_config, context)
             return
-        writer = ParquetBatchWriter(
-            directory,
-            prefix=batch_config.storage.prefix or "",
-            stream=safe_file_part(self.name),
-            batch_size=batch_config.batch_size,
-            compression=batch_config.encoding.compression,
-            last_row_columns=[],
-        )
+        writer = ParquetBatchWriter.for_config(directory, batch_config, self.name)
         encode = open_object_encoder(self.schema)
         chunk: list[dict] = []
         for record in self._sync_records(context, write_messages=False):

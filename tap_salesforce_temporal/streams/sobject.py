@@ -20,7 +20,7 @@ from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 
-from ..batches import BatchFile, ParquetBatchWriter, local_root, safe_file_part
+from ..batches import BatchFile, ParquetBatchWriter, parquet_batch_directory
 from ..query.reader import ObjectReader
 from ..query.values import canonical_datetime, format_datetime
 from ..runtime import Runtime, StreamStats
@@ -147,8 +147,8 @@ class SObjectStream(IncrementalStream):
     # -- BATCH mode --
     def _sync_batches(self, batch_config: BatchConfig, context: dict | None = None) -> None:
         """Parquet batches straight from typed pages; other encodings or remote roots: the SDK's."""
-        directory = local_root(batch_config.storage.root)
-        if batch_config.encoding.format != "parquet" or directory is None:
+        directory = parquet_batch_directory(batch_config)
+        if directory is None:
             super()._sync_batches(batch_config, context=context)
             return
         with self.get_batch_counter() as counter:
@@ -181,12 +181,11 @@ class SObjectStream(IncrementalStream):
         maps = self.stream_maps
         identity = len(maps) == 1 and _is_identity(maps[0], self.name)
         writers = {
-            m.stream_alias: ParquetBatchWriter(
+            m.stream_alias: ParquetBatchWriter.for_config(
                 directory,
-                prefix=batch_config.storage.prefix or "",
-                stream=safe_file_part(m.stream_alias),
-                batch_size=batch_config.batch_size if identity else 1 << 62,
-                compression=batch_config.encoding.compression,
+                batch_config,
+                m.stream_alias,
+                batch_size=None if identity else 1 << 62,  # mapped: one file per page and alias
                 last_row_columns=bookmark_columns if identity else [],
             )
             for m in maps

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-STAGING_DIR = ".target-events-staging"
+from ..storage import STAGING_DIR
 
 
 class ReportError(Exception):
