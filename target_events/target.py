@@ -62,6 +62,9 @@ class TargetEvents(Target):
             self.storage.close()
         except Exception as error:
             self.logger.warning("Could not flush pending records before stopping: %s", error)
+        finally:
+            if "quality" in self.__dict__:  # its spilled key files live outside the destination
+                self.quality.close()
 
     @cached_property
     def settings(self) -> Settings:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import run_target, singer_lines
+from tests.helpers import TARGET, run_target, singer_lines, write_json
 
 SCHEMA = {
     "type": "SCHEMA",
@@ -164,3 +166,24 @@ def test_given_a_huge_and_deeply_nested_record_when_written_then_it_round_trips(
     [row] = _rows(tmp_path / "out")
     assert len(row["blob"]) == 5_000_000
     assert json.loads(row["tree"]) == nested
+
+
+def test_given_a_run_stopped_by_bad_input_then_no_temporary_files_are_left_behind(
+    tmp_path: Path,
+) -> None:
+    """The quality check's spilled keys live in the system temp folder: removed on failure too."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    lines = singer_lines(SCHEMA, *_good(6)).encode() + b"{broken\n"
+    config = write_json(tmp_path / "config.json", _config(tmp_path))
+    done = subprocess.run(
+        [TARGET, "--config", str(config)],
+        input=lines,
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(temp)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert len(_rows(tmp_path / "out")) == 6, "records before the bad line are written"
+    assert list(temp.iterdir()) == []
