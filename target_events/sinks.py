@@ -227,7 +227,9 @@ class EventsSink(BatchSink):
             if column.type != target.type:
                 try:
                     column = self._cast_batch_column(column, target.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+                except (ValueError, TypeError, pa.ArrowNotImplementedError) as error:
+                    # ArrowInvalid and ArrowTypeError are ValueError and TypeError; the RECORD
+                    # conversion of the fallback raises the plain ones.
                     raise InputError(
                         f"stream '{self.stream_name}': BATCH column '{target.name}' of type {column.type} cannot become {target.type}: {error}"
                     ) from error
