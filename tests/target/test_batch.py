@@ -76,3 +76,23 @@ def test_given_parquet_and_jsonl_batch_files_when_received_then_rows_land_typed_
     assert sorted(table["Id"].to_pylist()) == sorted(
         [f"p{i}" for i in range(25_000)] + [f"j{i}" for i in range(300)]
     )
+
+
+def test_given_a_batch_column_that_cannot_take_the_schema_type_then_one_line_names_it(
+    tmp_path: Path,
+) -> None:
+    parquet = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"Id": ["a"], "n": ["not a number"]}), parquet)
+    batch = {
+        "type": "BATCH",
+        "stream": "hist",
+        "encoding": {"format": "parquet", "compression": "none"},
+        "manifest": [parquet.as_uri()],
+    }
+    run = run_target(tmp_path, {"destination": str(tmp_path / "out")}, singer_lines(SCHEMA, batch))
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "target-events: stream 'hist': BATCH column 'n' of type string cannot become int64: "
+    ), last
+    assert "Traceback" not in run.stderr
