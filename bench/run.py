@@ -52,6 +52,15 @@ class Result:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
+def _vm_hwm_kb(pid: int) -> int | None:
+    """Peak RSS so far of a live process (VmHWM), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration, ValueError):
+        return None
+
+
 def _wait(process: subprocess.Popen) -> float:
     """Wait for a child and return its peak RSS in MB.
 
@@ -59,16 +68,8 @@ def _wait(process: subprocess.Popen) -> float:
     bench process's own memory, which Linux carries into a forked child across exec.
     """
     peak_kb = 0
-    status_file = f"/proc/{process.pid}/status"
     while process.poll() is None:
-        try:
-            with open(status_file) as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        peak_kb = max(peak_kb, int(line.split()[1]))
-                        break
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
+        peak_kb = max(peak_kb, _vm_hwm_kb(process.pid) or 0)
         time.sleep(0.02)
     return peak_kb / 1024
 
@@ -98,9 +99,10 @@ def _wait_tree(process: subprocess.Popen) -> dict[str, float]:
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as handle:
                     argv = handle.read().split(b"\0")
-                with open(f"/proc/{pid}/status") as handle:
-                    hwm = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
-            except (FileNotFoundError, ProcessLookupError, StopIteration, ValueError):
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            hwm = _vm_hwm_kb(pid)
+            if hwm is None:
                 continue
             words = [Path(a.decode(errors="replace")).name for a in argv if a]
             name = next(
