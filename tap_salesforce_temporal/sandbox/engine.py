@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
 
 from .ids import to_18
 from .metadata import COMPOUND_TYPES, NUMBER_TYPES, FieldSpec, ObjectSpec, find_object
@@ -148,15 +149,23 @@ class Engine:
         referenced = self._referenced_columns(obj, query)
         needed.update({c.key: c for c in referenced})
         working = self._working_table(obj, table, needed.values(), render)
+        keep: pa.ChunkedArray | None = None
         hidden = [table[f] for f in ("IsDeleted", "IsArchived") if f in table.column_names]
         if hidden and not include_deleted:
             # `query` hides deleted and archived rows; one mask over the full table hides both.
             mask = pc.fill_null(hidden[0], False)
             for flag in hidden[1:]:
                 mask = pc.or_(mask, pc.fill_null(flag, False))
-            working = working.filter(pc.invert(mask))
+            keep = pc.invert(mask)
         if query.where is not None:
-            working = working.filter(self._expression(query.where, obj))
+            expression = self._expression(query.where, obj)
+            matched = ds.dataset(working).to_table(columns={"keep": expression})["keep"]
+            matched = pc.fill_null(matched, False)  # WHERE drops rows it cannot decide
+            keep = matched if keep is None else pc.and_(keep, matched)
+        # Filtering copies every column: skip it when every row stays (a bookmark query over a
+        # history table usually keeps all of them).
+        if keep is not None and not pc.all(keep).as_py():
+            working = working.filter(keep)
         if query.order_by:
             keys = []
             for order in query.order_by:
@@ -167,7 +176,8 @@ class Engine:
                     )
                 direction = "descending" if order.descending else "ascending"
                 keys.append((column.key, direction, "at_end" if order.nulls_last else "at_start"))
-            working = working.take(pc.sort_indices(working, sort_keys=keys))
+            if not in_order(working, keys):
+                working = working.take(pc.sort_indices(working, sort_keys=keys))
         if query.offset:
             working = working.slice(query.offset)
         if query.limit is not None:
@@ -277,6 +287,30 @@ class Engine:
             ">=": lambda: field >= value,
         }
         return comparisons[node.op]()
+
+
+def in_order(table: pa.Table, sort_keys: list[tuple[str, str, str]]) -> bool:
+    """True when the rows already stand in ``sort_keys`` order (lexicographic, ties kept).
+
+    History tables are generated in (CreatedDate, Id) order, the order every incremental query
+    asks for: checking costs ~10 ms per million rows where sorting and taking cost ~0.4 s.
+    """
+    rows = table.num_rows
+    if rows < 2:
+        return True
+    verdict = None
+    for name, direction, _ in reversed(sort_keys):
+        column = table[name]
+        if column.null_count:
+            return False  # null placement: leave it to the sort
+        before, after = column.slice(0, rows - 1), column.slice(1)
+        if direction == "descending":
+            before, after = after, before
+        if verdict is None:
+            verdict = pc.less_equal(before, after)
+        else:
+            verdict = pc.or_(pc.less(before, after), pc.and_(pc.equal(before, after), verdict))
+    return bool(pc.all(verdict).as_py())
 
 
 def format_datetimes(values: pa.Array, suffix: str) -> pa.Array:
