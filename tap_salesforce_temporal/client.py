@@ -190,9 +190,12 @@ class SalesforceClient:
         if match:
             self.usage.used, self.usage.limit = int(match[1]), int(match[2])
 
+    def quota_reached(self) -> bool:
+        return bool(self.usage.limit) and self.usage.percent >= self.settings.max_api_usage_percent
+
     def check_quota(self) -> None:
         """Raise ``QuotaReached`` once usage crosses ``max_api_usage_percent``."""
-        if self.usage.limit and self.usage.percent >= self.settings.max_api_usage_percent:
+        if self.quota_reached():
             raise QuotaReached(
                 f"API usage {self.usage.describe()} reached max_api_usage_percent={self.settings.max_api_usage_percent:g}; stopping cleanly, the next run resumes from STATE"
             )

@@ -1,8 +1,9 @@
 """Bulk API 2.0 query jobs: create, poll with backoff, stream result pages by locator, abort.
 
 Pages are bounded by ``maxRecords``; each is downloaded whole (so a dropped connection retries that
-page alone), parsed by Arrow and handed on before the next is fetched: memory follows the page size,
-never the result size. A job interrupted for any reason is aborted so it stops costing the org.
+page alone) and parsed by Arrow on a helper thread while the page before it is consumed, so the
+network wait overlaps the tap's own work. At most two pages are held: memory follows the page
+size, never the result size. A job interrupted before it completes is aborted so it stops costing the org.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 
@@ -50,32 +52,46 @@ class BulkQuery:
             read=lambda r: r.json(),
         )
         job_id = job["id"]
-        finished = False
         try:
-            try:
-                self._wait(job_id)
-            except BulkJobFailed:
-                finished = True  # a Failed job has nothing left to abort
-                raise
-            locator: str | None = None
-            while True:
-                params: dict[str, object] = {"maxRecords": self.page_records}
-                if locator:
-                    params["locator"] = locator
-                payload, locator = self.client.call(
-                    "GET",
-                    f"/jobs/query/{job_id}/results",
-                    params=params,
-                    context=self.context,
-                    read=lambda r: (r.content, r.headers.get("Sforce-Locator")),
+            self._wait(job_id)
+        except BulkJobFailed:
+            raise  # a Failed job has nothing left to abort
+        except BaseException:
+            self._abort(job_id)  # interrupted while the org still works on it
+            raise
+        # A JobComplete job cannot be aborted (Salesforce answers INVALIDJOBSTATE): stopping while
+        # its pages are read costs no abort call, which matters when the quota guard stopped us.
+        with ThreadPoolExecutor(1, thread_name_prefix="bulk-page") as ahead:
+            pending: Future | None = ahead.submit(self._page, job_id, None, parse)
+            while pending is not None:
+                table, locator = pending.result()
+                more = bool(locator) and locator != "null"
+                # The next page downloads and parses while this one is consumed; not once
+                # the quota guard would stop the run after this page.
+                pending = (
+                    ahead.submit(self._page, job_id, locator, parse)
+                    if more and not self.client.quota_reached()
+                    else None
                 )
-                yield parse(payload)
-                if not locator or locator == "null":
-                    break
-            finished = True
-        finally:
-            if not finished:
-                self._abort(job_id)
+                yield table
+                if more and pending is None:
+                    pending = ahead.submit(self._page, job_id, locator, parse)
+
+    def _page(
+        self, job_id: str, locator: str | None, parse: Callable[[bytes], pa.Table]
+    ) -> tuple[pa.Table, str | None]:
+        """One result page, parsed, and the locator of the next ("null" after the last)."""
+        params: dict[str, object] = {"maxRecords": self.page_records}
+        if locator:
+            params["locator"] = locator
+        payload, next_locator = self.client.call(
+            "GET",
+            f"/jobs/query/{job_id}/results",
+            params=params,
+            context=self.context,
+            read=lambda r: (r.content, r.headers.get("Sforce-Locator")),
+        )
+        return parse(payload), next_locator
 
     def _wait(self, job_id: str) -> None:
         started = time.monotonic()
@@ -92,6 +108,7 @@ class BulkQuery:
                 )
             if time.monotonic() - started > MAX_JOB_SECONDS:
                 break
+        self._abort(job_id)  # still running: stop it costing the org
         raise BulkJobFailed(
             f"{self.context}: Bulk API 2.0 job {job_id} did not complete in {MAX_JOB_SECONDS}s"
         )

@@ -116,3 +116,30 @@ def test_given_usage_near_the_quota_when_syncing_then_the_guard_stops_cleanly_wi
             assert {r["Id"] for r in run.records(name)} | {
                 r["Id"] for r in resumed.records(name)
             } == ids, name
+
+
+def test_given_the_quota_crossed_mid_bulk_job_when_syncing_then_no_page_is_fetched_past_the_guard(
+    tmp_path: Path,
+) -> None:
+    """Result pages are downloaded one ahead of the page being consumed, but never past the guard:
+    the call that crosses the quota is the last one. A complete job is not aborted (Salesforce
+    refuses to abort a JobComplete job; the call would only spend quota)."""
+    with SandboxOrg(seed=31, scale=3000, api_usage_start=790, daily_api_limit=1000) as org:
+        run = run_tap(
+            tmp_path,
+            tap_config(
+                org,
+                objects=["OpportunityFieldHistory"],
+                api_type="bulk",
+                bulk_page_records=1000,
+                max_api_usage_percent=80,
+            ),
+        )
+        assert run.returncode == 0, run.stderr
+        assert "reached max_api_usage_percent=80; stopping cleanly" in run.stderr
+        assert org.api_usage == 800, "the page that crossed 800 calls is the last call"
+        assert [job.state for job in org.jobs.values()] == ["JobComplete"]
+        assert "abort" not in run.stderr
+        received = len(run.records("OpportunityFieldHistory"))
+        assert 0 < received < org.count("OpportunityFieldHistory")
+        assert received % 1000 == 0, "whole pages only"
