@@ -43,7 +43,7 @@ def _types(schema: dict) -> list[str]:
     return list(kind or [])
 
 
-def _non_null(schema: dict) -> list[str]:
+def non_null_kinds(schema: dict) -> list[str]:
     return [t for t in _types(schema) if t != "null"]
 
 
@@ -64,7 +64,7 @@ def _is_closed_object(schema: dict) -> bool:
 
 def arrow_type(schema: dict) -> pa.DataType:
     """The stored Arrow type of one JSON Schema property."""
-    kinds = _non_null(schema)
+    kinds = non_null_kinds(schema)
     if len(kinds) != 1:
         return pa.string()  # mixed or untyped values keep their JSON text
     kind = kinds[0]
@@ -227,7 +227,7 @@ def _preview(value: object) -> str:
 
 
 def _value_check(schema: dict) -> Callable[[object], str | None]:
-    kinds = _non_null(schema)
+    kinds = non_null_kinds(schema)
     if "null" not in _types(schema) and kinds:
         pass  # nulls are tolerated everywhere: taps emit them for missing values
     if len(kinds) != 1:

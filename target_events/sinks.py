@@ -21,6 +21,8 @@ from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
 from .arrow import InvalidRecord, StreamSchema, column_from_values
+from .errors import InputError
+from .json_chunks import ChunkConverter, decode_json
 from .layout import partition_values, render_key, safe_stream_name
 from .writers import write_file
 
@@ -35,10 +37,6 @@ def _local_path(uri: str) -> str:
     if parsed.scheme in ("", "file"):
         return urllib.parse.unquote(parsed.path)
     raise InputError(f"BATCH file {uri!r}: only local (file://) batch storage is supported")
-
-
-class InputError(Exception):
-    """Bad input that stops the run: the message names the stream and input line."""
 
 
 class MissingKey(InvalidRecord):
@@ -77,6 +75,12 @@ class EventsSink(BatchSink):
         self.events_target = target
         self.settings = target.settings
         self.stream_schema = StreamSchema.from_json_schema(schema)
+        # Raw RECORD objects (bytes) and their input lines, converted CHUNK_ROWS at a time.
+        self.chunk_converter = ChunkConverter.for_schema(
+            self.stream_schema.properties, self.stream_schema.arrow, tuple(key_properties or ())
+        )
+        self._raw: list = []
+        self._raw_lines: list[int] = []
         self._rows: list[dict] = []
         self._chunks: list[pa.Table] = []
         self._chunk_bytes = 0
@@ -112,7 +116,7 @@ class EventsSink(BatchSink):
         )
 
     # -- per record --
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict, line: int | None = None) -> dict:
         """Compiled checks instead of generic JSON Schema validation; strings stay strings."""
         self._skip_current = False
         try:
@@ -121,7 +125,7 @@ class EventsSink(BatchSink):
                 raise MissingKey(f"missing key property {', '.join(map(repr, missing))}")
             self.stream_schema.check(record)
         except InvalidRecord as error:
-            line = self.events_target.line_number
+            line = self.events_target.line_number if line is None else line
             message = f"stream '{self.stream_name}', input line {line}: {error}"
             mode = self.settings.on_invalid_record
             if mode == "fail":
@@ -147,12 +151,60 @@ class EventsSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         if self._skip_current:
             return
+        if self._raw:
+            self._seal_raw()  # rows keep their input order (dedup keeps the last one)
+        self._append_row(record)
+
+    def _append_row(self, record: dict) -> None:
         if self.first_record_at is None:
             self.first_record_at = time.monotonic()
         self._rows.append(record)
         self._pending += 1
         if len(self._rows) >= CHUNK_ROWS:
             self._seal_chunk()
+
+    def accept_raw(self, record: bytes, line: int) -> None:
+        """Buffer one RECORD's raw ``record`` object; the fast path of identity-mapped streams."""
+        if self._rows:
+            self._seal_chunk()  # rows keep their input order (dedup keeps the last one)
+        if self.first_record_at is None:
+            self.first_record_at = time.monotonic()
+        self._raw.append(record)
+        self._raw_lines.append(line)
+        self._pending += 1
+        if len(self._raw) >= CHUNK_ROWS:
+            self._seal_raw()
+
+    def _seal_raw(self) -> None:
+        """Convert the raw chunk in one go, or, when the converter declines, record by record:
+        the per-record path decides every error (fail, skip, dead letter) with its input line."""
+        if not self._raw:
+            return
+        raws, lines = self._raw, self._raw_lines
+        self._raw, self._raw_lines = [], []
+        self.tally_record_read(len(raws))
+        self.record_counter_metric.increment(len(raws))
+        assert self.chunk_converter is not None  # accept_raw is only used when there is one
+        table = self.chunk_converter.convert(raws)
+        if table is not None:
+            self._chunks.append(table)
+            self._chunk_bytes += table.nbytes
+            return
+        self._pending -= len(raws)
+        for raw, line in zip(raws, lines, strict=True):
+            record = decode_json(raw, line)
+            if not isinstance(record, dict):
+                raise InputError(
+                    f"stream '{self.stream_name}', input line {line}: a RECORD's record must be a JSON object, got {type(record).__name__}"
+                )
+            self._validate_and_parse(record, line)
+            if not self._skip_current:
+                self._append_row(record)
+
+    def seal_pending(self) -> None:
+        """Raw records become Arrow now (before a STATE, a SCHEMA or a flush is handled)."""
+        self._seal_raw()
+        self._seal_chunk()
 
     def _seal_chunk(self) -> None:
         if not self._rows:
@@ -165,7 +217,7 @@ class EventsSink(BatchSink):
     # -- flush --
     def process_batch(self, context: dict) -> None:
         """Pipeline: seal buffered rows, dedup, split by partition, write and commit each file."""
-        self._seal_chunk()
+        self.seal_pending()
         if self._chunks:
             table = pa.concat_tables(self._chunks)
             self._chunks, self._chunk_bytes, self._pending = [], 0, 0

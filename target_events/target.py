@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import secrets
 import sys
+import time
 from collections import defaultdict
 from dataclasses import asdict
 from functools import cached_property
@@ -50,8 +51,13 @@ class TargetEvents(Target):
         self.flushed_since_state = False
         self.invalid_records = 0
         self._seq: dict[str, int] = defaultdict(int)
-        self._MAX_RECORD_AGE_IN_MINUTES = self.settings.max_batch_age_seconds / 60
-        self.message_reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
+        self._raw_sinks: dict[str, EventsSink] = {}
+        self._max_age_seconds = self.settings.max_batch_age_seconds
+        reader = self.message_reader
+        reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
+        if self._identity_maps:
+            reader.accept_record = self._accept_raw_record  # type: ignore[attr-defined]
+            reader.before_message = self._seal_pending  # type: ignore[attr-defined]
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
 
@@ -126,6 +132,41 @@ class TargetEvents(Target):
             self.drain_one(sink)
         self._handle_max_record_age()
 
+    def _accept_raw_record(self, stream: str, record: Any, line: int) -> bool:
+        """Fastest path: the record stays raw bytes until its sink converts a chunk with Arrow.
+
+        False (the reader then decodes the line and takes the path below) for a stream without
+        an active sink, with a mapped alias, or of a schema only the per-record path handles.
+        Sinks are looked up once per stream; any other message (a SCHEMA may replace a sink)
+        clears the lookup first, through ``_seal_pending``.
+        """
+        sink = self._raw_sinks.get(stream)
+        if sink is None:
+            sink = self._raw_sink(stream)
+            if sink is None:
+                return False
+            self._raw_sinks[stream] = sink
+        sink.accept_raw(record, line)
+        if sink.is_full:
+            self.drain_one(sink)
+        self._handle_max_record_age()
+        return True
+
+    def _raw_sink(self, stream: str) -> EventsSink | None:
+        maps = self.mapper.stream_maps.get(stream)
+        if not maps or len(maps) != 1 or maps[0].stream_alias != stream:
+            return None
+        sink = self._sinks_active.get(stream)
+        if not isinstance(sink, EventsSink) or sink.chunk_converter is None:
+            return None
+        return sink
+
+    def _seal_pending(self) -> None:
+        self._raw_sinks.clear()
+        for sink in self._sinks_active.values():
+            if isinstance(sink, EventsSink):
+                sink.seal_pending()
+
     def _handle_max_record_age(self) -> None:
         """After any sink flushed (or the age limit passed), flush all and pass the STATE on.
 
@@ -134,7 +175,7 @@ class TargetEvents(Target):
         """
         if (
             self.flushed_since_state
-            or self._max_record_age_in_minutes > self._MAX_RECORD_AGE_IN_MINUTES
+            or time.time() - self._last_full_drain_at > self._max_age_seconds
         ):
             self.drain_all()
             # After the drain: its own flushes must not trigger another drain on the next record.

@@ -13,7 +13,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, TapError
 from ..runtime import Runtime, StreamStats
@@ -29,6 +29,8 @@ PROGRESS_EVERY_SECONDS = 15.0
 BULK_JOB_ATTEMPTS = 3
 # Salesforce refuses GET request lines around 16,000 characters; stay clear of it with the host.
 MAX_QUERY_URL = 15_000
+# What a read yields: records, typed Arrow tables (BATCH files), or record-form pages (see read).
+Shape = Literal["records", "tables", "pages"]
 
 
 class ObjectReader:
@@ -57,14 +59,18 @@ class ObjectReader:
         where: list[str] | None = None,
         all_rows: bool | None = None,
         as_tables: bool = False,
+        as_pages: bool = False,
     ) -> Iterator[Any]:
         """Rows with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order:
-        records, or with ``as_tables`` one typed Arrow table per page (BATCH mode)."""
+        records; with ``as_tables`` one typed Arrow table per page (BATCH mode); with
+        ``as_pages`` one page at a time in record form: a Bulk page as the Arrow table of record
+        values (compound objects not yet assembled), a REST page as its list of records."""
+        shape: Shape = "tables" if as_tables else "pages" if as_pages else "records"
         order = [key, "Id"] if key else ["Id"]
         select = Select(self.schema.name, fields, list(where or []), order_by=order)
         shaper = RecordShaper(self.schema, fields)
         include = self.runtime.settings.include_deleted if all_rows is None else all_rows
-        yield from self._read_range(select, shaper, key, start, end, stats, include, as_tables)
+        yield from self._read_range(select, shaper, key, start, end, stats, include, shape)
 
     def _read_range(
         self,
@@ -75,13 +81,13 @@ class ObjectReader:
         end: dt.datetime | None,
         stats: StreamStats,
         all_rows: bool,
-        as_tables: bool = False,
+        shape: Shape,
     ) -> Iterator[Any]:
         """Read ``[start, end)``; on QUERY_TIMEOUT before any row, split the window in two."""
         windowed = select.with_range(key, start, end) if key else select
         emitted = 0
         try:
-            for record in self._fetch(windowed, shaper, stats, all_rows, as_tables):
+            for record in self._fetch(windowed, shaper, stats, all_rows, shape):
                 emitted += 1
                 yield record
         except QueryTimeout:
@@ -98,12 +104,8 @@ class ObjectReader:
                 end,
                 middle,
             )
-            yield from self._read_range(
-                select, shaper, key, lower, middle, stats, all_rows, as_tables
-            )
-            yield from self._read_range(
-                select, shaper, key, middle, end, stats, all_rows, as_tables
-            )
+            yield from self._read_range(select, shaper, key, lower, middle, stats, all_rows, shape)
+            yield from self._read_range(select, shaper, key, middle, end, stats, all_rows, shape)
 
     def _fetch(
         self,
@@ -111,9 +113,9 @@ class ObjectReader:
         shaper: RecordShaper,
         stats: StreamStats,
         all_rows: bool,
-        as_tables: bool,
+        shape: Shape,
     ) -> Iterator[Any]:
-        """Records, or one typed Arrow table per page when ``as_tables``."""
+        """Records, or one item per page (see ``read``)."""
         settings, client = self.runtime.settings, self.runtime.client
         path = settings.api_type
         if path == "auto":
@@ -122,7 +124,7 @@ class ObjectReader:
             self.logger.info("%s: %d rows to read; using %s", self.name, rows, path.upper())
         if path == "bulk" and not self.bulk_refused:
             try:
-                yield from self._fetch_bulk(select, shaper, stats, all_rows, as_tables)
+                yield from self._fetch_bulk(select, shaper, stats, all_rows, shape)
                 return
             except BulkNotSupported as refused:
                 self.bulk_refused = True
@@ -143,8 +145,10 @@ class ObjectReader:
         else:
             pages = rest.pages(client, select.soql(), all_rows=all_rows, context=self.name)
         for page in pages:
-            if as_tables:
+            if shape == "tables":
                 yield shaper.rest_to_arrow(page)
+            elif shape == "pages":
+                yield list(shaper.from_rest(page))
             else:
                 yield from shaper.from_rest(page)
             progress.tick(len(page))
@@ -156,7 +160,7 @@ class ObjectReader:
         shaper: RecordShaper,
         stats: StreamStats,
         all_rows: bool,
-        as_tables: bool,
+        shape: Shape,
     ) -> Iterator[Any]:
         settings, client = self.runtime.settings, self.runtime.client
         stats.path = "bulk"
@@ -167,8 +171,10 @@ class ObjectReader:
         for attempt in range(1, BULK_JOB_ATTEMPTS + 1):
             try:
                 for table in bulk.pages(select.soql(), shaper.csv_table, all_rows=all_rows):
-                    if as_tables:
+                    if shape == "tables":
                         yield shaper.to_arrow(table)
+                    elif shape == "pages":
+                        yield table
                     else:
                         yield from shaper.from_table(table)
                     progress.tick(table.num_rows)

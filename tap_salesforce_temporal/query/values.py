@@ -59,7 +59,7 @@ class RecordShaper:
         self._any = [f for f in fields if f in info and info[f].sf_type == "anyType"]
         self._ints = [f for f in fields if kinds[f] == "integer"]
         self._kinds = kinds
-        self._compounds = [
+        self.compounds = [
             (field.name, parts)
             for field, parts in schema.compound_fields()
             if parts and all(c in fields for _, c in parts)
@@ -125,7 +125,7 @@ class RecordShaper:
         columns = [pa.field(name, kind) for name, kind in types.items()]
         columns += [
             pa.field(name, pa.struct([(key, types[column]) for key, column in parts]))
-            for name, parts in self._compounds
+            for name, parts in self.compounds
         ]
         return pa.schema(columns)
 
@@ -133,7 +133,7 @@ class RecordShaper:
         """A typed CSV page as a batch table: datetimes and dates typed, compounds as structs."""
         schema = self.arrow_schema()
         columns = [table[name].cast(schema.field(name).type) for name in self.fields]
-        for name, parts in self._compounds:
+        for name, parts in self.compounds:
             children = [
                 table[column].combine_chunks().cast(schema.field(column).type)
                 for _, column in parts
@@ -156,7 +156,7 @@ class RecordShaper:
             yield self._with_compounds(record)
 
     def _with_compounds(self, record: dict) -> dict:
-        for name, parts in self._compounds:
+        for name, parts in self.compounds:
             values = {key: record.get(column) for key, column in parts}
             record[name] = values if any(v is not None for v in values.values()) else None
         return record

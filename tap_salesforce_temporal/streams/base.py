@@ -109,7 +109,8 @@ class IncrementalStream(Stream):
     def accounted(
         self, records: Iterator[Any], stats: StreamStats, *, tables: bool = False
     ) -> Iterator[Any]:
-        """Count rows (records, or rows of Arrow tables), seconds and API calls for the run summary.
+        """Count rows (records, or rows of pages: Arrow tables or record lists), seconds and API
+        calls for the run summary.
 
         The quota guard ends the stream cleanly (the SDK still finalizes and emits STATE) and stops
         the streams after it; other user-facing errors are recorded and re-raised.
@@ -118,7 +119,7 @@ class IncrementalStream(Stream):
         started, calls_before = time.monotonic(), runtime.client.usage.calls
         try:
             for record in records:
-                stats.rows += record.num_rows if tables else 1
+                stats.rows += len(record) if tables else 1
                 yield record
         except QuotaReached as stop:
             runtime.stopped_reason = str(stop)

@@ -95,6 +95,32 @@ def test_given_a_schema_violating_record_when_each_mode_then_fail_skip_or_dead_l
         assert entry["record"] == {"Id": "bad", "qty": "three"}
 
 
+def test_given_a_bad_record_inside_a_raw_chunk_then_no_state_after_it_is_passed_on(
+    tmp_path: Path,
+) -> None:
+    """Records of flat streams are converted a chunk at a time, after they are read. A STATE that
+    follows a bad record must still never be emitted: the chunk is converted, and the error
+    raised, before any later STATE is handled."""
+    bad = {"type": "RECORD", "stream": "orders", "record": {"Id": "bad", "qty": 1.5}}
+    lines = singer_lines(
+        SCHEMA,
+        *_good(3),
+        {"type": "STATE", "value": {"at": 1}},
+        *_good(2, start=3),
+        bad,
+        *_good(2, start=5),
+        {"type": "STATE", "value": {"at": 2}},
+        *_good(2, start=7),
+    )
+    run = run_target(tmp_path, _config(tmp_path, max_batch_rows=1000), lines)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "target-events: stream 'orders', input line 8: field 'qty' expects an integer, got 1.5"
+    )
+    assert sorted(r["Id"] for r in _rows(tmp_path / "out")) == [f"o{i}" for i in range(5)]
+    assert run.states == [{"at": 1}]
+
+
 @pytest.mark.parametrize("mode", ["fail", "dead_letter"])
 def test_given_a_record_without_its_key_then_the_line_is_named_and_the_mode_applies(
     tmp_path: Path, mode: str

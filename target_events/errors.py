@@ -1,0 +1,7 @@
+"""The target's own exception for bad input: one line that names the stream and input line."""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """Bad input that stops the run: the message names the stream and input line."""
