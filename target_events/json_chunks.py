@@ -70,6 +70,11 @@ class ChunkConverter:
         self._parse = pa_json.ParseOptions(
             explicit_schema=read_as, unexpected_field_behavior="ignore"
         )
+        # Whole RECORD messages: only their "record" object is read, the envelope is ignored.
+        self._parse_messages = pa_json.ParseOptions(
+            explicit_schema=pa.schema([pa.field("record", pa.struct(list(read_as)))]),
+            unexpected_field_behavior="ignore",
+        )
 
     @classmethod
     def for_schema(
@@ -92,17 +97,22 @@ class ChunkConverter:
         return cls(arrow, pa.schema(read_as), keys)
 
     def convert(self, raws: Sequence[bytes]) -> pa.Table | None:
-        buffer = b"\n".join(raws)
-        try:
-            buffer.decode("utf-8")  # Arrow's reader would take invalid UTF-8 into a string column
-            table = pa_json.read_json(
-                io.BytesIO(buffer),
-                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(buffer) + 1),
-                parse_options=self._parse,
-            )
-        except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        """A chunk of raw ``record`` objects."""
+        table = _read(b"\n".join(raws), self._parse)
+        return None if table is None else self._typed(table, len(raws))
+
+    def convert_messages(self, lines: bytes, count: int) -> pa.Table | None:
+        """``count`` whole RECORD lines of this stream (the reader checked their envelopes)."""
+        table = _read(lines, self._parse_messages)
+        if table is None:
             return None
-        if table.num_rows != len(raws):
+        records = table["record"].combine_chunks()
+        if records.null_count:
+            return None  # a line without its record object: the per-line path names it
+        return self._typed(pa.Table.from_arrays(records.flatten(), names=self.arrow.names), count)
+
+    def _typed(self, table: pa.Table, count: int) -> pa.Table | None:
+        if table.num_rows != count:
             return None
         columns = []
         for field in self.arrow:
@@ -119,3 +129,15 @@ class ChunkConverter:
                     return None  # e.g. no zone: the per-record path reads it as UTC
             columns.append(column)
         return pa.Table.from_arrays(columns, schema=self.arrow)
+
+
+def _read(data: bytes, options: pa_json.ParseOptions) -> pa.Table | None:
+    try:
+        data.decode("utf-8")  # Arrow's reader would take invalid UTF-8 into a string column
+        return pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
+            parse_options=options,
+        )
+    except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None

@@ -109,6 +109,11 @@ class EventsSink(BatchSink):
         return self._pending + len(self._dead)
 
     @property
+    def room(self) -> int:
+        """Rows that still fit in the batch (at least one: a full batch is drained first)."""
+        return max(1, self.settings.max_batch_rows - self._pending)
+
+    @property
     def is_full(self) -> bool:
         return (
             self._pending >= self.settings.max_batch_rows
@@ -174,6 +179,17 @@ class EventsSink(BatchSink):
         self._pending += 1
         if len(self._raw) >= CHUNK_ROWS:
             self._seal_raw()
+
+    def accept_table(self, table: pa.Table) -> None:
+        """Records already converted and checked (a run of RECORD lines), after what is pending."""
+        self.seal_pending()  # rows keep their input order (dedup keeps the last one)
+        if self.first_record_at is None:
+            self.first_record_at = time.monotonic()
+        self.tally_record_read(table.num_rows)
+        self.record_counter_metric.increment(table.num_rows)
+        self._chunks.append(table)
+        self._chunk_bytes += table.nbytes
+        self._pending += table.num_rows
 
     def _seal_raw(self) -> None:
         """Convert the raw chunk in one go, or, when the converter declines, record by record:

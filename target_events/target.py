@@ -57,6 +57,7 @@ class TargetEvents(Target):
         reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
         if self._identity_maps:
             reader.accept_record = self._accept_raw_record  # type: ignore[attr-defined]
+            reader.accept_run = self._accept_run  # type: ignore[attr-defined]
             reader.before_message = self._seal_pending  # type: ignore[attr-defined]
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
@@ -149,6 +150,30 @@ class TargetEvents(Target):
         sink.accept_raw(record, line)
         if sink.is_full:
             self.drain_one(sink)
+        self._handle_max_record_age()
+        return True
+
+    def _accept_run(self, stream: str, lines: bytes, count: int, first_line: int) -> bool:
+        """A run of whole RECORD lines of one stream, converted by Arrow in one go; False when a
+        line needs the per-line path (which then words any error with its line number)."""
+        sink = self._raw_sinks.get(stream)
+        if sink is None:
+            sink = self._raw_sink(stream)
+            if sink is None:
+                return False
+            self._raw_sinks[stream] = sink
+        assert sink.chunk_converter is not None
+        table = sink.chunk_converter.convert_messages(lines, count)
+        if table is None:
+            return False
+        offset = 0
+        while offset < count:  # a batch never holds more than max_batch_rows
+            part = table.slice(offset, sink.room)
+            sink.accept_table(part)
+            offset += part.num_rows
+            if sink.is_full:
+                self.drain_one(sink)
+                self._handle_max_record_age()  # STATE follows the flush, as after a record
         self._handle_max_record_age()
         return True
 

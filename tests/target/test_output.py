@@ -304,3 +304,53 @@ def test_given_max_batch_rows_when_a_long_stream_arrives_then_files_hold_full_ba
     assert sizes == [500, 1000, 1000], "a flush never cascades into one-row files"
     # The STATE passed on after each flush is the latest one received, which the flush covers.
     assert [s["n"] for s in run.states] == [900, 1900, 2500]
+
+
+@pytest.mark.parametrize("mode", ["dead_letter", "fail"])
+def test_given_a_long_run_of_records_over_several_read_blocks_then_batches_lines_and_errors_are_exact(
+    tmp_path: Path, mode: str
+) -> None:
+    """Runs of RECORD lines are read in blocks of up to 1 MB and converted whole: a run spans
+    block boundaries (a line split between two reads), batches are cut inside a run at exactly
+    max_batch_rows, and a bad record deep inside a run is named by its own input line."""
+    schema = {
+        "type": "SCHEMA",
+        "stream": "s",
+        "schema": {"properties": {"Id": {"type": "string"}, "n": {"type": ["integer", "null"]}}},
+        "key_properties": ["Id"],
+    }
+    messages: list[dict] = [schema]
+    for i in range(40_000):
+        value: object = "oops" if i == 23_456 else i
+        messages.append(
+            {"type": "RECORD", "stream": "s", "record": {"Id": f"id-{i:06d}", "n": value}}
+        )
+    messages.append({"type": "STATE", "value": {"done": True}})
+    lines = singer_lines(*messages)
+    assert len(lines) > 2 * (1 << 20), "the run must span several read blocks"
+    config = {
+        "destination": str(tmp_path / "out"),
+        "max_batch_rows": 777,
+        "on_invalid_record": mode,
+    }
+    run = run_target(tmp_path, config, lines)
+    message = "stream 's', input line 23458: field 'n' expects an integer, got \"oops\""
+    files = sorted((tmp_path / "out" / "s").glob("*.parquet"))
+    ids = [r["Id"] for f in files for r in pq.read_table(f, columns=["Id"]).to_pylist()]
+    if mode == "fail":
+        assert run.returncode == 1
+        assert run.stderr.strip().splitlines()[-1] == f"target-events: {message}"
+        assert ids[:23_456] == [f"id-{i:06d}" for i in range(23_456)][: len(ids)]
+        assert f"id-{23_456:06d}" not in ids
+        assert run.states == []
+        return
+    assert run.returncode == 0, run.stderr
+    assert sorted(ids) == [f"id-{i:06d}" for i in range(40_000) if i != 23_456]
+    sizes = sorted(pq.read_metadata(f).num_rows for f in files)
+    # Full batches but two: the last one, and the one whose 777th record was the dead letter.
+    assert sizes[2:] == [777] * (len(sizes) - 2), sizes
+    assert sizes[:2] == sorted([39_999 % 777 + 1, 776]), sizes
+    [dead] = list((tmp_path / "out" / "_dead_letter").rglob("*.jsonl"))
+    [entry] = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert (entry["line"], entry["record"]) == (23_458, {"Id": "id-023456", "n": "oops"})
+    assert run.states == [{"done": True}]

@@ -129,6 +129,27 @@ def test_a_converted_chunk_equals_the_per_record_result(records: list) -> None:
     assert fast.equals(exact), (fast.to_pylist(), exact.to_pylist())
 
 
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(st.one_of(RECORDS, RECORDS, RAW_VARIANTS), min_size=1, max_size=6))
+@example(records=[{"Id": "a"}, b""])
+def test_whole_record_lines_convert_like_their_record_objects(records: list) -> None:
+    """A run of RECORD lines (the reader's fast path) converts exactly as its record objects."""
+    converter = ChunkConverter.for_schema(SCHEMA.properties, SCHEMA.arrow, KEYS)
+    assert converter is not None
+    raws = [r if isinstance(r, bytes) else json.dumps(r).encode() for r in records]
+    lines = b"".join(
+        b'{"type": "RECORD", "stream": "s", "record": '
+        + raw
+        + b', "time_extracted": "2026-11-23T00:00:00Z", "version": 3}\n'
+        for raw in raws
+    )
+    by_lines = converter.convert_messages(lines, len(raws))
+    by_records = converter.convert(raws)
+    assert (by_lines is None) == (by_records is None), raws
+    if by_lines is not None:
+        assert by_lines.equals(by_records)
+
+
 def test_salesforce_shaped_records_take_the_fast_path() -> None:
     """The point of the converter: clean records are converted, not declined."""
     converter = ChunkConverter.for_schema(SCHEMA.properties, SCHEMA.arrow, KEYS)
