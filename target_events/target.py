@@ -141,12 +141,9 @@ class TargetEvents(Target):
         Sinks are looked up once per stream; any other message (a SCHEMA may replace a sink)
         clears the lookup first, through ``_seal_pending``.
         """
-        sink = self._raw_sinks.get(stream)
+        sink = self._raw_sinks.get(stream) or self._raw_sink(stream)
         if sink is None:
-            sink = self._raw_sink(stream)
-            if sink is None:
-                return False
-            self._raw_sinks[stream] = sink
+            return False
         sink.accept_raw(record, line)
         if sink.is_full:
             self.drain_one(sink)
@@ -156,12 +153,9 @@ class TargetEvents(Target):
     def _accept_run(self, stream: str, lines: bytes, count: int, first_line: int) -> bool:
         """A run of whole RECORD lines of one stream, converted by Arrow in one go; False when a
         line needs the per-line path (which then words any error with its line number)."""
-        sink = self._raw_sinks.get(stream)
+        sink = self._raw_sinks.get(stream) or self._raw_sink(stream)
         if sink is None:
-            sink = self._raw_sink(stream)
-            if sink is None:
-                return False
-            self._raw_sinks[stream] = sink
+            return False
         assert sink.chunk_converter is not None
         table = sink.chunk_converter.convert_messages(lines, count)
         if table is None:
@@ -178,12 +172,14 @@ class TargetEvents(Target):
         return True
 
     def _raw_sink(self, stream: str) -> EventsSink | None:
+        """The stream's sink when its records may skip the per-record path; remembered."""
         maps = self.mapper.stream_maps.get(stream)
         if not maps or len(maps) != 1 or maps[0].stream_alias != stream:
             return None
         sink = self._sinks_active.get(stream)
         if not isinstance(sink, EventsSink) or sink.chunk_converter is None:
             return None
+        self._raw_sinks[stream] = sink
         return sink
 
     def _seal_pending(self) -> None:
