@@ -119,7 +119,16 @@ class ParquetBatchWriter:
         name = f"{self.prefix}{self.stream}-{uuid.uuid4().hex}.parquet"
         final = self.directory / name
         temp = self.directory / f".{name}.tmp"
-        pq.write_table(table, temp, compression=self.compression)
+        # A batch file is read once, whole, by the target: statistics are never used, and
+        # without compression dictionary encoding only costs time (3x the write time of plain
+        # encoding for unique ids) for a smaller file nobody keeps.
+        pq.write_table(
+            table,
+            temp,
+            compression=self.compression,
+            use_dictionary=self.compression is not None,
+            write_statistics=False,
+        )
         os.replace(temp, final)
         last = {
             column: table[column][-1].as_py()
