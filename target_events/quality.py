@@ -84,7 +84,14 @@ class QualityCheck:
         folder = self._workdir / str(seen.index)
         folder.mkdir(exist_ok=True)
         seen.key_files += 1
-        pq.write_table(pa.table({"k": key}), folder / f"{seen.key_files:06d}.parquet")
+        # Read once by DuckDB and deleted: plain and uncompressed is the cheapest to write.
+        pq.write_table(
+            pa.table({"k": key}),
+            folder / f"{seen.key_files:06d}.parquet",
+            compression="none",
+            use_dictionary=False,
+            write_statistics=False,
+        )
 
     def columns(self, stream: str) -> dict[str, str]:
         """The stream's last Arrow schema of this run, as {column: type}."""
