@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import duckdb
 import pyarrow.dataset as ds
+
+from ..duck import connect
 
 DECISION_STATUSES = ("Approved", "Rejected")
 CRITICAL_RULES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -99,9 +100,7 @@ class DecisionMetrics:
         critical_days: int,
     ) -> None:
         self.since, self.until, self.as_of, self.critical_days = since, until, as_of, critical_days
-        self.db = duckdb.connect(
-            config={"memory_limit": DUCKDB_MEMORY_LIMIT, "preserve_insertion_order": False}
-        )
+        self.db = connect(memory_limit=DUCKDB_MEMORY_LIMIT, preserve_insertion_order=False)
         self.db.register("raw_events", events)
         self.db.execute(
             """
