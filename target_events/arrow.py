@@ -156,6 +156,13 @@ def _column(values: list, target: pa.DataType) -> pa.Array:
         return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
     if pa.types.is_list(target):
         return pa.array([_nested(v, target) for v in values], type=_input_type(target)).cast(target)
+    if pa.types.is_floating(target):
+        # An integer past 2**53 is a number like any other: stored rounded, as a JSON reader
+        # would (Arrow refuses to round Python ints itself).
+        return pa.array(
+            [float(v) if type(v) is int else v for v in values],
+            type=target,
+        )
     return pa.array(values, type=target)
 
 
@@ -290,4 +297,12 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
 
 
 def _finite(value: object) -> bool:
-    return not isinstance(value, float) or math.isfinite(value)
+    """A double can hold it: no NaN or infinity, no integer past ~1.8e308."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            return False
+    return True

@@ -3,8 +3,8 @@
 The per-record path (a msgspec dict, the compiled check, column-by-column conversion) costs ~8 µs a
 row. Arrow's reader parses a chunk at ~1 µs a row and, given the stream's types, refuses the whole
 chunk on any value of the wrong JSON type (a number where a string belongs, 5.0 for an integer, a
-key given twice, a number too big for a double: JSON has no NaN or Infinity). That refusal is the validation. On any doubt (a refused chunk, a null or missing
-key, a date-time the check would not take, invalid UTF-8) the chunk goes
+key given twice). That refusal is the validation. On any doubt (a refused chunk, a null or missing
+key, a date-time the check would not take, a number no double holds, invalid UTF-8) the chunk goes
 through the per-record path instead, which decides and words every error with its field and input
 line. So this path only ever accepts what the per-record path accepts, and lands the same values.
 """
@@ -127,6 +127,8 @@ class ChunkConverter:
                     column = column.cast(field.type)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     return None  # e.g. no zone: the per-record path reads it as UTC
+            elif field.type == pa.float64() and pc.any(pc.invert(pc.is_finite(column))).as_py():
+                return None  # a 400-digit integer reads as infinity; the check refuses it
             columns.append(column)
         return pa.Table.from_arrays(columns, schema=self.arrow)
 
