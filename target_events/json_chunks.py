@@ -70,9 +70,12 @@ class ChunkConverter:
         self._parse = pa_json.ParseOptions(
             explicit_schema=read_as, unexpected_field_behavior="ignore"
         )
-        # Whole RECORD messages: only their "record" object is read, the envelope is ignored.
+        # Whole RECORD messages: the record object, plus type and stream so that a line giving
+        # either twice is refused (msgspec would take the last one; the reader saw the first).
         self._parse_messages = pa_json.ParseOptions(
-            explicit_schema=pa.schema([pa.field("record", pa.struct(list(read_as)))]),
+            explicit_schema=pa.schema(
+                [("type", pa.string()), ("stream", pa.string()), ("record", pa.struct(read_as))]
+            ),
             unexpected_field_behavior="ignore",
         )
 

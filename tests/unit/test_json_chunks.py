@@ -152,6 +152,17 @@ def test_whole_record_lines_convert_like_their_record_objects(records: list) -> 
         assert by_lines.equals(by_records)
 
 
+def test_a_line_giving_its_stream_or_type_twice_is_declined() -> None:
+    """The reader routes a run by the first "stream"; msgspec, per line, takes the last one."""
+    converter = ChunkConverter.for_schema(SCHEMA.properties, SCHEMA.arrow, KEYS)
+    assert converter is not None
+    for tail in (b', "stream": "other"', b', "type": "STATE"'):
+        line = b'{"type": "RECORD", "stream": "s", "record": {"Id": "a"}' + tail + b"}\n"
+        assert converter.convert_messages(line * 2, 2) is None
+    clean = b'{"type": "RECORD", "stream": "s", "record": {"Id": "a"}}\n'
+    assert converter.convert_messages(clean * 2, 2) is not None
+
+
 def test_salesforce_shaped_records_take_the_fast_path() -> None:
     """The point of the converter: clean records are converted, not declined."""
     converter = ChunkConverter.for_schema(SCHEMA.properties, SCHEMA.arrow, KEYS)
