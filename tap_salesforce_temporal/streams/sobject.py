@@ -99,8 +99,12 @@ class SObjectStream(IncrementalStream):
     def _hard_deleted(
         self, start: dt.datetime | None, end: dt.datetime | None, seen: set[str], stats: StreamStats
     ) -> list[dict]:
-        """Tombstones for the window when ``include_deleted`` asks and the object supports it."""
-        if not (
+        """Tombstones for the window when ``include_deleted`` asks and the object supports it.
+
+        None once the run has stopped (the quota guard): the rows were read only part of the way,
+        and a tombstone's date would carry the bookmark past the rows not read yet.
+        """
+        if self.runtime.stopped_reason or not (
             self.runtime.settings.include_deleted
             and self.object_schema.supports_get_deleted
             and start is not None

@@ -143,3 +143,43 @@ def test_given_the_quota_crossed_mid_bulk_job_when_syncing_then_no_page_is_fetch
         received = len(run.records("OpportunityFieldHistory"))
         assert 0 < received < org.count("OpportunityFieldHistory")
         assert received % 1000 == 0, "whole pages only"
+
+
+def test_given_the_quota_stops_a_bulk_read_with_include_deleted_then_no_tombstone_moves_the_bookmark_past_unread_rows(
+    tmp_path: Path,
+) -> None:
+    """Hard deletes are fetched after the rows; when the quota guard stopped the rows part of the
+    way, a tombstone's (recent) date must not become the bookmark, or the unread rows are lost."""
+    with SandboxOrg(seed=7, scale=3000, daily_api_limit=100_000) as org:
+        config = tap_config(
+            org,
+            objects=["Opportunity"],
+            api_type="bulk",
+            include_deleted=True,
+            bulk_page_records=1000,
+            start_date="2000-01-01T00:00:00Z",  # a window start: getDeleted is asked
+        )
+        first = run_tap(tmp_path, config)
+        assert first.returncode == 0, first.stderr
+        alive = [r["Id"] for r in first.records("Opportunity") if not r["IsDeleted"]]
+        org.hard_delete("Opportunity", alive[:2])
+        before = org.api_usage
+        probe = run_tap(tmp_path, config)  # read-only: counts the calls of a whole run
+        assert probe.returncode == 0, probe.stderr
+        everything = probe.records("Opportunity")
+        assert len([r for r in everything if r.get("_sdc_deleted_at")]) == 2
+        pages = -(-(len(everything) - 2) // 1000)
+        assert pages >= 3
+        # Stop right after the first result page: the calls before it, then page 1 crosses.
+        first_page_call = org.api_usage - before - (pages - 1) - 1  # other pages, one getDeleted
+        org.api_usage = 0
+        stopped = run_tap(
+            tmp_path, {**config, "max_api_usage_percent": 100 * first_page_call / 100_000}
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        assert "stopping cleanly" in stopped.stderr
+        emitted = stopped.records("Opportunity")
+        assert 0 < len(emitted) < len(everything)
+        assert not [r for r in emitted if r.get("_sdc_deleted_at")], "no tombstones after a stop"
+        bookmark = stopped.last_state["bookmarks"]["Opportunity"]["replication_key_value"]
+        assert bookmark <= max(r["SystemModstamp"] for r in emitted)
