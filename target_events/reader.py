@@ -82,8 +82,8 @@ class LineReader(GenericSingerReader[bytes]):
         # Set by the target: writes what arrived before a bad line, so stopping loses nothing.
         self.on_error: t.Callable[[], None] | None = None
         self.accept_record: t.Callable[[str, msgspec.Raw, int], bool] | None = None
-        # (stream, lines, line count, first line number) -> taken; declined runs go line by line.
-        self.accept_run: t.Callable[[str, bytes, int, int], bool] | None = None
+        # (stream, lines, line count) -> taken; a declined run goes line by line.
+        self.accept_run: t.Callable[[str, bytes, int], bool] | None = None
         self.before_message: t.Callable[[], None] = lambda: None
         self._run_patterns: dict[bytes, re.Pattern[bytes]] = {}
 
@@ -149,7 +149,7 @@ class LineReader(GenericSingerReader[bytes]):
             count = block.count(b"\n", position, stop)
             if count > 1:
                 run = block[position:stop]
-                if self.accept_run(head.group(1).decode(), run, count, self.line_number + 1):  # type: ignore[union-attr]
+                if self.accept_run(head.group(1).decode(), run, count):  # type: ignore[union-attr]
                     self.line_number += count
                     stats["RECORD"] += count
                 else:

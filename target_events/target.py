@@ -161,7 +161,7 @@ class TargetEvents(Target):
         self._handle_max_record_age()
         return True
 
-    def _accept_run(self, stream: str, lines: bytes, count: int, first_line: int) -> bool:
+    def _accept_run(self, stream: str, lines: bytes, count: int) -> bool:
         """A run of whole RECORD lines of one stream, converted by Arrow in one go; False when a
         line needs the per-line path (which then words any error with its line number)."""
         sink = self._raw_sinks.get(stream) or self._raw_sink(stream)
