@@ -20,10 +20,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-_DATETIME = re.compile(
+# One pattern text for the per-record check and the chunk check of json_chunks (run by RE2).
+DATETIME_PATTERN = (
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_DATETIME = re.compile(DATETIME_PATTERN)
+_DATE = re.compile(DATE_PATTERN)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 

@@ -20,13 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from .arrow import TIMESTAMP, non_null_kinds
+from .arrow import DATE_PATTERN, DATETIME_PATTERN, TIMESTAMP, non_null_kinds
 from .errors import InputError
 
-# The per-record check's patterns in RE2 syntax; RE2's \d and $ are stricter than Python's (ASCII
-# digits only, no trailing newline), so a value that passes here passes there.
-_DATETIME_RE2 = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-_DATE_RE2 = r"^\d{4}-\d{2}-\d{2}$"
 _decoder = msgspec.json.Decoder()
 
 
@@ -123,7 +119,9 @@ class ChunkConverter:
             if field.name in self.keys and column.null_count:
                 return None  # missing and null keys differ: the per-record path tells them apart
             if field.type in (TIMESTAMP, pa.date32()):
-                pattern = _DATETIME_RE2 if field.type == TIMESTAMP else _DATE_RE2
+                # The per-record check's own pattern, run by RE2: its \d and $ are stricter than
+                # Python's (ASCII digits, no trailing newline), so what passes here passes there.
+                pattern = DATETIME_PATTERN if field.type == TIMESTAMP else DATE_PATTERN
                 if pc.all(pc.match_substring_regex(column, pattern)).as_py() is False:
                     return None
                 try:
