@@ -120,19 +120,13 @@ class TargetEvents(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         """Fast path for identity maps: validate, buffer, flush when full; else the SDK's path."""
         stream = message_dict.get("stream")
-        maps = self.mapper.stream_maps.get(stream) if isinstance(stream, str) else None
         record = message_dict.get("record")
-        if (
-            not self._identity_maps
-            or not maps
-            or len(maps) != 1
-            or maps[0].stream_alias != stream
-            or not isinstance(record, dict)
-        ):
-            super()._process_record_message(message_dict)
-            return
-        sink = self._sinks_active.get(stream)
-        if not isinstance(sink, EventsSink):
+        sink = (
+            self._unmapped_sink(stream)
+            if self._identity_maps and isinstance(stream, str) and isinstance(record, dict)
+            else None
+        )
+        if sink is None:
             super()._process_record_message(message_dict)
             return
         sink._validate_and_parse(record)
@@ -182,13 +176,18 @@ class TargetEvents(Target):
         self._handle_max_record_age()
         return True
 
-    def _raw_sink(self, stream: str) -> EventsSink | None:
-        """The stream's sink when its records may skip the per-record path; remembered."""
+    def _unmapped_sink(self, stream: str) -> EventsSink | None:
+        """The stream's active sink when its one map is the identity, else None (SDK path)."""
         maps = self.mapper.stream_maps.get(stream)
         if not maps or len(maps) != 1 or maps[0].stream_alias != stream:
             return None
         sink = self._sinks_active.get(stream)
-        if not isinstance(sink, EventsSink) or sink.chunk_converter is None:
+        return sink if isinstance(sink, EventsSink) else None
+
+    def _raw_sink(self, stream: str) -> EventsSink | None:
+        """The stream's sink when its records may skip the per-record path; remembered."""
+        sink = self._unmapped_sink(stream)
+        if sink is None or sink.chunk_converter is None:
             return None
         self._raw_sinks[stream] = sink
         return sink
