@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import requests
+import urllib3
 
 from .auth import Authenticator, Session
 from .errors import (
@@ -199,6 +200,23 @@ class SalesforceClient:
             raise QuotaReached(
                 f"API usage {self.usage.describe()} reached max_api_usage_percent={self.settings.max_api_usage_percent:g}; stopping cleanly, the next run resumes from STATE"
             )
+
+
+def whole_body(response: requests.Response) -> bytes:
+    """The body of a ``stream=True`` response, in one read.
+
+    ``Response.content`` reads 10 KB at a time: ~2 ms of Python per MB, half the time of a
+    50,000-row Bulk page on loopback (the tap's page thread is the BATCH path's bottleneck). A
+    body cut short raises what ``.content`` raises, so ``call`` retries the page.
+    """
+    try:
+        return response.raw.read(decode_content=True)
+    except urllib3.exceptions.ProtocolError as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from error
+    except urllib3.exceptions.DecodeError as error:
+        raise requests.exceptions.ContentDecodingError(error) from error
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.exceptions.ConnectionError(error) from error
 
 
 def _json_or_none(response: requests.Response) -> object:

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 
-from ..client import SalesforceClient
+from ..client import SalesforceClient, whole_body
 from ..errors import BulkJobFailed
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s
@@ -89,7 +89,8 @@ class BulkQuery:
             f"/jobs/query/{job_id}/results",
             params=params,
             context=self.context,
-            read=lambda r: (r.content, r.headers.get("Sforce-Locator")),
+            stream=True,
+            read=lambda r: (whole_body(r), r.headers.get("Sforce-Locator")),
         )
         return parse(payload), next_locator
 
