@@ -11,6 +11,7 @@ import gzip
 import json
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -254,27 +255,54 @@ class EventsSink(BatchSink):
 
         Never a whole file in memory: the buffer flushes whenever it is full, as for records.
         """
+        if encoding.format not in ("parquet", "jsonl"):
+            raise InputError(
+                f"stream '{self.stream_name}': BATCH encoding {encoding.format!r} is not supported"
+            )
         for uri in files:
             path = _local_path(uri)
             if encoding.format == "parquet":
-                parquet = pq.ParquetFile(path)
-                rows_per_batch = min(CHUNK_ROWS * 10, self.settings.max_batch_rows)
-                for batch in parquet.iter_batches(batch_size=rows_per_batch):
-                    self._append_table(self._conform(pa.Table.from_batches([batch])))
-            elif encoding.format == "jsonl":
-                opener = gzip.open if encoding.compression == "gzip" else open
-                with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-                    for line in handle:
-                        if line.strip():
-                            record = json.loads(line)
-                            self._validate_and_parse(record)
-                            self.process_record(record, {})
-                            if self.is_full:
-                                self.events_target.drain_one(self)
-            else:
-                raise InputError(
-                    f"stream '{self.stream_name}': BATCH encoding {encoding.format!r} is not supported"
-                )
+                for table in self._parquet_tables(uri, path):
+                    self._append_table(self._conform(table))
+                continue
+            for record in self._jsonl_records(uri, path, encoding.compression):
+                self._validate_and_parse(record)
+                self.process_record(record, {})
+                if self.is_full:
+                    self.events_target.drain_one(self)
+
+    def _parquet_tables(self, uri: str, path: str) -> Iterator[pa.Table]:
+        """A missing, unreadable or corrupt batch file is bad input, named in one line; the
+        errors of writing what it held (a full disk) are not caught here."""
+        rows_per_batch = min(CHUNK_ROWS * 10, self.settings.max_batch_rows)
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_batch):
+                yield pa.Table.from_batches([batch])
+        except (OSError, pa.ArrowInvalid) as error:
+            raise self._unreadable(uri, error) from error
+
+    def _jsonl_records(self, uri: str, path: str, compression: str | None) -> Iterator[dict]:
+        opener = gzip.open if compression == "gzip" else open
+        line_number = 1  # the line being read or parsed when an error comes
+        try:
+            with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+                for line in handle:
+                    if line.strip():
+                        record = json.loads(line)
+                        if not isinstance(record, dict):
+                            raise ValueError("a record must be a JSON object")
+                        yield record
+                    line_number += 1
+        except ValueError as error:  # not JSON, not UTF-8
+            raise self._unreadable(f"{uri} line {line_number}", error) from error
+        except (OSError, EOFError) as error:  # missing, not gzip, cut short
+            raise self._unreadable(uri, error) from error
+
+    def _unreadable(self, where: str, error: Exception) -> InputError:
+        return InputError(
+            f"stream '{self.stream_name}': BATCH file {where} cannot be read: "
+            f"{type(error).__name__}: {error}"
+        )
 
     def _append_table(self, table: pa.Table) -> None:
         self._seal_chunk()
