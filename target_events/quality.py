@@ -188,7 +188,8 @@ class QualityCheck:
         DuckDB's memory limit keeps the cost flat: measured +~100 MB of RSS for 1M and for 12M
         keys alike (it spills the hash table to ``temp_directory``). Counting distinct keys is
         the whole cost of a clean run; the most repeated keys are looked up only when there are
-        duplicates. Two threads halve the time (0.46 -> 0.22 s for 1.4M keys) but under the
+        duplicates. Two threads halve the time (0.46 -> 0.22 s for 1.4M keys; counting hashes,
+        0.09 s) but under the
         same cap run out of memory on 12M keys: they are used only for small runs, and a run
         that still runs out of memory is counted again on one thread.
         """
@@ -214,12 +215,23 @@ class QualityCheck:
                 preserve_insertion_order=False,
                 threads=threads,
             ) as db:
+                # Distinct 64-bit hashes first: half the time of distinct strings. Equal keys
+                # hash alike, so as many hashes as keys proves there is no duplicate; fewer (a
+                # duplicate or, rarely, a collision) is settled by the exact count on the keys.
                 keys, distinct, null_keys = db.execute(
-                    "SELECT count(k), count(DISTINCT k), count(*) - count(k) FROM read_parquet(?)",
+                    """
+                    SELECT count(k), count(DISTINCT hash(k)) FILTER (WHERE k IS NOT NULL),
+                        count(*) - count(k)
+                    FROM read_parquet(?)
+                    """,
                     [files],
                 ).fetchone() or (0, 0, 0)
                 pairs = None
-                if keys > distinct:  # the examples cost a second pass, paid only when needed
+                if keys > distinct:  # exact count and examples: a second pass, only when needed
+                    (distinct,) = db.execute(
+                        "SELECT count(DISTINCT k) FROM read_parquet(?)", [files]
+                    ).fetchone() or (0,)
+                if keys > distinct:
                     (pairs,) = db.execute(
                         """
                         SELECT list([k, n::VARCHAR] ORDER BY n DESC, k) FROM (
