@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import jwt
 import requests
 
 from .errors import LoginError, parse_error_body
@@ -65,6 +64,8 @@ class Authenticator:
             "aud": s.login_url,
             "exp": int(time.time()) + 180,
         }
+        import jwt  # with cryptography ~40 ms of start-up; only the JWT flow needs it
+
         try:
             assertion = jwt.encode(claims, s.private_key or "", algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError) as error:
