@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import gc
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -185,10 +184,6 @@ def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
 
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr and exit code 1."""
-    # The ~70k objects the imports made (mostly the SDK's) live as long as the process: frozen,
-    # no collection walks them again, the interpreter's final passes at exit included (~40 ms a
-    # run). Not frozen again at exit: DuckDB's bindings report what is left uncollected as leaks.
-    gc.freeze()
     try:
         TapSalesforceTemporal.cli()
     except ConfigValidationError as error:

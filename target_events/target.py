@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import gc
 import json
 import os
 import secrets
@@ -327,10 +326,6 @@ def main() -> None:
     Records that arrived before the bad line are still written, and their STATE passed on, so a
     restart from the last STATE loses nothing. ``target-events report ...`` runs the report instead.
     """
-    # As in the tap: the import-time objects are frozen, for the collections during the run and
-    # the interpreter's final passes at exit (~40 ms of a run). Only those: DuckDB's bindings
-    # (nanobind) print "leaked instances" for objects the final collection did not free.
-    gc.freeze()
     if sys.argv[1:2] == ["report"]:
         from .report.cli import main as report_main
 
