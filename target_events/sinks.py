@@ -384,7 +384,14 @@ class EventsSink(BatchSink):
             ext=settings.extension,
         )
         temp = target.storage.new_temp_path(f".{settings.extension}")
-        size = write_file(table, temp, fmt=settings.format, compression=settings.compression)
+        keys = self.key_properties or ()
+        size = write_file(
+            table,
+            temp,
+            fmt=settings.format,
+            compression=settings.compression,
+            unique=keys[0] if len(keys) == 1 else None,
+        )
         uri = target.storage.commit(temp, key)
         low = high = None
         if self.partitioning and table.num_rows:

@@ -18,12 +18,29 @@ from .arrow import TIMESTAMP
 ROW_GROUP_ROWS = 128 * 1024
 
 
-def write_file(table: pa.Table, path: Path, *, fmt: str, compression: str) -> int:
-    """Write ``table`` to ``path``, fsync it, and return its size in bytes."""
+def write_file(
+    table: pa.Table, path: Path, *, fmt: str, compression: str, unique: str | None = None
+) -> int:
+    """Write ``table`` to ``path``, fsync it, and return its size in bytes.
+
+    ``unique`` names a column whose values are (nearly) all different, a stream's one key: no
+    Parquet dictionary for it. A dictionary of unique values only grows until Arrow gives up on
+    it; skipping that is ~5% of a history batch's write, and its file ends up smaller.
+    """
     if fmt == "parquet":
         codec = None if compression == "none" else compression
+        dictionary: bool | list[str] = (
+            [name for name in table.column_names if name != unique]
+            if unique in table.column_names
+            else True
+        )
         pq.write_table(
-            table, path, compression=codec, row_group_size=ROW_GROUP_ROWS, coerce_timestamps="us"
+            table,
+            path,
+            compression=codec,
+            row_group_size=ROW_GROUP_ROWS,
+            coerce_timestamps="us",
+            use_dictionary=dictionary,
         )
     elif fmt == "jsonl":
         _write_text(path, _jsonl(table), compression)

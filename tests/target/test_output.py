@@ -354,3 +354,28 @@ def test_given_a_long_run_of_records_over_several_read_blocks_then_batches_lines
     [entry] = [json.loads(line) for line in dead.read_text().splitlines()]
     assert (entry["line"], entry["record"]) == (23_458, {"Id": "id-023456", "n": "oops"})
     assert run.states == [{"done": True}]
+
+
+def test_given_one_key_property_then_its_column_has_no_dictionary_and_the_others_keep_theirs(
+    tmp_path: Path,
+) -> None:
+    schema = {
+        "type": "SCHEMA",
+        "stream": "hist",
+        "schema": {"properties": {"Id": {"type": "string"}, "Field": {"type": "string"}}},
+        "key_properties": ["Id"],
+    }
+    records = [
+        {"type": "RECORD", "stream": "hist", "record": {"Id": f"0{n:017d}", "Field": f"F{n % 3}"}}
+        for n in range(5000)
+    ]
+    run = run_target(
+        tmp_path, {"destination": str(tmp_path / "out")}, singer_lines(schema, *records)
+    )
+    assert run.returncode == 0, run.stderr
+    [path] = (tmp_path / "out" / "hist").glob("*.parquet")
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: set(group.column(i).encodings) for i in range(2)}
+    assert not encodings["Id"] & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}, encodings
+    assert encodings["Field"] & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}, encodings
+    assert pq.read_table(path)["Id"].to_pylist() == [f"0{n:017d}" for n in range(5000)]
