@@ -188,10 +188,9 @@ class QualityCheck:
         DuckDB's memory limit keeps the cost flat: measured +~100 MB of RSS for 1M and for 12M
         keys alike (it spills the hash table to ``temp_directory``). Counting distinct keys is
         the whole cost of a clean run; the most repeated keys are looked up only when there are
-        duplicates. Two threads halve the time (0.46 -> 0.22 s for 1.4M keys; counting hashes,
-        0.09 s) but under the
-        same cap run out of memory on 12M keys: they are used only for small runs, and a run
-        that still runs out of memory is counted again on one thread.
+        duplicates. Two threads halve the time (0.46 -> 0.22 s for 1.4M keys; 0.09 s counting
+        hashes) but under the same cap run out of memory on 12M keys: they are used only for
+        small runs, and a run that still runs out of memory is counted again on one thread.
         """
         import duckdb
 
