@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
+import pyarrow as pa
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
@@ -182,8 +185,21 @@ def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
     return dataclasses.replace(settings, instance_url=None, **org.login_settings())
 
 
+def _use_jemalloc() -> None:
+    """Arrow's jemalloc pool instead of its default (mimalloc): measured at 1.4M rows, the tap's
+    peak RSS fell from ~280-300 MB to ~190 MB in RECORD and BATCH mode, at the same speed (each
+    Bulk page's buffers are freed and reused page after page). Wheels built without jemalloc keep
+    the default; an explicit ARROW_DEFAULT_MEMORY_POOL still wins. (The target differs: its
+    Parquet writes did best on the system allocator.)"""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    with contextlib.suppress(NotImplementedError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr and exit code 1."""
+    _use_jemalloc()
     try:
         TapSalesforceTemporal.cli()
     except ConfigValidationError as error:
