@@ -37,7 +37,7 @@ from .generator import SyntheticOrg
 from .ids import make_id
 from .metadata import OBJECTS, ObjectSpec, find_object
 from .metadata import extra_objects as make_extra_objects
-from .oauth import Credentials, OAuthError, Sessions, generate_credentials
+from .oauth import JWT_GRANT, Credentials, OAuthError, Sessions, generate_credentials
 from .soql import BoolOp, Comparison, Query, SoqlError, parse
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
@@ -668,7 +668,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         form = dict(urllib.parse.parse_qsl(body.decode()))
         basic = self.headers.get("Authorization") or ""
-        if basic.lower().startswith("basic "):
+        if basic.lower().startswith("basic ") and form.get("grant_type") != JWT_GRANT:
             # client_secret_basic: the connected app's key and secret in the Authorization header.
             decoded = base64.b64decode(basic[6:]).decode()
             form.setdefault("client_id", decoded.partition(":")[0])
