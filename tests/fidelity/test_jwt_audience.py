@@ -48,7 +48,7 @@ def test_given_a_jwt_salesforce_would_refuse_when_posting_then_the_org_refuses_i
     small_org: SandboxOrg, claims: dict, extra: dict, description: str
 ) -> None:
     claims = {k: small_org.base_url if v == "__base_url__" else v for k, v in claims.items()}
-    extra = {k: small_org.credentials.client_id for k in extra}
+    extra = dict.fromkeys(extra, small_org.credentials.client_id)
     form = {"grant_type": JWT_GRANT, "assertion": _assertion(small_org, **claims), **extra}
     response = _post(small_org, form)
     assert response.status_code == 400
