@@ -167,6 +167,28 @@ class TapSalesforceTemporal(Tap):
                 self.logger.info("Run summary | %s", line)
         if self.runtime.stopped_reason:
             self.logger.warning("Stopped early: %s", self.runtime.stopped_reason)
+            _exit_after_quota_stop(self.runtime)
+
+
+def _exit_after_quota_stop(runtime: Runtime) -> None:
+    """A quota stop must not look like success: every STATE is already out, so exit non-zero.
+
+    An orchestrator that treats exit 0 as "caught up" would otherwise never learn the run stopped
+    part-way (Meltano keeps each STATE the target prints, so the next run resumes either way).
+    """
+    code = runtime.settings.quota_exit_code
+    if not code:
+        return
+    from .writer import stdout
+
+    stdout().flush()
+    print(  # noqa: T201
+        f"tap-salesforce-temporal: stopped early by the API quota guard "
+        f"(max_api_usage_percent={runtime.settings.max_api_usage_percent:g}), STATE emitted; "
+        f"exiting with quota_exit_code={code}",
+        file=sys.stderr,
+    )
+    sys.exit(code)
 
 
 def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
