@@ -121,7 +121,8 @@ def test_given_a_disk_that_fills_up_mid_run_then_one_line_and_state_never_passes
 
 @needs_userns
 def test_given_a_read_only_destination_then_one_line_names_it(tmp_path: Path) -> None:
-    run, _ = _run_in_namespace(tmp_path, "ro", {}, _input(5))
+    # qa_mode off: DuckDB's preload thread can abort a fast exit (issue 17 item 9, fixed apart).
+    run, _ = _run_in_namespace(tmp_path, "ro", {"qa_mode": "off"}, _input(5))
     assert run.returncode == 1
     assert _one_line(run.stderr) == [
         f"target-events: destination '{tmp_path / 'mnt' / 'out'}' is not usable: "
@@ -133,7 +134,7 @@ def test_given_a_read_only_destination_then_one_line_names_it(tmp_path: Path) ->
 def test_given_a_destination_that_is_a_file_then_one_line_names_it(tmp_path: Path) -> None:
     dest = tmp_path / "out"
     dest.write_text("not a folder")
-    run = run_target(tmp_path, {"destination": str(dest)}, _input(5))
+    run = run_target(tmp_path, {"destination": str(dest), "qa_mode": "off"}, _input(5))
     assert run.returncode == 1
     assert _one_line(run.stderr) == [
         f"target-events: destination '{dest}' is not usable: File exists ({dest})"
