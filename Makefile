@@ -46,7 +46,7 @@ test: lint system-tools
 
 demo: $(STAMP)
 	@echo "== meltano install (local plugins, pip_url -e .)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano install tap-salesforce-temporal target-events
 	@echo "== meltano run tap-salesforce-temporal target-events (embedded sandbox org)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano run tap-salesforce-temporal target-events
 	@echo "== what landed"

@@ -43,7 +43,7 @@ def test_meltano_yml_is_valid_against_the_installed_meltano_project_schema() -> 
 @pytest.mark.parametrize(("kind", "command"), [("extractors", TAP), ("loaders", TARGET)])
 def test_capabilities_and_settings_are_exactly_what_about_prints(kind: str, command: str) -> None:
     about = _about(command)
-    [plugin] = PROJECT["plugins"][kind]
+    plugin = PROJECT["plugins"][kind][0]
     assert plugin["capabilities"] == [
         c for c in about["capabilities"] if c not in NOT_IN_MELTANO_SCHEMA
     ]

@@ -38,6 +38,46 @@ TAP_SETTING_GROUPS = [
 ]
 TARGET_SETTING_GROUPS = [["destination"]]
 
+# A third-party loader the tests run end to end (tests/integration/test_postgres_e2e.py): declared
+# here in full so that `meltano install` needs no Hub lookup. Its settings come from the
+# TARGET_POSTGRES_* env vars (see README); `meltano install target-postgres` installs it on demand.
+TARGET_POSTGRES = {
+    "name": "target-postgres",
+    "namespace": "target_postgres",
+    "variant": "meltanolabs",
+    "pip_url": "meltanolabs-target-postgres~=0.8.1",
+    "executable": "target-postgres",
+    "capabilities": [
+        "about",
+        "stream-maps",
+        "schema-flattening",
+        "activate-version",
+        "hard-delete",
+    ],
+    "settings_group_validation": [["host", "port", "user", "password", "database"]],
+    "settings": [
+        {"name": "host", "kind": "string", "label": "Host"},
+        {"name": "port", "kind": "integer", "label": "Port", "value": 5432},
+        {"name": "user", "kind": "string", "label": "User"},
+        {"name": "password", "kind": "string", "label": "Password", "sensitive": True},
+        {"name": "database", "kind": "string", "label": "Database"},
+        {
+            "name": "default_target_schema",
+            "kind": "string",
+            "label": "Default target schema",
+            "value": "salesforce",
+        },
+        {
+            "name": "load_method",
+            "kind": "options",
+            "label": "Load method",
+            "description": "upsert: rows with the same primary key (Salesforce Id, event_id) replace the stored one.",
+            "options": [{"label": v, "value": v} for v in ("append-only", "upsert", "overwrite")],
+            "value": "upsert",
+        },
+    ],
+}
+
 
 def about_settings(plugin: type[PluginBase]) -> dict:
     """The settings schema ``--about`` prints: the plugin's own plus the SDK's built-in ones
@@ -124,7 +164,8 @@ def meltano_project() -> dict:
                     "capabilities": meltano_capabilities(TargetEvents),
                     "settings_group_validation": TARGET_SETTING_GROUPS,
                     "settings": meltano_settings(about_settings(TargetEvents)),
-                }
+                },
+                TARGET_POSTGRES,
             ],
         },
         "environments": [
