@@ -41,7 +41,15 @@ system-tools:
 		echo "== not installed:$$missing (no apt, or sudo would ask a password): the tests needing it will be skipped"; \
 	fi
 
-test: lint system-tools
+# PyAirbyte pins conflict with this project's (pyarrow, duckdb): it gets its own venv, built once
+# and reused; the Airbyte source test drives our source executable from it.
+AIRBYTE_VENV := .venv-airbyte
+$(AIRBYTE_VENV)/.stamp:
+	$(PYTHON) -m venv $(AIRBYTE_VENV)
+	$(AIRBYTE_VENV)/bin/python -m pip install --quiet "airbyte~=0.71"
+	touch $@
+
+test: lint system-tools $(AIRBYTE_VENV)/.stamp
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -58,4 +66,4 @@ bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) output .meltano
+	rm -rf $(VENV) $(AIRBYTE_VENV) output .meltano
