@@ -38,8 +38,11 @@ class TapFailed(Exception):
 @contextmanager
 def _tap(args: list[str]) -> Iterator[IO[bytes]]:
     """The tap's stdout; its stderr copied through, the last line kept for a failure."""
-    process = subprocess.Popen([*TAP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None and process.stderr is not None
+    # argv is this interpreter, the tap's module and files this command wrote: no shell, no input.
+    process = subprocess.Popen([*TAP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    stdout, stderr = process.stdout, process.stderr
+    if stdout is None or stderr is None:
+        raise TapFailed("could not open the tap's output pipes")
     last: list[str] = []
 
     def pump(stream: IO[bytes]) -> None:
@@ -50,12 +53,12 @@ def _tap(args: list[str]) -> Iterator[IO[bytes]]:
             if line:
                 last[:] = [line]
 
-    copier = threading.Thread(target=pump, args=(process.stderr,), daemon=True)
+    copier = threading.Thread(target=pump, args=(stderr,), daemon=True)
     copier.start()
     try:
-        yield process.stdout
+        yield stdout
     finally:
-        process.stdout.close()
+        stdout.close()
         code = process.wait()
         copier.join()
     if code != 0:
