@@ -15,6 +15,18 @@ from typing import Any
 NOT_FOR_AIRBYTE = frozenset({"batch_config"})
 
 
+def _draft7(node: Any, key: str | None = None) -> Any:
+    """The SDK writes a few subschemas as the bare string ``"null"`` (stream_maps); Draft 7
+    validators, as Airbyte clients use, need ``{"type": "null"}``."""
+    if isinstance(node, dict):
+        return {k: _draft7(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        if key in ("anyOf", "oneOf", "allOf"):
+            return [{"type": "null"} if item == "null" else _draft7(item) for item in node]
+        return [_draft7(item) for item in node]
+    return node
+
+
 def spec(settings_schema: dict) -> dict:
     """SPEC: the tap's settings (its own and the SDK's) as the connection specification."""
     properties = {}
@@ -25,7 +37,7 @@ def spec(settings_schema: dict) -> dict:
         if prop.pop("secret", False):
             prop["airbyte_secret"] = True
         prop.pop("writeOnly", None)
-        properties[name] = prop
+        properties[name] = _draft7(prop)
     return {
         "type": "SPEC",
         "spec": {

@@ -9,6 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 
@@ -47,6 +48,7 @@ def test_spec_and_catalog_speak_the_airbyte_protocol(tmp_path: Path) -> None:
     properties = spec["spec"]["connectionSpecification"]["properties"]
     assert properties["client_secret"]["airbyte_secret"] is True
     assert "batch_config" not in properties
+    jsonschema.Draft7Validator.check_schema(spec["spec"]["connectionSpecification"])
     with SandboxOrg(seed=3, scale=20) as org:
         config = tmp_path / "config.json"
         config.write_text(json.dumps(tap_config(org, objects=["OpportunityHistory"])))
