@@ -202,7 +202,10 @@ def test_given_a_thousand_object_org_when_discovering_then_each_is_a_typed_strea
             "setting 'private_key': is required for auth_flow=jwt",
         ),
         ({"api_type": "soap"}, "api_type"),
-        ({"lookback_window": -5}, "setting 'lookback_window': -5 must be 0 or more seconds"),
+        (
+            {"lookback_window": -5},
+            "setting 'lookback_window': -5 must be between 0 and 31622400 seconds (366 days)",
+        ),
         (
             {"start_date": "2025-01-02T00:00:00Z", "end_date": "2025-01-01T00:00:00Z"},
             "setting 'end_date': must be after start_date",
