@@ -133,12 +133,13 @@ class SalesforceClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as error:
-                reason = type(error).__name__
+                reason = fault = type(error).__name__
             except UnreadableBody as error:
                 # A proxy's HTML page or a body cut short under a 200: transient, like a drop.
-                reason = f"{response.status_code} {error}"
+                reason, fault = f"{response.status_code} {error}", "UNREADABLE_BODY"
             else:
                 reason = f"{response.status_code} {verdict.error_code}"
+                fault = verdict.error_code
                 if verdict.action is Action.REFRESH_SESSION and not refreshed:
                     self.logger.info(
                         "%s: session expired (%s); logging in again", context, verdict.error_code
@@ -159,7 +160,7 @@ class SalesforceClient:
                     raise SalesforceApiError(
                         response.status_code, verdict.error_code, verdict.message, context=context
                     )
-            self._count_fault(reason.split(" ")[-1])
+            self._count_fault(fault)
             attempt += 1
             if attempt > self.settings.max_retries:
                 raise SalesforceApiError(

@@ -240,9 +240,11 @@ def _check_json_files(argv: list[str]) -> None:
             continue
         try:
             with open(value, encoding="utf-8") as handle:
-                json.load(handle)
+                content = json.load(handle)
         except (ValueError, UnicodeDecodeError) as error:
             raise TapError(f"{option} file {value}: not valid JSON ({error})") from None
+        if not isinstance(content, dict):
+            raise TapError(f"{option} file {value}: expects a JSON object")
 
 
 def main() -> None:

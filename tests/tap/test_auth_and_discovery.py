@@ -211,6 +211,14 @@ def test_given_a_thousand_object_org_when_discovering_then_each_is_a_typed_strea
             "setting 'end_date': must be after start_date",
         ),
         (
+            {"lookback_window": 10**12},
+            "setting 'lookback_window': 1000000000000 must be between 0 and 31622400 seconds",
+        ),
+        (
+            {"start_date": "0001-01-01T00:00:00Z"},
+            "setting 'start_date': 0001-01-01 is outside the dates Salesforce accepts",
+        ),
+        (
             {"max_api_usage_percent": 150},
             "setting 'max_api_usage_percent': 150.0 must be above 0 and at most 100",
         ),
