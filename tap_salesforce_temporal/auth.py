@@ -101,6 +101,8 @@ class Authenticator:
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
             code, description = parse_error_body(body)
             detail = f"{code}: {description}" if code else f"HTTP {response.status_code}"
+            if response.status_code == 200 and not code:
+                detail += " without an access_token (not Salesforce's JSON answer: a proxy?)"
             raise LoginError(
                 f"Salesforce login failed (auth_flow={self.settings.auth_flow}): {detail}"
             )

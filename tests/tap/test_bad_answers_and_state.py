@@ -177,3 +177,18 @@ def test_given_a_file_that_is_not_json_then_one_line_names_the_file(
     )
     assert done.returncode == 1
     assert f"{option} file {broken}: expects a JSON object" in _one_error_line(done.stderr)
+
+
+def test_given_a_login_answering_html_under_200_then_one_line_says_so(tmp_path: Path) -> None:
+    def portal(seen: Seen) -> Answer:
+        return 200, {"Content-Type": "text/html"}, b"<html>Sign in to the Wi-Fi</html>"
+
+    with StubServer(portal) as login:
+        config = {"domain": login.url, "client_id": "c", "client_secret": "s",
+                  "username": "u", "password": "p"}  # fmt: skip
+        run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    assert _one_error_line(run.stderr) == (
+        "tap-salesforce-temporal: Salesforce login failed (auth_flow=password): HTTP 200 without"
+        " an access_token (not Salesforce's JSON answer: a proxy?)"
+    )
