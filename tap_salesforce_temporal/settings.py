@@ -10,7 +10,7 @@ import datetime as dt
 import decimal
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -174,12 +174,12 @@ def _parse_datetime(setting: str, value: str | None) -> dt.datetime | None:
 class Settings:
     auth_flow: str
     client_id: str | None
-    client_secret: str | None
-    refresh_token: str | None
+    client_secret: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     username: str | None
-    password: str | None
-    security_token: str | None
-    private_key: str | None
+    password: str | None = field(repr=False)
+    security_token: str | None = field(repr=False)
+    private_key: str | None = field(repr=False)
     domain: str
     instance_url: str | None
     api_version: str

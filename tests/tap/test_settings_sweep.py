@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tap_salesforce_temporal.errors import SettingError
-from tap_salesforce_temporal.settings import CONFIG_SCHEMA, SECRET_SETTINGS, _kind
+from tap_salesforce_temporal.settings import CONFIG_SCHEMA, SECRET_SETTINGS, Settings, _kind
 from tap_salesforce_temporal.tap import TapSalesforceTemporal
 from tests.helpers import TAP, write_json
 
@@ -177,3 +177,7 @@ def test_given_secrets_in_the_config_then_about_never_shows_them(tmp_path: Path)
         run = _run(tmp_path, BASE, *args)
         assert run.returncode == 0, run.stderr
         assert not _leaked(run.stdout + run.stderr, "", None), args
+
+
+def test_given_parsed_settings_then_their_repr_shows_no_secret() -> None:
+    assert not _leaked(repr(Settings.from_config(BASE)), "", None)
