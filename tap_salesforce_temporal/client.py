@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 import urllib3
@@ -228,10 +228,10 @@ class UnreadableBody(Exception):
     """A success answer whose body is not what the API sends (HTML, JSON cut short)."""
 
 
-def json_object(response: requests.Response) -> dict:
+def json_object(response: requests.Response, **options: Any) -> dict:
     """The JSON object of a success answer; anything else is retried by ``call``."""
     try:
-        body = response.json()
+        body = response.json(**options)
     except ValueError:
         raise UnreadableBody("answer is not JSON") from None
     if not isinstance(body, dict):

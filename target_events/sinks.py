@@ -7,6 +7,7 @@ written when the batch is full by rows, bytes or age. Each flush writes one file
 
 from __future__ import annotations
 
+import decimal
 import gzip
 import json
 import time
@@ -288,7 +289,7 @@ class EventsSink(BatchSink):
             with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
                 for line in handle:
                     if line.strip():
-                        record = json.loads(line)
+                        record = json.loads(line, parse_float=decimal.Decimal)
                         if not isinstance(record, dict):
                             raise ValueError("a record must be a JSON object")
                         yield record

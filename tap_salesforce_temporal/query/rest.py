@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterator
 
-from ..client import SalesforceClient
+from ..client import SalesforceClient, json_object
 from .soql import Select
 
 PAGE_SIZE = 2000
@@ -36,7 +36,11 @@ def _get_exact(client: SalesforceClient, path: str, *, context: str, **kwargs: o
     """A query page with JSON fractions read as Decimals: a currency(18, 2) value has more digits
     than a float keeps. The shaper turns plain double fields back into floats."""
     return client.call(
-        "GET", path, context=context, read=lambda r: r.json(parse_float=decimal.Decimal), **kwargs
+        "GET",
+        path,
+        context=context,
+        read=lambda r: json_object(r, parse_float=decimal.Decimal),
+        **kwargs,
     )
 
 
