@@ -23,7 +23,6 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from . import duck
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
 from .settings import CONFIG_SCHEMA, Settings
@@ -73,8 +72,6 @@ class TargetEvents(Target):
             reader.before_message = self._seal_pending  # type: ignore[attr-defined]
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
-        if self.settings.qa_mode != "off":
-            duck.preload()
 
     def _flush_before_failing(self) -> None:
         """Write every valid record that came before the bad input, then pass the last STATE on."""
