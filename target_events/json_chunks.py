@@ -126,7 +126,7 @@ class ChunkConverter:
                     return None
                 try:
                     column = column.cast(field.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
                     return None  # e.g. no zone: the per-record path reads it as UTC
             elif field.type == pa.float64() and pc.any(pc.invert(pc.is_finite(column))).as_py():
                 return None  # a 400-digit integer reads as infinity; the check refuses it

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .target import TargetEvents
 
 CHUNK_ROWS = 5_000
+# What Arrow raises for a value it cannot store (out of range, no such date).
+CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError, TypeError)
 
 
 def _local_path(uri: str) -> str:
@@ -83,6 +85,7 @@ class EventsSink(BatchSink):
         self._raw: list = []
         self._raw_lines: list[int] = []
         self._rows: list[dict] = []
+        self._row_lines: list[int] = []
         self._chunks: list[pa.Table] = []
         self._chunk_bytes = 0
         self._pending = 0
@@ -131,25 +134,23 @@ class EventsSink(BatchSink):
                 raise MissingKey(f"missing key property {', '.join(map(repr, missing))}")
             self.stream_schema.check(record)
         except InvalidRecord as error:
-            line = self.events_target.line_number if line is None else line
-            message = f"stream '{self.stream_name}', input line {line}: {error}"
-            mode = self.settings.on_invalid_record
-            if mode == "fail":
-                failure = MissingKeyError if isinstance(error, MissingKey) else InputError
-                raise failure(message) from error
-            self._skip_current = True
-            self.events_target.invalid_records += 1
-            if mode == "dead_letter":
-                self._dead.append(
-                    {
-                        "line": line,
-                        "stream": self.stream_name,
-                        "error": str(error),
-                        "record": record,
-                    }
-                )
-            self.logger.warning("Skipped invalid record (%s): %s", mode, message)
+            self._reject(error, record, self.events_target.line_number if line is None else line)
         return record
+
+    def _reject(self, error: InvalidRecord, record: dict, line: int) -> None:
+        """An invalid record: stop the run (fail), or drop it (skip) or set it aside (dead_letter)."""
+        message = f"stream '{self.stream_name}', input line {line}: {error}"
+        mode = self.settings.on_invalid_record
+        if mode == "fail":
+            failure = MissingKeyError if isinstance(error, MissingKey) else InputError
+            raise failure(message) from error
+        self._skip_current = True
+        self.events_target.invalid_records += 1
+        if mode == "dead_letter":
+            self._dead.append(
+                {"line": line, "stream": self.stream_name, "error": str(error), "record": record}
+            )
+        self.logger.warning("Skipped invalid record (%s): %s", mode, message)
 
     def _singer_validate_message(self, record: dict) -> None:
         """Key properties are checked in ``_validate_and_parse``, where on_invalid_record applies."""
@@ -159,12 +160,13 @@ class EventsSink(BatchSink):
             return
         if self._raw:
             self._seal_raw()  # rows keep their input order (dedup keeps the last one)
-        self._append_row(record)
+        self._append_row(record, self.events_target.line_number)
 
-    def _append_row(self, record: dict) -> None:
+    def _append_row(self, record: dict, line: int) -> None:
         if self.first_record_at is None:
             self.first_record_at = time.monotonic()
         self._rows.append(record)
+        self._row_lines.append(line)
         self._pending += 1
         if len(self._rows) >= CHUNK_ROWS:
             self._seal_chunk()
@@ -216,7 +218,7 @@ class EventsSink(BatchSink):
                 )
             self._validate_and_parse(record, line)
             if not self._skip_current:
-                self._append_row(record)
+                self._append_row(record, line)
 
     def seal_pending(self) -> None:
         """Raw records become Arrow now (before a STATE, a SCHEMA or a flush is handled)."""
@@ -226,10 +228,33 @@ class EventsSink(BatchSink):
     def _seal_chunk(self) -> None:
         if not self._rows:
             return
-        table = self.stream_schema.to_table(self._rows)
-        self._rows = []
+        rows, lines = self._rows, self._row_lines
+        self._rows, self._row_lines = [], []
+        try:
+            table = self.stream_schema.to_table(rows)
+        except CONVERSION_ERRORS:
+            table = self._convert_row_by_row(rows, lines)
         self._chunks.append(table)
         self._chunk_bytes += table.nbytes
+
+    def _convert_row_by_row(self, rows: list[dict], lines: list[int]) -> pa.Table:
+        """A value the checks passed but Arrow cannot store is an invalid record like any other,
+        named with its input line; the rows before it are kept (a net under the checks)."""
+        tables: list[pa.Table] = []
+        for index, (row, line) in enumerate(zip(rows, lines, strict=True)):
+            try:
+                tables.append(self.stream_schema.to_table([row]))
+            except CONVERSION_ERRORS as error:
+                self._pending -= 1
+                if self.settings.on_invalid_record == "fail":
+                    self._pending -= len(rows) - index - 1  # after the bad line: never written
+                    self._chunks.extend(tables)
+                    self._chunk_bytes += sum(t.nbytes for t in tables)
+                problem = InvalidRecord(
+                    f"a value cannot be stored: {type(error).__name__}: {error}"
+                )
+                self._reject(problem, row, line)
+        return pa.concat_tables(tables) if tables else self.stream_schema.arrow.empty_table()
 
     # -- flush --
     def process_batch(self, context: dict) -> None:
