@@ -261,11 +261,7 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
             )
         return lambda v: None if isinstance(v, str) else "expects a string"
     if kind == "integer":
-        return lambda v: (
-            None
-            if isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX
-            else "expects a 64-bit integer"
-        )
+        return _integer_problem
     if kind == "number":
         stored = arrow_type(schema)
         if pa.types.is_decimal(stored):
@@ -307,6 +303,12 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
 
         return check_array
     return lambda value: None
+
+
+def _integer_problem(value: object) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "expects an integer"
+    return None if INT64_MIN <= value <= INT64_MAX else "expects a 64-bit integer"
 
 
 def is_datetime(value: object) -> bool:

@@ -12,7 +12,7 @@ line. So this path only ever accepts what the per-record path accepts, and lands
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -60,11 +60,20 @@ _SCALARS = {
 class ChunkConverter:
     """Turns a chunk of raw JSON objects into the stream's table, or says it cannot (None)."""
 
-    def __init__(self, arrow: pa.Schema, read_as: pa.Schema, keys: Sequence[str]) -> None:
+    def __init__(
+        self,
+        arrow: pa.Schema,
+        read_as: pa.Schema,
+        keys: Sequence[str],
+        on_unknown: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.arrow = arrow
         self.keys = frozenset(keys)
+        # Record keys the schema does not declare are read ("infer") only to be named to
+        # ``on_unknown``, then dropped: a reader told to ignore them would drop them unsaid.
+        self.on_unknown = on_unknown or (lambda names: None)
         self._parse = pa_json.ParseOptions(
-            explicit_schema=read_as, unexpected_field_behavior="ignore"
+            explicit_schema=read_as, unexpected_field_behavior="infer"
         )
         # Whole RECORD messages: the record object, plus type and stream so that a line giving
         # either twice is refused (msgspec would take the last one; the reader saw the first).
@@ -72,12 +81,16 @@ class ChunkConverter:
             explicit_schema=pa.schema(
                 [("type", pa.string()), ("stream", pa.string()), ("record", pa.struct(read_as))]
             ),
-            unexpected_field_behavior="ignore",
+            unexpected_field_behavior="infer",
         )
 
     @classmethod
     def for_schema(
-        cls, properties: dict[str, dict], arrow: pa.Schema, keys: Sequence[str]
+        cls,
+        properties: dict[str, dict],
+        arrow: pa.Schema,
+        keys: Sequence[str],
+        on_unknown: Callable[[list[str]], None] | None = None,
     ) -> ChunkConverter | None:
         """Flat streams of scalar columns only; structs, lists, decimals and open or mixed-type
         values (stored as JSON text) keep the per-record path."""
@@ -93,7 +106,7 @@ class ChunkConverter:
                 read_as.append(field)
             else:
                 return None
-        return cls(arrow, pa.schema(read_as), keys)
+        return cls(arrow, pa.schema(read_as), keys, on_unknown)
 
     def convert(self, raws: Sequence[bytes]) -> pa.Table | None:
         """A chunk of raw ``record`` objects."""
@@ -108,11 +121,14 @@ class ChunkConverter:
         records = table["record"].combine_chunks()
         if records.null_count:
             return None  # a line without its record object: the per-line path names it
-        return self._typed(pa.Table.from_arrays(records.flatten(), names=self.arrow.names), count)
+        names = [field.name for field in records.type]
+        return self._typed(pa.Table.from_arrays(records.flatten(), names=names), count)
 
     def _typed(self, table: pa.Table, count: int) -> pa.Table | None:
         if table.num_rows != count:
             return None
+        if table.num_columns > len(self.arrow):
+            self.on_unknown([name for name in table.column_names if name not in self.arrow.names])
         columns = []
         for field in self.arrow:
             column = table[field.name]

@@ -25,6 +25,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
+from .schema_checks import SchemaProblem, check_schema_message
 from .settings import CONFIG_SCHEMA, Settings
 from .sinks import EventsSink, FileEntry, InputError
 from .storage import Storage, StorageError, open_storage
@@ -116,6 +117,23 @@ class TargetEvents(Target):
             or config.get("flattening_enabled")
             or config.get("add_record_metadata")
         )
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """A schema the sinks cannot build on is one line naming the stream, not a traceback."""
+        check_schema_message(message_dict)
+        super()._process_schema_message(message_dict)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self._require_schema(message_dict, "ACTIVATE_VERSION")
+        super()._process_activate_version_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        self._require_schema(message_dict, "BATCH")
+        super()._process_batch_message(message_dict)
+
+    def _require_schema(self, message_dict: dict, kind: str) -> None:
+        if message_dict.get("stream") not in self.mapper.stream_maps:
+            raise SchemaProblem(f"{kind} before any SCHEMA message for this stream")
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Fast path for identity maps: validate, buffer, flush when full; else the SDK's path."""
