@@ -10,6 +10,7 @@ import secrets
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
@@ -25,12 +26,32 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
+from .run_kind import LoadKinds
 from .schema_checks import SchemaProblem, check_schema_message
 from .settings import CONFIG_SCHEMA, Settings
 from .sinks import EventsSink, FileEntry, InputError
 from .storage import Storage, StorageError, open_storage
 
+MANIFESTS_LOOKED_BACK = 50  # how far back a run of the same kind is looked for
 SDK_INPUT_ERRORS = (RecordsWithoutSchemaException, MissingKeyPropertiesError, InvalidInputLine)
+# Built-in SDK settings this target does not honour, with what to use instead. Not advertised by
+# --about; set anyway, they stop the run rather than be ignored (a second run with
+# load_method: overwrite would silently append). Files are immutable: see README "Load method".
+UNHONOURED_BUILTINS = {
+    "load_method": "target-events only appends new immutable files (append-only); "
+    "deduplicate at read time on the stream's key (event_id for micro_decision_events)",
+    "batch_size_rows": "use max_batch_rows",
+}
+
+
+def _refuse_unhonoured(config: dict) -> None:
+    for name, instead in UNHONOURED_BUILTINS.items():
+        value = config.get(name)
+        if value is None or (name == "load_method" and value == "append-only"):
+            continue
+        shown = f"'{value}'" if isinstance(value, str) and len(value) < 40 else "a value"
+        message = f"setting '{name}': {shown} is not supported: {instead}"
+        raise ConfigValidationError(message, errors=[message])
 
 
 def _use_system_allocator() -> None:
@@ -51,9 +72,17 @@ class TargetEvents(Target):
     default_sink_class = EventsSink
     message_reader_class = LineReader
 
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """The SDK's built-in settings, minus those this target does not honour."""
+        super().append_builtin_config(config_jsonschema)
+        for name in UNHONOURED_BUILTINS:
+            config_jsonschema["properties"].pop(name, None)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _use_system_allocator()
         super().__init__(*args, **kwargs)
+        _refuse_unhonoured(dict(self.config))
         self.run_id = (
             dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
             + "-"
@@ -64,6 +93,7 @@ class TargetEvents(Target):
         self.invalid_records = 0
         self._seq: dict[str, int] = defaultdict(int)
         self._raw_sinks: dict[str, EventsSink] = {}
+        self.load_kinds = LoadKinds()
         self._max_age_seconds = self.settings.max_batch_age_seconds
         reader = self.message_reader
         reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
@@ -121,7 +151,12 @@ class TargetEvents(Target):
     def _process_schema_message(self, message_dict: dict) -> None:
         """A schema the sinks cannot build on is one line naming the stream, not a traceback."""
         check_schema_message(message_dict)
+        self.load_kinds.on_schema(message_dict.get("stream"))
         super()._process_schema_message(message_dict)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        self.load_kinds.on_state(message_dict.get("value"))
+        super()._process_state_message(message_dict)
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         self._require_schema(message_dict, "ACTIVATE_VERSION")
@@ -270,24 +305,47 @@ class TargetEvents(Target):
                 + (f"; see _manifests/{self.run_id}.json" if manifest else "")
             )
 
-    def _previous_manifest(self) -> dict | None:
-        keys = [
+    def _previous_manifests(self) -> Iterator[tuple[str, dict]]:
+        """(key, manifest) of earlier runs, newest first (run ids sort by time), at most
+        MANIFESTS_LOOKED_BACK of them; one that is not JSON is skipped with a warning."""
+        keys = sorted(
             k
             for k in self.storage.list_keys("_manifests")
             if k.endswith(".json") and not k.endswith(f"/{self.run_id}.json")
-        ]
-        if not keys:
-            return None
-        try:
-            return json.loads(self.storage.read_bytes(keys[-1]))  # type: ignore[no-any-return]
-        except ValueError:
-            self.logger.warning(
-                "Previous manifest %s is not valid JSON; drift not checked", keys[-1]
-            )
-            return None
+        )
+        for key in reversed(keys[-MANIFESTS_LOOKED_BACK:]):
+            try:
+                manifest = json.loads(self.storage.read_bytes(key))
+            except ValueError:
+                self.logger.warning("Previous manifest %s is not valid JSON; not compared", key)
+                continue
+            if isinstance(manifest, dict):
+                yield key, manifest
+
+    def _comparable_runs(self) -> tuple[dict | None, dict[str, tuple[str, dict]]]:
+        """The last run's manifest, and per stream of this run the last run that loaded it the
+        same way (full or incremental): drift is only measured like with like."""
+        latest: dict | None = None
+        same_kind: dict[str, tuple[str, dict]] = {}
+        wanted = {stream: self.load_kinds.kind(stream) for stream in self.quality.streams}
+        for _, manifest in self._previous_manifests():
+            latest = manifest if latest is None else latest
+            streams = manifest.get("streams")
+            for stream, summary in (streams if isinstance(streams, dict) else {}).items():
+                if (
+                    stream in wanted
+                    and stream not in same_kind
+                    and isinstance(summary, dict)
+                    and summary.get("load") == wanted[stream]  # runs before "load": never
+                ):
+                    same_kind[stream] = (str(manifest.get("run_id")), summary)
+            if len(same_kind) == len(wanted):
+                break
+        return latest, same_kind
 
     def _check_quality(self) -> dict:
-        verdict = self.quality.evaluate(self._previous_manifest())
+        latest, same_kind = self._comparable_runs()
+        verdict = self.quality.evaluate(latest, self.load_kinds, same_kind)
         for finding in verdict["findings"]:
             self.logger.warning("Data quality: %s", finding)
         for stream, entry in verdict["streams"].items():
@@ -330,6 +388,7 @@ class TargetEvents(Target):
         }
         for stream, summary in streams.items():
             summary["columns"] = self.quality.columns(stream)
+            summary["load"] = self.load_kinds.kind(stream)
         temp = self.storage.new_temp_path(".json")
         temp.write_text(json.dumps(manifest, indent=2, default=str))
         self.storage.commit(temp, f"_manifests/{self.run_id}.json")
