@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from target_events.arrow import _decimal_problem, is_datetime
 from tests.helpers import run_target, singer_lines
 
 PROPERTIES = {
@@ -129,3 +130,31 @@ def test_given_a_decimal_wider_than_its_column_when_failing_then_one_line(
     )
     assert _ids(out) == [f"o{n}" for n in range(6)]
     assert run.states[-1] == {"at": 3}
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("2024-02-29T23:59:59Z", True),
+        ("2024-02-29 23:59:59.123456789+23:59", True),
+        ("2024-01-01T10:00", True),
+        ("2024-01-01", True),
+        ("2023-02-29T00:00:00Z", False),
+        ("2024-04-31T00:00:00Z", False),
+        ("2024-00-10T00:00:00Z", False),
+        ("2024-01-01T23:60:00Z", False),
+        ("2024-01-01T10:00:00-24:00", False),
+        ("2024-01-01T10:00:00+05:60", False),
+        (20240101, False),
+    ],
+)
+def test_given_date_times_then_only_real_days_and_times_pass(value: object, valid: bool) -> None:
+    assert is_datetime(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "fits"),
+    [(999.99, True), (-999.99, True), (1.5, True), (0.0, True), (1000, False), (0.001, False)],
+)
+def test_given_decimals_then_precision_and_scale_decide(value: float, fits: bool) -> None:
+    assert (_decimal_problem(value, 5, 2) is None) is fits

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from target_events.run_kind import bookmarked_streams
 from tests.helpers import run_tap, run_target, singer_lines, tap_config
 
 SCHEMA = {
@@ -215,3 +218,22 @@ def test_given_the_tap_run_twice_from_its_state_when_strict_then_the_incremental
     reloaded = {n for n, s in incremental["streams"].items() if s["load"] != "incremental"}
     assert reloaded <= {"history_tracked_fields"}
     assert len(incremental["streams"]) > len(reloaded)
+
+
+@pytest.mark.parametrize(
+    ("state", "bookmarked"),
+    [
+        ({"bookmarks": {"A": {"replication_key_value": "x"}, "B": {}}}, {"A"}),
+        (
+            {"bookmarks": {"E": {"partitions": [{"context": {}, "replication_key_value": 1}]}}},
+            {"E"},
+        ),
+        ({"bookmarks": {"E": {"partitions": [{"context": {}}]}}}, set()),
+        ({"bookmarks": ["A"]}, set()),
+        ([], set()),
+    ],
+)
+def test_given_a_state_then_streams_with_a_replication_key_value_are_bookmarked(
+    state: object, bookmarked: set[str]
+) -> None:
+    assert bookmarked_streams(state) == bookmarked
