@@ -337,17 +337,17 @@ def _decimal_problem(value: object, precision: int, scale: int) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
         return "expects a number"
     number = decimal.Decimal(str(value))
-    if not number.is_finite():
-        return "expects a number"
     _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # NaN or infinity
+        return "expects a number"
     kept = list(digits)
     while exponent < 0 and len(kept) > 1 and kept[-1] == 0:  # 1.50 is 1.5
         kept.pop()
-        exponent += 1  # type: ignore[operator]
+        exponent += 1
     if not any(kept):
         return None
-    fraction = max(0, -exponent)  # type: ignore[operator]
-    whole = max(0, len(kept) + exponent)  # type: ignore[operator]
+    fraction = max(0, -exponent)
+    whole = max(0, len(kept) + exponent)
     if fraction > scale or whole > precision - scale:
         return (
             f"expects a decimal of at most {precision - scale} digits before the point"
