@@ -618,6 +618,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also soak this many rows with faults on (e.g. 10000000)",
     )
+    parser.add_argument(
+        "--objects-scale",
+        type=int,
+        default=20_000,
+        help="org scale of the per-object table (20000: ~1M rows over every object; 0 skips it)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
     parser.add_argument(
         "--memory-sizes",
@@ -638,12 +644,19 @@ def main(argv: list[str] | None = None) -> int:
             all_results[size] = Bench(size, workdir, project).run()
         memory = target_memory(args.memory_sizes, Path(tmp)) if args.memory_sizes else []
         discovered = discovery(Path(tmp) / "discovery")
+        objects: list[str] = []
+        if args.objects_scale:
+            from bench.objects import per_object
+
+            objects = per_object(args.objects_scale, Path(tmp) / "objects")
         threshold = [] if args.no_threshold else bulk_threshold(Path(tmp) / "threshold")
         if args.soak_rows:
             from bench.soak import soak
 
             soak_lines = soak(args.soak_rows, Path(tmp) / "soak")
     table = render(all_results) + "\n" + discovered + "\n" + "\n".join(threshold) + "\n"
+    if objects:
+        table += "\n".join(objects) + "\n"
     if soak_lines:
         table += "\n" + "\n".join(soak_lines) + "\n"
     if len(memory) >= 2:

@@ -8,6 +8,7 @@ an expiry time.
 from __future__ import annotations
 
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import requests
@@ -16,6 +17,30 @@ from .errors import LoginError, parse_error_body
 from .settings import Settings
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Salesforce: the assertion's exp must be within 3 minutes of now.
+JWT_LIFETIME_SECONDS = 170
+
+
+def jwt_audience(domain: str) -> str:
+    """The JWT bearer assertion's ``aud`` for a ``domain`` setting.
+
+    Salesforce documents three audiences: https://login.salesforce.com for production orgs,
+    https://test.salesforce.com for sandbox orgs, and an Experience Cloud site's URL when logging
+    in through that site. A My Domain URL (``acme.my.salesforce.com``) is never an audience, even
+    though it is where the token request goes.
+    """
+    if domain in ("login", "test"):
+        return f"https://{domain}.salesforce.com"
+    parts = urllib.parse.urlsplit(domain if "://" in domain else f"https://{domain}")
+    host = (parts.hostname or "").lower()
+    if host in ("login.salesforce.com", "test.salesforce.com"):
+        return f"https://{host}"
+    if host.endswith((".my.site.com", ".force.com")) or parts.path.strip("/"):
+        # An Experience Cloud site: its URL, path prefix included, is the audience.
+        return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+    if host.endswith(".sandbox.my.salesforce.com"):
+        return "https://test.salesforce.com"
+    return "https://login.salesforce.com"
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,8 @@ class Authenticator:
         claims = {
             "iss": s.client_id,
             "sub": s.username,
-            "aud": s.login_url,
-            "exp": int(time.time()) + 180,
+            "aud": jwt_audience(s.domain),
+            "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
         }
         import jwt  # with cryptography ~40 ms of start-up; only the JWT flow needs it
 

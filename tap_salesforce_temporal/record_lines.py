@@ -80,7 +80,8 @@ def _tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
         text = pc.binary_join_element_wise(pa.scalar('"'), _escaped(column), pa.scalar('"'), "")
     elif pa.types.is_boolean(kind):
         text = pc.if_else(column, pa.scalar("true"), pa.scalar("false"))
-    elif pa.types.is_integer(kind):
+    elif pa.types.is_integer(kind) or pa.types.is_decimal(kind):
+        # A decimal's text ("1234.50", every digit of its scale) is the exact JSON number.
         text = column.cast(pa.string())
     elif pa.types.is_floating(kind):
         if pc.any(pc.invert(pc.is_finite(column))).as_py():

@@ -27,6 +27,9 @@ STRING_TYPES = frozenset(
     }
 )
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
+# Salesforce keeps these as exact decimals of the describe's precision and scale.
+DECIMAL_TYPES = frozenset({"currency", "percent"})
+MAX_DECIMAL_PRECISION = 38  # decimal128
 COMPOUND_TYPES = frozenset({"address", "location"})
 REPLICATION_KEYS = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
 ADDRESS_PARTS = (
@@ -53,13 +56,22 @@ class FieldInfo:
 
     @property
     def kind(self) -> str:
-        """How values are typed: string, boolean, integer, number, date, datetime, compound."""
+        """How values are typed: string, boolean, integer, number, decimal, date, datetime, compound.
+
+        ``decimal`` (currency and percent with a usable precision/scale) is never a float: a
+        double holds 15-17 significant digits, a currency(18, 2) field 18.
+        """
         if self.sf_type in COMPOUND_TYPES:
             return "compound"
         if self.sf_type == "boolean":
             return "boolean"
         if self.sf_type == "int":
             return "integer"
+        if (
+            self.sf_type in DECIMAL_TYPES
+            and 0 <= self.scale <= self.precision <= MAX_DECIMAL_PRECISION
+        ):
+            return "decimal"
         if self.sf_type in NUMBER_TYPES:
             return "number"
         if self.sf_type == "date":
@@ -89,9 +101,29 @@ def field_schema(field: FieldInfo, components: list[FieldInfo]) -> dict:
         return {"type": ["string", "null"], "format": "date"}
     if kind == "datetime":
         return {"type": ["string", "null"], "format": "date-time"}
+    if kind == "decimal":
+        return decimal_schema(field.precision, field.scale)
     if kind == "string" and field.sf_type == "time":
         return {"type": ["string", "null"], "format": "time"}
     return {"type": [kind, "null"]}
+
+
+def decimal_schema(precision: int, scale: int) -> dict:
+    """A JSON number any target reads, with its exactness in standard JSON Schema keywords.
+
+    ``multipleOf`` 10^-scale gives the scale; ``exclusiveMaximum`` / ``exclusiveMinimum``
+    +-10^(precision - scale) give the precision (Salesforce refuses wider values). Custom keywords
+    would not do: singer-sdk rebuilds every stream schema from its catalog model, which keeps only
+    standard keywords (and ``x-sql-datatype``), so an ``x-sf-precision`` never reaches the SCHEMA
+    message. target-events writes ``decimal128(precision, scale)`` from these.
+    """
+    bound = 10 ** (precision - scale)
+    return {
+        "type": ["number", "null"],
+        "multipleOf": 1 if scale == 0 else float(f"1e-{scale}"),
+        "exclusiveMaximum": bound,
+        "exclusiveMinimum": -bound,
+    }
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
     th.Property("max_api_usage_percent", th.NumberType, default=80, title="Max API usage percent", description="Stop cleanly (STATE emitted) once the org's daily API usage reaches this percentage."),
+    th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
     th.Property("request_timeout", th.IntegerType, default=300, title="Request timeout", description="Seconds to wait for one HTTP response."),
     th.Property("max_workers", th.IntegerType, default=4, title="Max workers", description="Concurrent describe calls during discovery."),
     th.Property("max_retries", th.IntegerType, default=8, title="Max retries", description="Retries of a transient failure (5xx, REQUEST_LIMIT_EXCEEDED, dropped connection) before the run fails."),
@@ -164,6 +165,7 @@ class Settings:
     bulk_threshold: int
     include_deleted: bool
     max_api_usage_percent: float
+    quota_exit_code: int
     request_timeout: int
     max_workers: int
     max_retries: int
@@ -205,6 +207,7 @@ class Settings:
                 0 < self.max_api_usage_percent <= 100,
                 "must be above 0 and at most 100",
             ),
+            ("quota_exit_code", 0 <= self.quota_exit_code <= 125, "must be between 0 and 125"),
             ("request_timeout", self.request_timeout > 0, "must be a positive number of seconds"),
             ("max_workers", 1 <= self.max_workers <= 64, "must be between 1 and 64"),
             ("max_retries", 0 <= self.max_retries <= 50, "must be between 0 and 50"),

@@ -94,6 +94,7 @@ class TapSalesforceTemporal(Tap):
         )
         runtime.queryable_objects.update(e["name"] for e in body["sobjects"] if e.get("queryable"))
         patterns = runtime.settings.objects
+        self._check_selected_exist({e["name"] for e in body["sobjects"]})
         catalog_names = self._catalog_stream_names()
         names = []
         for entry in body["sobjects"]:
@@ -110,14 +111,35 @@ class TapSalesforceTemporal(Tap):
             names.append(name)
         return names
 
-    def _catalog_stream_names(self) -> set[str] | None:
-        """With an input catalog, describe only the streams it selects (1,000-object orgs)."""
+    def _selected_in_catalog(self) -> set[str] | None:
         catalog = self.input_catalog
         if catalog is None:
             return None
-        selected = {
-            entry.tap_stream_id for entry in catalog.streams if entry.metadata.root.selected
-        }
+        return {entry.tap_stream_id for entry in catalog.streams if entry.metadata.root.selected}
+
+    def _check_selected_exist(self, org_objects: set[str]) -> None:
+        """A selected object the org lacks (renamed, deleted, another org's catalog) is named, and
+        a catalog none of whose selections exist fails instead of "succeeding" with no data."""
+        selected = self._selected_in_catalog()
+        if not selected:
+            return
+        missing = sorted(selected - org_objects - DERIVED_STREAMS)
+        for name in missing:
+            self.logger.warning(
+                "Stream %s is selected in the catalog but the org has no object %s (or this user cannot see it); skipped",
+                name,
+                name,
+            )
+        if missing and not (selected - set(missing)):
+            raise TapError(
+                f"catalog: none of the selected streams exist in this org: {', '.join(missing)}"
+            )
+
+    def _catalog_stream_names(self) -> set[str] | None:
+        """With an input catalog, describe only the streams it selects (1,000-object orgs)."""
+        selected = self._selected_in_catalog()
+        if selected is None:
+            return None
         if selected & DERIVED_STREAMS:
             return None  # derived streams read their source objects, selected or not
         return selected
@@ -167,6 +189,28 @@ class TapSalesforceTemporal(Tap):
                 self.logger.info("Run summary | %s", line)
         if self.runtime.stopped_reason:
             self.logger.warning("Stopped early: %s", self.runtime.stopped_reason)
+            _exit_after_quota_stop(self.runtime)
+
+
+def _exit_after_quota_stop(runtime: Runtime) -> None:
+    """A quota stop must not look like success: every STATE is already out, so exit non-zero.
+
+    An orchestrator that treats exit 0 as "caught up" would otherwise never learn the run stopped
+    part-way (Meltano keeps each STATE the target prints, so the next run resumes either way).
+    """
+    code = runtime.settings.quota_exit_code
+    if not code:
+        return
+    from .writer import stdout
+
+    stdout().flush()
+    print(  # noqa: T201
+        f"tap-salesforce-temporal: stopped early by the API quota guard "
+        f"(max_api_usage_percent={runtime.settings.max_api_usage_percent:g}), STATE emitted; "
+        f"exiting with quota_exit_code={code}",
+        file=sys.stderr,
+    )
+    sys.exit(code)
 
 
 def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:

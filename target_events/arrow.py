@@ -1,7 +1,8 @@
 """JSON Schema -> Arrow, built once per SCHEMA message; records -> typed Arrow tables.
 
 Typing rules: date-time strings -> timestamp[us, UTC]; date -> date32; integer -> int64; number ->
-float64, or decimal128 when the schema states a scale (``multipleOf`` 0.01, or ``x-sf-scale``);
+float64, or decimal128 when the schema states a scale (``multipleOf`` 0.01, or ``x-sf-scale``), its
+precision from ``x-sf-precision`` or an ``exclusiveMaximum`` of 10^(precision - scale), else 38;
 boolean -> bool; objects with declared properties -> struct; open objects and mixed types -> JSON
 text; arrays -> list. A compiled per-record check replaces generic JSON Schema validation, so a bad
 value is reported with its field and the input line, at a fraction of the cost.
@@ -57,15 +58,40 @@ def non_null_kinds(schema: dict) -> list[str]:
     return [t for t in _types(schema) if t != "null"]
 
 
+def _power_of_ten(value: object) -> int | None:
+    """n when ``value`` is 10^n (JSON numbers may arrive as int, float or Decimal)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return None
+    if not 0 < value < 10**38:
+        return None
+    exponent = math.log10(float(value))
+    return round(exponent) if abs(exponent - round(exponent)) < 1e-9 else None
+
+
 def _scale(schema: dict) -> int | None:
     if "x-sf-scale" in schema:
         return int(schema["x-sf-scale"])
     multiple = schema.get("multipleOf")
-    if isinstance(multiple, (int, float)) and 0 < multiple < 1:
-        exponent = -math.log10(multiple)
-        if abs(exponent - round(exponent)) < 1e-9:
-            return round(exponent)
+    if isinstance(multiple, (int, float, decimal.Decimal)) and 0 < multiple < 1:
+        exponent = _power_of_ten(1 / multiple)
+        if exponent is not None:
+            return exponent
+    if multiple == 1 and _integer_digits(schema) is not None:
+        return 0  # a decimal(p, 0): multipleOf 1 with a power-of-ten bound
     return None
+
+
+def _integer_digits(schema: dict) -> int | None:
+    """Digits before the point from ``exclusiveMaximum`` 10^n, as tap-salesforce-temporal states
+    a currency/percent field's precision (custom keywords do not survive singer-sdk's catalog)."""
+    return _power_of_ten(schema.get("exclusiveMaximum"))
+
+
+def _precision(schema: dict, scale: int) -> int:
+    if schema.get("x-sf-precision"):
+        return int(schema["x-sf-precision"])
+    digits = _integer_digits(schema)
+    return 38 if digits is None else min(38, digits + scale)
 
 
 def _is_closed_object(schema: dict) -> bool:
@@ -90,7 +116,7 @@ def arrow_type(schema: dict) -> pa.DataType:
     if kind == "number":
         scale = _scale(schema)
         if scale is not None:
-            precision = int(schema.get("x-sf-precision") or 38)
+            precision = _precision(schema, scale)
             return pa.decimal128(max(precision, scale + 1), scale)
         return pa.float64()
     if kind == "boolean":

@@ -12,7 +12,10 @@ line. So this path only ever accepts what the per-record path accepts, and lands
 from __future__ import annotations
 
 import io
+import json
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -57,21 +60,97 @@ _SCALARS = {
 }
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How one stored column (or struct child, or list item) is read and checked.
+
+    ``read`` is what Arrow's reader is told to expect; ``None`` means the stored value is JSON
+    text (an open object or a mixed-type value), taken from a msgspec pass over the chunk
+    instead, since Arrow's reader has no raw-JSON type.
+    """
+
+    target: pa.DataType
+    read: pa.DataType | None
+    kind: str = ""  # the JSON kind of a JSON-text value ("object": must be one; "": any)
+    children: tuple[tuple[str, _Plan], ...] = ()
+    item: _Plan | None = None
+
+
+def _plan(spec: dict, target: pa.DataType) -> _Plan | None:
+    """The plan for one property, or None when only the per-record path can convert it."""
+    kinds = non_null_kinds(spec)
+    if target == pa.string() and (len(kinds) != 1 or kinds[0] in ("object", "array")):
+        # Stored as JSON text: an open object, or values of several JSON types.
+        return _Plan(target, None, kind=kinds[0] if len(kinds) == 1 else "")
+    if len(kinds) != 1:
+        return None
+    kind = kinds[0]
+    if pa.types.is_struct(target):
+        properties = spec.get("properties") or {}
+        children = []
+        for child in target:
+            plan = _plan(properties[child.name], child.type)
+            if plan is None:
+                return None
+            children.append((child.name, plan))
+        read_fields = [pa.field(n, p.read) for n, p in children if p.read is not None]
+        return _Plan(target, pa.struct(read_fields), children=tuple(children))
+    if pa.types.is_list(target):
+        item = _plan(spec.get("items") or {}, target.value_type)
+        if item is None or _needs_python(item):
+            return None  # JSON text or decimals inside a list: per record
+        return _Plan(target, pa.list_(item.read), item=item)
+    if target in (TIMESTAMP, pa.date32()):
+        return _Plan(target, pa.string())
+    if pa.types.is_decimal(target) and kind == "number":
+        # Arrow reads the number's text exactly and refuses more digits than the scale holds,
+        # but also takes a string of digits: the msgspec pass checks these are JSON numbers.
+        return _Plan(target, target, kind="number")
+    if _SCALARS.get(kind) == target:
+        return _Plan(target, target)
+    return None
+
+
+def _needs_python(plan: _Plan) -> bool:
+    """JSON text or a decimal: values the msgspec pass reads or checks."""
+    return (
+        plan.read is None
+        or plan.kind == "number"
+        or any(_needs_python(child) for _, child in plan.children)
+        or (plan.item is not None and _needs_python(plan.item))
+    )
+
+
+def _python_paths(plans: Sequence[tuple[str, _Plan]], prefix: tuple[str, ...] = ()) -> list:
+    """(path, plan) of every JSON-text or decimal value, through structs."""
+    found: list = []
+    for name, plan in plans:
+        path = (*prefix, name)
+        if plan.read is None or plan.kind == "number":
+            found.append((path, plan))
+        else:
+            found.extend(_python_paths(plan.children, path))
+    return found
+
+
 class ChunkConverter:
     """Turns a chunk of raw JSON objects into the stream's table, or says it cannot (None)."""
 
     def __init__(
         self,
         arrow: pa.Schema,
-        read_as: pa.Schema,
+        plans: list[tuple[str, _Plan]],
         keys: Sequence[str],
         on_unknown: Callable[[list[str]], None] | None = None,
-    ) -> None:
+    ):
         self.arrow = arrow
         self.keys = frozenset(keys)
         # Record keys the schema does not declare are read ("infer") only to be named to
         # ``on_unknown``, then dropped: a reader told to ignore them would drop them unsaid.
         self.on_unknown = on_unknown or (lambda names: None)
+        self._plans = plans
+        self._python_paths = _python_paths(plans)
+        read_as = pa.schema([pa.field(n, p.read) for n, p in plans if p.read is not None])
         self._parse = pa_json.ParseOptions(
             explicit_schema=read_as, unexpected_field_behavior="infer"
         )
@@ -92,62 +171,131 @@ class ChunkConverter:
         keys: Sequence[str],
         on_unknown: Callable[[list[str]], None] | None = None,
     ) -> ChunkConverter | None:
-        """Flat streams of scalar columns only; structs, lists, decimals and open or mixed-type
-        values (stored as JSON text) keep the per-record path."""
-        read_as = []
+        """Every shape the target stores: scalars, dates, decimals, structs, lists, and JSON
+        text for open objects and mixed types. None only for what Arrow's reader cannot check
+        exactly (JSON text inside a list)."""
+        plans = []
         for field in arrow:
-            kinds = non_null_kinds(properties[field.name])
-            expected = _SCALARS.get(kinds[0]) if len(kinds) == 1 else None
-            if expected is None:
+            plan = _plan(properties[field.name], field.type)
+            if plan is None:
                 return None
-            if field.type in (TIMESTAMP, pa.date32()):
-                read_as.append(pa.field(field.name, pa.string()))
-            elif field.type == expected:
-                read_as.append(field)
-            else:
-                return None
-        return cls(arrow, pa.schema(read_as), keys, on_unknown)
+            plans.append((field.name, plan))
+        return cls(arrow, plans, keys, on_unknown)
 
     def convert(self, raws: Sequence[bytes]) -> pa.Table | None:
         """A chunk of raw ``record`` objects."""
         table = _read(b"\n".join(raws), self._parse)
-        return None if table is None else self._typed(table, len(raws))
+        if table is None or table.num_rows != len(raws):
+            return None
+        json_values = self._json_values(raws) if self._python_paths else {}
+        return None if json_values is None else self._typed(table, json_values)
 
     def convert_messages(self, lines: bytes, count: int) -> pa.Table | None:
         """``count`` whole RECORD lines of this stream (the reader checked their envelopes)."""
         table = _read(lines, self._parse_messages)
-        if table is None:
+        if table is None or table.num_rows != count:
             return None
         records = table["record"].combine_chunks()
         if records.null_count:
             return None  # a line without its record object: the per-line path names it
-        names = [field.name for field in records.type]
-        return self._typed(pa.Table.from_arrays(records.flatten(), names=names), count)
+        read = pa.Table.from_arrays(records.flatten(), names=[f.name for f in records.type])
+        json_values: dict | None = {}
+        if self._python_paths:
+            try:
+                raws = [envelope_decoder.decode(line).record for line in lines.splitlines()]
+            except msgspec.DecodeError:
+                return None
+            json_values = self._json_values(raws)
+        return None if json_values is None else self._typed(read, json_values)
 
-    def _typed(self, table: pa.Table, count: int) -> pa.Table | None:
-        if table.num_rows != count:
-            return None
-        if table.num_columns > len(self.arrow):
+    def _json_values(self, raws: Sequence[bytes]) -> dict[tuple[str, ...], pa.Array] | None:
+        """The JSON-text values of every record, as the per-record path stores them."""
+        columns: dict[tuple[str, ...], list] = {
+            path: [] for path, plan in self._python_paths if plan.read is None
+        }
+        for raw in raws:
+            try:
+                record = _decoder.decode(raw)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                return None
+            for path, plan in self._python_paths:
+                value: Any = record
+                for name in path:
+                    value = value.get(name) if isinstance(value, dict) else None
+                if plan.kind == "number":
+                    if value is not None and (
+                        type(value) not in (int, float)
+                        or (type(value) is float and not math.isfinite(value))
+                    ):
+                        return None  # a string of digits, say: the per-record check words it
+                elif value is None or (isinstance(value, str) and not plan.kind):
+                    columns[path].append(value)
+                elif plan.kind == "object" and not isinstance(value, dict):
+                    return None  # the per-record check words it
+                else:
+                    columns[path].append(json.dumps(value, sort_keys=True, default=str))
+        return {path: pa.array(values, type=pa.string()) for path, values in columns.items()}
+
+    def _typed(self, table: pa.Table, json_values: dict) -> pa.Table | None:
+        if any(name not in self.arrow.names for name in table.column_names):
             self.on_unknown([name for name in table.column_names if name not in self.arrow.names])
         columns = []
-        for field in self.arrow:
-            column = table[field.name]
-            if field.name in self.keys and column.null_count:
+        for name, plan in self._plans:
+            if plan.read is None:
+                column: pa.Array | None = json_values[(name,)]
+            else:
+                column = _typed_array(table[name].combine_chunks(), plan, (name,), json_values)
+            if column is None:
+                return None
+            if name in self.keys and column.null_count:
                 return None  # missing and null keys differ: the per-record path tells them apart
-            if field.type in (TIMESTAMP, pa.date32()):
-                # The per-record check's own pattern, run by RE2: its \d and $ are stricter than
-                # Python's (ASCII digits, no trailing newline), so what passes here passes there.
-                pattern = DATETIME_PATTERN if field.type == TIMESTAMP else DATE_PATTERN
-                if pc.all(pc.match_substring_regex(column, pattern)).as_py() is False:
-                    return None
-                try:
-                    column = column.cast(field.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
-                    return None  # e.g. no zone: the per-record path reads it as UTC
-            elif field.type == pa.float64() and pc.any(pc.invert(pc.is_finite(column))).as_py():
-                return None  # a 400-digit integer reads as infinity; the check refuses it
             columns.append(column)
         return pa.Table.from_arrays(columns, schema=self.arrow)
+
+
+def _typed_array(
+    array: pa.Array, plan: _Plan, path: tuple[str, ...], json_values: dict
+) -> pa.Array | None:
+    """``array`` as read, checked and cast to the stored type; None on any doubt."""
+    target = plan.target
+    if pa.types.is_struct(target):
+        valid = array.is_valid()
+        flat = {array.type.field(i).name: child for i, child in enumerate(array.flatten())}
+        children = []
+        for name, child_plan in plan.children:
+            if child_plan.read is None:
+                child = json_values[(*path, name)]  # null where the struct is null
+            else:
+                child = _typed_array(flat[name], child_plan, (*path, name), json_values)
+            if child is None:
+                return None
+            children.append(child)
+        mask = pc.invert(valid) if array.null_count else None
+        return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
+    if pa.types.is_list(target):
+        assert plan.item is not None
+        if array.offset:
+            array = pa.concat_arrays([array])  # offsets from zero
+        items = _typed_array(array.values, plan.item, path, json_values)
+        if items is None:
+            return None
+        mask = pc.invert(array.is_valid()) if array.null_count else None
+        return pa.ListArray.from_arrays(array.offsets, items, type=target, mask=mask)
+    if target in (TIMESTAMP, pa.date32()):
+        # The per-record check's own pattern, run by RE2: its \d and $ are stricter than
+        # Python's (ASCII digits, no trailing newline), so what passes here passes there.
+        pattern = DATETIME_PATTERN if target == TIMESTAMP else DATE_PATTERN
+        if pc.all(pc.match_substring_regex(array, pattern)).as_py() is False:
+            return None
+        if pc.any(pc.starts_with(array, "0000")).as_py():
+            return None  # Arrow takes year 0, which the per-record check (and Python) refuse
+        try:
+            return array.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+            return None  # e.g. no zone: the per-record path reads it as UTC
+    if target == pa.float64() and pc.any(pc.invert(pc.is_finite(array))).as_py():
+        return None  # a 400-digit integer reads as infinity; the check refuses it
+    return array
 
 
 def _read(data: bytes, options: pa_json.ParseOptions) -> pa.Table | None:

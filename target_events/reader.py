@@ -181,9 +181,10 @@ class LineReader(GenericSingerReader[bytes]):
             if accept is not None and self._routed(line, accept):
                 stats["RECORD"] += 1
                 return
-            self.before_message()
             message = self.deserialize_json(line)
             kind = message.get("type")
+            if kind != "RECORD":
+                self.before_message()
             callback = callbacks.get(kind) if isinstance(kind, str) else None
             if callback is None:
                 raise InputError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterator
 
 from ..client import SalesforceClient
@@ -22,13 +23,21 @@ def pages(
 ) -> Iterator[list[dict]]:
     """Yield the ``records`` of each page; a page that fails mid-download is fetched again."""
     headers = {"Sforce-Query-Options": f"batchSize={PAGE_SIZE}"}
-    body = client.get_json(
-        _resource(all_rows), params={"q": soql}, headers=headers, context=context
+    body = _get_exact(
+        client, _resource(all_rows), params={"q": soql}, headers=headers, context=context
     )
     yield body["records"]
     while not body.get("done", True):
-        body = client.get_json(body["nextRecordsUrl"], headers=headers, context=context)
+        body = _get_exact(client, body["nextRecordsUrl"], headers=headers, context=context)
         yield body["records"]
+
+
+def _get_exact(client: SalesforceClient, path: str, *, context: str, **kwargs: object) -> dict:
+    """A query page with JSON fractions read as Decimals: a currency(18, 2) value has more digits
+    than a float keeps. The shaper turns plain double fields back into floats."""
+    return client.call(
+        "GET", path, context=context, read=lambda r: r.json(parse_float=decimal.Decimal), **kwargs
+    )
 
 
 def _resource(all_rows: bool) -> str:

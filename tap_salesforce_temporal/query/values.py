@@ -3,13 +3,14 @@
 REST gives JSON (datetimes as ``...000+0000``, anyType history values as numbers or booleans);
 Bulk 2.0 gives CSV text (datetimes as ``...000Z``, ``true``/``false``, empty for null). Both become:
 datetimes ``YYYY-MM-DDTHH:MM:SS.fffZ`` (sortable as strings, so bookmarks compare correctly),
-dates ``YYYY-MM-DD``, booleans, ints, floats, strings (anyType included), and compound fields as
+dates ``YYYY-MM-DD``, booleans, ints, floats, exact Decimals for currency and percent, strings (anyType included), and compound fields as
 objects built from their components.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import io
 from collections.abc import Iterator
@@ -58,6 +59,12 @@ class RecordShaper:
         self._datetimes = [f for f in fields if kinds[f] == "datetime"]
         self._any = [f for f in fields if f in info and info[f].sf_type == "anyType"]
         self._ints = [f for f in fields if kinds[f] == "integer"]
+        self._floats = [f for f in fields if kinds[f] == "number"]
+        self._decimals = {
+            f: pa.decimal128(info[f].precision, info[f].scale)
+            for f in fields
+            if kinds[f] == "decimal"
+        }
         self._kinds = kinds
         self.compounds = [
             (field.name, parts)
@@ -80,6 +87,12 @@ class RecordShaper:
             for name in self._ints:
                 if record[name] is not None:
                     record[name] = int(record[name])
+            for name in self._floats:
+                if record[name] is not None:
+                    record[name] = float(record[name])
+            for name in self._decimals:
+                if record[name] is not None:
+                    record[name] = decimal.Decimal(record[name])
             yield self._with_compounds(record)
 
     # -- Bulk CSV --
@@ -107,6 +120,8 @@ class RecordShaper:
                 column = column.cast(pa.int64())
             elif kind == "number":
                 column = column.cast(pa.float64())
+            elif kind == "decimal":
+                column = column.cast(self._decimals[name])  # from the CSV text: exact
             columns.append(column)
         return pa.table(columns, names=self.fields)
 
@@ -121,7 +136,10 @@ class RecordShaper:
 
     def arrow_schema(self) -> pa.Schema:
         """The typed shape of a batch file: describe types, compounds as structs after the fields."""
-        types = {name: self.ARROW_TYPES.get(self._kinds[name], pa.string()) for name in self.fields}
+        types = {
+            name: self._decimals.get(name) or self.ARROW_TYPES.get(self._kinds[name], pa.string())
+            for name in self.fields
+        }
         columns = [pa.field(name, kind) for name, kind in types.items()]
         columns += [
             pa.field(name, pa.struct([(key, types[column]) for key, column in parts]))

@@ -37,6 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--json", action="store_true", help="print URL and credentials as one JSON line"
     )
+    real = serve.add_argument_group("a real org's pace")
+    real.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="added to every API answer (a real org answers in 100-500 ms)",
+    )
+    real.add_argument(
+        "--bulk-job-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="a Bulk query job stays InProgress this long after it is created",
+    )
     faults = serve.add_argument_group("fault switches")
     faults.add_argument(
         "--session-expiry-after", type=int, metavar="N", help="sessions die after N API calls"
@@ -101,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         extra_objects=args.extra_objects,
+        latency_ms=args.latency_ms,
+        bulk_job_seconds=args.bulk_job_seconds,
     ).start()
     creds = org.credentials
     info = {

@@ -6,6 +6,8 @@ Arrow copy instead of a million dicts.
 
 from __future__ import annotations
 
+import decimal
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -40,6 +42,11 @@ class TableBuilder:
                 arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
             elif pa.types.is_date32(field.type):
                 arrays.append(pa.array(values, type=pa.int32()).cast(field.type))
+            elif pa.types.is_decimal(field.type) and not any(
+                isinstance(v, decimal.Decimal) for v in values
+            ):
+                # Generated amounts are floats; stored rounded to the field's scale.
+                arrays.append(pa.array(values, type=pa.float64()).cast(field.type))
             else:
                 arrays.append(pa.array(values, type=field.type))
         table = pa.Table.from_arrays(arrays, schema=schema)

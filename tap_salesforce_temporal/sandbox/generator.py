@@ -8,6 +8,7 @@ pays for Cases, and the order in which families are touched never changes the da
 
 from __future__ import annotations
 
+import decimal
 import random
 import threading
 from collections.abc import Callable
@@ -144,6 +145,9 @@ CITIES = (
     ("Berlin", None, "DE", 52.52, 13.405),
     ("Tokyo", None, "JP", 35.6762, 139.6503),
 )
+
+# The first account's AnnualRevenue (currency(18, 2)): exact only as a decimal.
+BEYOND_FLOAT_REVENUE = decimal.Decimal("9876543210987654.32")
 
 
 @dataclass(frozen=True)
@@ -391,7 +395,12 @@ class SyntheticOrg:
                 Industry=rng.choice(
                     ("Banking", "Technology", "Healthcare", "Retail", "Manufacturing")
                 ),
-                AnnualRevenue=float(rng.randrange(1, 500) * 100_000),
+                AnnualRevenue=(
+                    # Beyond a double's 15-17 digits: a client that parses it as a float loses cents.
+                    BEYOND_FLOAT_REVENUE
+                    if index == 0
+                    else decimal.Decimal(rng.randrange(1, 500) * 100_000)
+                ),
                 NumberOfEmployees=rng.randrange(5, 20_000),
                 Phone=f"+1 415 555 {rng.randrange(1000, 9999)}",
                 Website=f"https://www.{name.split()[0].lower()}.example.com",

@@ -78,6 +78,9 @@ class FieldSpec:
             return pa.bool_()
         if self.type == "int":
             return pa.int64()
+        if self.type in ("currency", "percent"):
+            # Exact, as Salesforce keeps them: precision and scale from the describe.
+            return pa.decimal128(max(self.precision, self.scale, 1), self.scale)
         if self.type in NUMBER_TYPES:
             return pa.float64()
         if self.type == "date":

@@ -19,6 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ORG_ID = "00D8d0000000001EAA"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The JWT bearer flow's audience is Salesforce's login service, never the org's own (My Domain)
+# URL: production and sandbox orgs (an Experience Cloud site's URL is the third documented case,
+# which this org has no site for).
+JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+# Salesforce: "exp ... within 3 minutes"; a little clock skew is tolerated.
+JWT_MAX_LIFETIME_SECONDS = 180
+JWT_CLOCK_SKEW_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,11 @@ class Sessions:
             if form.get("refresh_token") != creds.refresh_token:
                 raise OAuthError("invalid_grant", "expired access/refresh token")
         elif grant == JWT_GRANT:
-            self._check_assertion(form.get("assertion", ""), base_url)
+            extra = sorted(set(form) - {"grant_type", "assertion"})
+            if extra:
+                # The JWT carries everything: a client secret or password next to it is a leak.
+                raise OAuthError("invalid_request", f"unexpected parameter: {extra[0]}")
+            self._check_assertion(form.get("assertion", ""))
         else:
             raise OAuthError("unsupported_grant_type", "grant type not supported")
 
@@ -118,20 +129,24 @@ class Sessions:
         if (secret_required or secret is not None) and secret != self.credentials.client_secret:
             raise OAuthError("invalid_client", "invalid client credentials")
 
-    def _check_assertion(self, assertion: str, base_url: str) -> None:
-        audiences = [base_url, "https://login.salesforce.com", "https://test.salesforce.com"]
+    def _check_assertion(self, assertion: str) -> None:
         try:
             claims = jwt.decode(
                 assertion,
                 self.credentials.public_key_pem,
                 algorithms=["RS256"],
-                audience=audiences,
+                audience=list(JWT_AUDIENCES),
+                leeway=JWT_CLOCK_SKEW_SECONDS,
                 options={"require": ["exp", "iss", "sub", "aud"]},
             )
         except jwt.ExpiredSignatureError as error:
             raise OAuthError("invalid_grant", "expired authorization code") from error
+        except jwt.InvalidAudienceError as error:
+            raise OAuthError("invalid_grant", "audience is invalid") from error
         except jwt.PyJWTError as error:
             raise OAuthError("invalid_grant", "invalid assertion") from error
+        if int(claims["exp"]) > time.time() + JWT_MAX_LIFETIME_SECONDS + JWT_CLOCK_SKEW_SECONDS:
+            raise OAuthError("invalid_grant", "invalid assertion: exp more than 3 minutes ahead")
         if claims["iss"] != self.credentials.client_id:
             raise OAuthError("invalid_client_id", "client identifier invalid")
         if claims["sub"] != self.credentials.username:

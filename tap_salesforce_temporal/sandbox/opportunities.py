@@ -8,6 +8,7 @@ the three objects agree with each other exactly as in a real org.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import random
 from typing import TYPE_CHECKING
 
@@ -327,7 +328,7 @@ def advance_opportunities(org: SyntheticOrg, rng: random.Random, count: int, at:
     out = _Builders()
     updated = []
     for row in chosen:
-        opp = _Opportunity(row["Id"], 3, at, row["Amount"] or 0.0, at)
+        opp = _Opportunity(row["Id"], 3, at, float(row["Amount"] or 0.0), at)
         opp.stage = STAGES.index(row["StageName"])
         opp.close = int(
             dt.datetime.combine(row["CloseDate"], dt.time(), dt.timezone.utc).timestamp()
@@ -352,6 +353,11 @@ def advance_opportunities(org: SyntheticOrg, rng: random.Random, count: int, at:
         updated.append(row)
     touched = pa.array([r["Id"] for r in updated])
     kept = opportunities.filter(pc.invert(pc.is_in(opportunities["Id"], value_set=touched)))
+    decimals = {f.name: f.type.scale for f in opportunities.schema if pa.types.is_decimal(f.type)}
+    for r in updated:
+        for name, scale in decimals.items():
+            if isinstance(r[name], (int, float)):
+                r[name] = decimal.Decimal(f"{r[name]:.{scale}f}")
     fresh = pa.Table.from_pylist(
         [
             {

@@ -21,6 +21,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,8 +38,10 @@ from .generator import SyntheticOrg
 from .ids import make_id
 from .metadata import OBJECTS, ObjectSpec, find_object
 from .metadata import extra_objects as make_extra_objects
-from .oauth import Credentials, OAuthError, Sessions, generate_credentials
+from .oauth import JWT_GRANT, Credentials, OAuthError, Sessions, generate_credentials
 from .soql import BoolOp, Comparison, Query, SoqlError, parse
+
+_JSON = msgspec.json.Encoder(decimal_format="number")
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
 DAILY_API_LIMIT = 15_000
@@ -668,7 +671,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         form = dict(urllib.parse.parse_qsl(body.decode()))
         basic = self.headers.get("Authorization") or ""
-        if basic.lower().startswith("basic "):
+        if basic.lower().startswith("basic ") and form.get("grant_type") != JWT_GRANT:
             # client_secret_basic: the connected app's key and secret in the Authorization header.
             decoded = base64.b64decode(basic[6:]).decode()
             form.setdefault("client_id", decoded.partition(":")[0])
@@ -821,7 +824,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(
         self, status: int, payload: object, *, limit_info: bool = True, may_drop: bool = False
     ) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        # Currency and percent values are Decimals: written as exact JSON numbers, as Salesforce does.
+        body = _JSON.encode(payload)
         headers = {"Sforce-Limit-Info": self.org.limit_info} if limit_info else {}
         self._send(
             status,

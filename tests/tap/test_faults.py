@@ -100,11 +100,16 @@ def test_given_usage_near_the_quota_when_syncing_then_the_guard_stops_cleanly_wi
         run = run_tap(
             tmp_path, tap_config(org, objects=OBJECTS, api_type="rest", max_api_usage_percent=79.6)
         )
-        assert run.returncode == 0, run.stderr
+        assert run.returncode == 3, "a quota stop is not a success"
         assert (
             "reached max_api_usage_percent=79.6; stopping cleanly, the next run resumes from STATE"
             in run.stderr
         )
+        assert run.stderr.splitlines()[-1] == (
+            "tap-salesforce-temporal: stopped early by the API quota guard "
+            "(max_api_usage_percent=79.6), STATE emitted; exiting with quota_exit_code=3"
+        )
+        assert run.messages[-1]["type"] == "STATE", "the STATE is out before the exit"
         assert org.api_usage < 1000
         assert run.last_state is not None
         total = sum(len(run.records(name)) for name in OBJECTS)
@@ -116,6 +121,18 @@ def test_given_usage_near_the_quota_when_syncing_then_the_guard_stops_cleanly_wi
             assert {r["Id"] for r in run.records(name)} | {
                 r["Id"] for r in resumed.records(name)
             } == ids, name
+
+
+def test_given_quota_exit_code_0_when_the_guard_stops_then_the_run_exits_0_with_state(
+    tmp_path: Path,
+) -> None:
+    with SandboxOrg(seed=31, scale=60, api_usage_start=790, daily_api_limit=1000) as org:
+        config = tap_config(org, objects=["Account"], max_api_usage_percent=79.2, quota_exit_code=0)
+        run = run_tap(tmp_path, config)
+        assert run.returncode == 0, run.stderr
+        assert "stopping cleanly" in run.stderr
+        assert "quota_exit_code" not in run.stderr
+        assert run.messages[-1]["type"] == "STATE"
 
 
 def test_given_the_quota_crossed_mid_bulk_job_when_syncing_then_no_page_is_fetched_past_the_guard(
@@ -135,7 +152,7 @@ def test_given_the_quota_crossed_mid_bulk_job_when_syncing_then_no_page_is_fetch
                 max_api_usage_percent=80,
             ),
         )
-        assert run.returncode == 0, run.stderr
+        assert run.returncode == 3, run.stderr
         assert "reached max_api_usage_percent=80; stopping cleanly" in run.stderr
         assert org.api_usage == 800, "the page that crossed 800 calls is the last call"
         assert [job.state for job in org.jobs.values()] == ["JobComplete"]
@@ -176,7 +193,7 @@ def test_given_the_quota_stops_a_bulk_read_with_include_deleted_then_no_tombston
         stopped = run_tap(
             tmp_path, {**config, "max_api_usage_percent": 100 * first_page_call / 100_000}
         )
-        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.returncode == 3, stopped.stderr
         assert "stopping cleanly" in stopped.stderr
         emitted = stopped.records("Opportunity")
         assert 0 < len(emitted) < len(everything)

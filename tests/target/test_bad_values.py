@@ -4,7 +4,7 @@ An integer past 64 bits, a day or time that does not exist, a decimal wider than
 the error names the stream, the field and the exact input line; ``skip`` and ``dead_letter`` keep
 the run going; in ``fail`` mode the records before are written and their STATE passed on. Both
 ingest paths are driven: the chunk path (Arrow's JSON reader, flat schemas) and the per-record
-path (a schema with an object column, which the chunk path declines).
+path (a schema with a list of open objects, which the chunk path declines).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ PROPERTIES = {
     "day": {"type": ["string", "null"], "format": "date"},
     "amount": {"type": ["number", "null"], "multipleOf": 0.01, "x-sf-precision": 5},
 }
-OBJECT_COLUMN = {"meta": {"type": ["object", "null"], "properties": {"a": {"type": "string"}}}}
+# JSON text inside a list is the one shape the chunk path leaves to the per-record path.
+PER_RECORD_COLUMN = {"tags": {"type": ["array", "null"], "items": {"type": "object"}}}
 
 BAD_VALUES = [
     ("qty", 2**63, "expects a 64-bit integer"),
@@ -45,7 +46,7 @@ DECIMALS = [
 
 
 def _messages(field: str, value: object, *, per_record: bool) -> list[dict]:
-    properties = {**PROPERTIES, **(OBJECT_COLUMN if per_record else {})}
+    properties = {**PROPERTIES, **(PER_RECORD_COLUMN if per_record else {})}
     schema = {"type": "SCHEMA", "stream": "orders", "schema": {"properties": properties}}
     schema["key_properties"] = ["Id"]
 

@@ -167,7 +167,12 @@ def test_given_a_dedup_key_with_nulls_then_null_keys_never_collapse(tmp_path: Pa
 def test_given_record_keys_not_in_the_schema_then_each_is_named_once_per_stream(
     tmp_path: Path, per_record: bool
 ) -> None:
-    properties = {**PROPERTIES, **({"obj": {"type": ["object", "null"]}} if per_record else {})}
+    properties = {
+        **PROPERTIES,
+        **(
+            {"tags": {"type": ["array", "null"], "items": {"type": "object"}}} if per_record else {}
+        ),
+    }
     records = [_record(Id=str(n), name="x", Extra1=n, Extra2={"a": n}) for n in range(30)]
     out = tmp_path / "out"
     run = run_target(

@@ -13,7 +13,6 @@ import json
 
 import msgspec
 import pyarrow as pa
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -186,16 +185,130 @@ def test_salesforce_shaped_records_take_the_fast_path() -> None:
     assert table.equals(SCHEMA.to_table([json.loads(r) for r in raws]))
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        {"type": ["object", "null"]},
-        {"type": ["array", "null"], "items": {"type": "string"}},
-        {"type": ["string", "number"]},
-        {"type": "number", "multipleOf": 0.01},
-        {"type": "object", "properties": {"a": {"type": "string"}}},
-    ],
+NESTED_PROPERTIES = {
+    "Id": {"type": "string"},
+    "address": {
+        "type": ["object", "null"],
+        "properties": {
+            "street": {"type": ["string", "null"]},
+            "latitude": {"type": ["number", "null"]},
+            "verified_at": {"type": ["string", "null"], "format": "date-time"},
+            "extra": {"type": ["object", "null"]},
+        },
+    },
+    "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+    "seen": {"type": ["array", "null"], "items": {"type": "string", "format": "date-time"}},
+    "lines": {
+        "type": ["array", "null"],
+        "items": {"type": "object", "properties": {"n": {"type": ["integer", "null"]}}},
+    },
+    "amount": {"type": ["number", "null"], "multipleOf": 0.01},
+    "mixed": {"type": ["string", "integer", "null"]},
+    "meta": {"type": ["object", "null"]},
+}
+NESTED = StreamSchema.from_json_schema({"properties": NESTED_PROPERTIES})
+STAMP = ZONED.map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=4,
 )
-def test_schemas_with_nested_mixed_or_decimal_values_keep_the_per_record_path(spec: dict) -> None:
+NESTED_VALUES = {
+    "address": st.none()
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "street": st.none() | st.text(max_size=8),
+            "latitude": st.none() | st.floats(-90, 90),
+            "verified_at": st.none() | STAMP,
+            "extra": st.none() | st.dictionaries(st.text(max_size=3), JSONISH, max_size=2),
+        },
+    ),
+    "tags": st.none() | st.lists(st.none() | st.text(max_size=5), max_size=3),
+    "seen": st.none() | st.lists(STAMP, max_size=2),
+    "lines": st.none()
+    | st.lists(
+        st.none() | st.fixed_dictionaries({}, optional={"n": st.none() | st.integers(-5, 5)}),
+        max_size=2,
+    ),
+    "amount": st.none() | st.integers(-(10**6), 10**6).map(lambda c: c / 100),
+    "mixed": st.none() | st.text(max_size=4) | st.integers(-9, 9),
+    "meta": st.none() | st.dictionaries(st.text(max_size=3), JSONISH, max_size=3),
+}
+NESTED_VALID = st.fixed_dictionaries(
+    {"Id": st.text(min_size=1, max_size=6)}, optional=NESTED_VALUES
+)
+NESTED_MUTANTS = st.tuples(
+    NESTED_VALID, st.sampled_from([*NESTED_PROPERTIES, "extra"]), ODD_VALUES | JSONISH
+).map(lambda t: {**t[0], t[1]: t[2]})
+NESTED_RECORDS = st.one_of(NESTED_VALID, NESTED_VALID, NESTED_MUTANTS)
+
+
+def _nested_per_record(raws: list[bytes]) -> pa.Table | None:
+    records = []
+    for raw in raws:
+        record = msgspec.json.decode(raw)
+        if "Id" not in record:
+            return None
+        try:
+            NESTED.check(record)
+        except InvalidRecord:
+            return None
+        records.append(record)
+    try:
+        return NESTED.to_table(records)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError, TypeError):
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=st.lists(NESTED_RECORDS, min_size=1, max_size=5))
+@example(records=[{"Id": "a", "address": None}, {"Id": "b", "address": {"extra": {"k": [1]}}}])
+@example(records=[{"Id": "a", "meta": "not an object"}])
+@example(records=[{"Id": "a", "amount": 1.005}])
+def test_nested_decimal_and_json_text_shapes_convert_like_the_per_record_path(
+    records: list,
+) -> None:
+    """Structs (with an open object inside), lists of scalars, dates and structs, decimals,
+    mixed types and open objects: what the chunk path lands equals the per-record path's."""
+    converter = ChunkConverter.for_schema(NESTED.properties, NESTED.arrow, KEYS)
+    assert converter is not None
+    raws = [json.dumps(r).encode() for r in records]
+    fast = converter.convert(raws)
+    lines = b"".join(b'{"type": "RECORD", "stream": "s", "record": ' + r + b"}\n" for r in raws)
+    by_lines = converter.convert_messages(lines, len(raws))
+    assert (by_lines is None) == (fast is None)
+    if fast is None:
+        return
+    assert by_lines is not None
+    assert by_lines.equals(fast)
+    exact = _nested_per_record(raws)
+    assert exact is not None, f"the fast path accepted what the per-record path refuses: {raws}"
+    assert fast.equals(exact), (fast.to_pylist(), exact.to_pylist())
+
+
+def test_compound_fields_take_the_fast_path() -> None:
+    """Account's BillingAddress, micro_decision_events' context: no longer per record."""
+    converter = ChunkConverter.for_schema(NESTED.properties, NESTED.arrow, KEYS)
+    assert converter is not None
+    records = [
+        {
+            "Id": f"001{i:03d}",
+            "address": {"street": "1 Main St", "latitude": 1.5, "extra": {"k": i}},
+            "tags": ["a", "b"],
+            "amount": 12.34,
+            "meta": {"z": 1, "a": [1, 2]},
+        }
+        for i in range(20)
+    ]
+    table = converter.convert([json.dumps(r).encode() for r in records])
+    assert table is not None
+    assert table.equals(NESTED.to_table(records))
+
+
+def test_json_text_inside_a_list_keeps_the_per_record_path() -> None:
+    spec = {"type": ["array", "null"], "items": {"type": "object"}}
     schema = StreamSchema.from_json_schema({"properties": {"Id": {"type": "string"}, "v": spec}})
     assert ChunkConverter.for_schema(schema.properties, schema.arrow, KEYS) is None

@@ -1,0 +1,180 @@
+"""``make bench``'s per-object table: every object of the org, the mix users really sync.
+
+The main bench measures one narrow object (OpportunityFieldHistory). Real syncs are dominated by
+wide objects with compound fields (Account, Contact: addresses) and by the derived events, so this
+section reads the whole org once and prices each stream on its own:
+
+- tap µs/row: the stream's seconds in the tap's run summary (RECORD and BATCH runs) per row;
+- target µs/row, RECORD: target-events alone on the stream's recorded lines, minus its fixed
+  start-up cost (the same target on the stream's SCHEMA alone), per row;
+- target µs/row, BATCH: the same on the stream's BATCH messages (the tap's Parquet files);
+- the whole-org mix through ``tap | target`` in RECORD mode against the SDK-default pipeline
+  (bench/baselines.py) on the same org.
+
+Never a timed assertion: this prints figures that README quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+from tap_salesforce_temporal.sandbox.server import SandboxOrg
+
+from .run import BASELINE, TAP, TARGET, median_run, run_one, run_pipe
+
+_SUMMARY = re.compile(r"Run summary \| (\S+)\s+([\d,]+) (\w+)\s+\d+\s+([\d.]+)")
+
+
+def _tap_seconds(stderr: str) -> dict[str, float]:
+    """Per-stream seconds from the tap's run summary (the events' sources summed)."""
+    seconds: dict[str, float] = defaultdict(float)
+    for match in _SUMMARY.finditer(stderr):
+        seconds[match[1].split(":")[0]] += float(match[4])
+    return seconds
+
+
+def _split(recorded: Path, outdir: Path) -> dict[str, tuple[Path, int]]:
+    """One Singer file per stream (its SCHEMA, then its RECORD or BATCH lines), and its rows."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    handles: dict[str, object] = {}
+    rows: dict[str, int] = defaultdict(int)
+    with open(recorded, "rb") as source:
+        for line in source:
+            message = json.loads(line)
+            stream = message.get("stream")
+            if message["type"] not in ("SCHEMA", "RECORD", "BATCH") or not stream:
+                continue
+            if stream not in handles:
+                handles[stream] = open(outdir / f"{stream}.singer", "wb")  # noqa: SIM115
+            handles[stream].write(line)  # type: ignore[attr-defined]
+            if message["type"] == "RECORD":
+                rows[stream] += 1
+            elif message["type"] == "BATCH":
+                rows[stream] += int(message.get("manifest_rows", 0))
+    for handle in handles.values():
+        handle.close()  # type: ignore[attr-defined]
+    return {s: (outdir / f"{s}.singer", rows[s]) for s in handles}
+
+
+def _schema_only(path: Path) -> Path:
+    first = path.read_bytes().split(b"\n", 1)[0]
+    empty = path.with_suffix(".empty")
+    empty.write_bytes(first + b"\n")
+    return empty
+
+
+def _batch_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    total = 0
+    for line in path.read_bytes().splitlines():
+        message = json.loads(line)
+        if message["type"] == "BATCH":
+            for uri in message["manifest"]:
+                total += pq.read_metadata(uri.removeprefix("file://")).num_rows
+    return total
+
+
+def per_object(scale: int, workdir: Path) -> list[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"\n== every object of the org (scale {scale:,})", flush=True)
+    with SandboxOrg(seed=1, scale=scale) as org:
+        config = {**org.login_settings(), "lookback_window": 0}
+        record_cfg = workdir / "record.json"
+        record_cfg.write_text(json.dumps(config))
+        batch_cfg = workdir / "batch.json"
+        batch_cfg.write_text(
+            json.dumps(
+                {
+                    **config,
+                    "batch_config": {
+                        "encoding": {"format": "parquet", "compression": "none"},
+                        "storage": {"root": (workdir / "batches").as_uri(), "prefix": "b-"},
+                        "batch_size": 100_000,
+                    },
+                }
+            )
+        )
+        recorded, batches = workdir / "recorded.singer", workdir / "batches.singer"
+        tap_record = _run_tap(record_cfg, recorded)
+        tap_batch = _run_tap(batch_cfg, batches)
+        target_cfg = workdir / "target.json"
+        target_cfg.write_text(json.dumps({"destination": str(workdir / "out"), "qa_mode": "off"}))
+        record_files = _split(recorded, workdir / "record")
+        batch_files = _split(batches, workdir / "batch")
+        lines = [
+            "",
+            f"Per object, at scale {scale:,} ({sum(r for _, r in record_files.values()):,} rows over"
+            f" {len(record_files)} streams); µs per row, the target's fixed start-up taken out:",
+            "",
+            "| stream | rows | tap RECORD | tap BATCH | target RECORD | target BATCH |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for stream in sorted(record_files):
+            path, rows = record_files[stream]
+            if not rows:
+                continue
+            target_record = _target_us(target_cfg, path, rows)
+            batch = batch_files.get(stream)
+            target_batch = (
+                _target_us(target_cfg, batch[0], _batch_rows(batch[0]), repeat=False)
+                if batch
+                else None
+            )
+            line = (
+                f"| {stream} | {rows:,} | {_us(tap_record.get(stream), rows)} |"
+                f" {_us(tap_batch.get(stream), rows)} | {target_record:.1f} |"
+                f" {'' if target_batch is None else f'{target_batch:.1f}'} |"
+            )
+            print("  " + line, flush=True)
+            lines.append(line)
+        total = sum(r for _, r in record_files.values())
+        tap = [TAP, "--config", str(record_cfg)]
+        ours, tap_peak, target_peak = median_run(
+            lambda: run_pipe(tap, [TARGET, "--config", str(target_cfg)])
+        )
+        base, base_tap_peak, base_target_peak = run_pipe(
+            [*BASELINE, "tap", "--config", str(record_cfg)],
+            [*BASELINE, "target", "--config", str(target_cfg)],
+        )
+    mix = (
+        f"Whole-org mix through `tap | target`, RECORD mode: {ours:.1f} s ({total / ours:,.0f} rows/s,"
+        f" peak RSS tap {tap_peak:.0f} MB, target {target_peak:.0f} MB) vs the SDK-default pipeline"
+        f" {base:.1f} s ({total / base:,.0f} rows/s, tap {base_tap_peak:.0f} MB, target"
+        f" {base_target_peak:.0f} MB): {base / ours:.1f}x (goal: 10x)."
+    )
+    print("  " + mix, flush=True)
+    return [*lines, "", mix]
+
+
+def _run_tap(config: Path, out: Path) -> dict[str, float]:
+    with open(out, "wb") as sink:
+        done = subprocess.run(
+            [TAP, "--config", str(config)], stdout=sink, stderr=subprocess.PIPE, check=False
+        )
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode:
+        raise SystemExit(f"tap failed ({done.returncode}): {stderr[-2000:]}")
+    return _tap_seconds(stderr)
+
+
+def _target_us(config: Path, path: Path, rows: int, *, repeat: bool = True) -> float:
+    """Target µs per row on one stream's file, its start-up (SCHEMA alone) taken out."""
+    if not rows:
+        return 0.0
+
+    def measure(source: Path) -> tuple[float, float]:
+        return run_one([TARGET, "--config", str(config)], stdin=source)
+
+    empty = _schema_only(path)
+    seconds = median_run(lambda: measure(path))[0] if repeat else measure(path)[0]
+    fixed = median_run(lambda: measure(empty))[0]
+    return max(0.0, seconds - fixed) / rows * 1e6
+
+
+def _us(seconds: float | None, rows: int) -> str:
+    return "" if seconds is None or not rows else f"{seconds / rows * 1e6:.1f}"
