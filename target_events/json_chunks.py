@@ -145,14 +145,19 @@ class ChunkConverter:
     ):
         self.arrow = arrow
         self.keys = frozenset(keys)
-        # Record keys the schema does not declare are read ("infer") only to be named to
-        # ``on_unknown``, then dropped: a reader told to ignore them would drop them unsaid.
+        # Record keys the schema does not declare are named to ``on_unknown``, then dropped. Where
+        # every column is read by Arrow, its reader infers them ("ignore" would drop them unsaid);
+        # where JSON text is taken from a msgspec pass, Arrow must not infer it (slow, brittle),
+        # and that pass, which sees every key, names them instead.
         self.on_unknown = on_unknown or (lambda names: None)
+        self._known = frozenset(arrow.names)
         self._plans = plans
         self._python_paths = _python_paths(plans)
+        self._json_text = any(plan.read is None for _, plan in self._python_paths)
+        unexpected = "ignore" if self._json_text else "infer"
         read_as = pa.schema([pa.field(n, p.read) for n, p in plans if p.read is not None])
         self._parse = pa_json.ParseOptions(
-            explicit_schema=read_as, unexpected_field_behavior="infer"
+            explicit_schema=read_as, unexpected_field_behavior=unexpected
         )
         # Whole RECORD messages: the record object, plus type and stream so that a line giving
         # either twice is refused (msgspec would take the last one; the reader saw the first).
@@ -160,7 +165,7 @@ class ChunkConverter:
             explicit_schema=pa.schema(
                 [("type", pa.string()), ("stream", pa.string()), ("record", pa.struct(read_as))]
             ),
-            unexpected_field_behavior="infer",
+            unexpected_field_behavior=unexpected,
         )
 
     @classmethod
@@ -213,11 +218,14 @@ class ChunkConverter:
         columns: dict[tuple[str, ...], list] = {
             path: [] for path, plan in self._python_paths if plan.read is None
         }
+        unknown: set[str] = set()
         for raw in raws:
             try:
                 record = _decoder.decode(raw)
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 return None
+            if self._json_text and isinstance(record, dict) and not self._known.issuperset(record):
+                unknown.update(name for name in record if name not in self._known)
             for path, plan in self._python_paths:
                 value: Any = record
                 for name in path:
@@ -234,11 +242,13 @@ class ChunkConverter:
                     return None  # the per-record check words it
                 else:
                     columns[path].append(json.dumps(value, sort_keys=True, default=str))
+        if unknown:
+            self.on_unknown(sorted(unknown))
         return {path: pa.array(values, type=pa.string()) for path, values in columns.items()}
 
     def _typed(self, table: pa.Table, json_values: dict) -> pa.Table | None:
-        if any(name not in self.arrow.names for name in table.column_names):
-            self.on_unknown([name for name in table.column_names if name not in self.arrow.names])
+        if not self._known.issuperset(table.column_names):
+            self.on_unknown([name for name in table.column_names if name not in self._known])
         columns = []
         for name, plan in self._plans:
             if plan.read is None:
@@ -306,5 +316,5 @@ def _read(data: bytes, options: pa_json.ParseOptions) -> pa.Table | None:
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
             parse_options=options,
         )
-    except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+    except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError, IndexError):
+        return None  # IndexError: Arrow's inference of undeclared keys can fail on odd shapes
