@@ -9,6 +9,7 @@ last row, so STATE after the BATCH message covers exactly the rows in the files 
 
 from __future__ import annotations
 
+import decimal
 import json
 import os
 import re
@@ -164,7 +165,22 @@ def open_object_encoder(schema: dict) -> Callable[[dict], dict]:
             for part in path[:-1]:
                 holder = holder.get(part) if isinstance(holder, dict) else None
             if isinstance(holder, dict) and isinstance(holder.get(path[-1]), (dict, list)):
-                holder[path[-1]] = json.dumps(holder[path[-1]], sort_keys=True, default=str)
+                holder[path[-1]] = json.dumps(
+                    _numbers_as_floats(holder[path[-1]]), sort_keys=True, default=str
+                )
         return record
 
     return encode
+
+
+def _numbers_as_floats(value: object) -> object:
+    """Exact decimals (currency fields copied into an open object) are JSON numbers there, as a
+    RECORD-mode target-events writes them (``target_events.arrow.json_text``), not strings: a
+    Decimal the writer prints without a point (exponent 0) reads back as an integer there."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value.as_tuple().exponent == 0 else float(value)
+    if isinstance(value, dict):
+        return {k: _numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_floats(v) for v in value]
+    return value

@@ -176,10 +176,7 @@ def _column(values: list, target: pa.DataType) -> pa.Array:
         ).cast(target)
     if target == pa.string():
         return pa.array(
-            [
-                v if v is None or isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
-                for v in values
-            ],
+            [v if v is None or isinstance(v, str) else json_text(v) for v in values],
             type=pa.string(),
         )
     if pa.types.is_struct(target):
@@ -194,12 +191,31 @@ def _column(values: list, target: pa.DataType) -> pa.Array:
         return pa.array([_nested(v, target) for v in values], type=_input_type(target)).cast(target)
     if pa.types.is_floating(target):
         # An integer past 2**53 is a number like any other: stored rounded, as a JSON reader
-        # would (Arrow refuses to round Python ints itself).
+        # would (Arrow refuses to round Python ints itself); a decoded Decimal likewise.
         return pa.array(
-            [float(v) if type(v) is int else v for v in values],
+            [float(v) if type(v) is int or type(v) is decimal.Decimal else v for v in values],
             type=target,
         )
     return pa.array(values, type=target)
+
+
+def json_text(value: object) -> str:
+    """How an open object or a mixed-type value is stored: JSON text, keys sorted.
+
+    Numbers are decoded exactly (Decimal); inside JSON text they are written as JSON numbers
+    again, not as quoted strings.
+    """
+    return json.dumps(_numbers_as_floats(value), sort_keys=True, default=str)
+
+
+def _numbers_as_floats(value: object) -> object:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_floats(v) for v in value]
+    return value
 
 
 def _input_type(target: pa.DataType) -> pa.DataType:
@@ -230,7 +246,7 @@ def _nested(value: object, target: pa.DataType) -> object:
             else value
         )
     if target == pa.string() and not isinstance(value, str):
-        return json.dumps(value, sort_keys=True, default=str)
+        return json_text(value)
     if pa.types.is_decimal(target):
         return float(value)  # type: ignore[arg-type]
     return value
@@ -265,7 +281,7 @@ def _compile_checks(properties: dict[str, dict]) -> Callable[[dict], None]:
 
 
 def _preview(value: object) -> str:
-    text = json.dumps(value, default=str)
+    text = json.dumps(_numbers_as_floats(value), default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -384,8 +400,11 @@ def _decimal_problem(value: object, precision: int, scale: int) -> str | None:
 
 def _finite(value: object) -> bool:
     """A double can hold it: no NaN or infinity, no integer past ~1.8e308."""
-    if isinstance(value, float):
-        return math.isfinite(value)
+    if isinstance(value, (float, decimal.Decimal)):
+        try:
+            return math.isfinite(float(value))
+        except (OverflowError, ValueError):
+            return False
     if isinstance(value, int):
         try:
             float(value)

@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class InputError(Exception):
     """Bad input that stops the run: the message names the stream and input line."""
+
+
+class SettingError(Exception):
+    """A setting that cannot work: one line naming the setting, never a secret value."""

@@ -11,8 +11,8 @@ line. So this path only ever accepts what the per-record path accepts, and lands
 
 from __future__ import annotations
 
+import decimal
 import io
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,10 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from .arrow import DATE_PATTERN, DATETIME_PATTERN, TIMESTAMP, non_null_kinds
+from .arrow import DATE_PATTERN, DATETIME_PATTERN, TIMESTAMP, json_text, non_null_kinds
 from .errors import InputError
 
-_decoder = msgspec.json.Decoder()
+# JSON numbers with a fraction or exponent decode to Decimal: exact for decimal columns (the
+# chunk path reads their text exactly too), rounded to the nearest double for float columns
+# exactly as Arrow's reader rounds the same text.
+_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
 class Envelope(msgspec.Struct):
@@ -232,8 +235,8 @@ class ChunkConverter:
                     value = value.get(name) if isinstance(value, dict) else None
                 if plan.kind == "number":
                     if value is not None and (
-                        type(value) not in (int, float)
-                        or (type(value) is float and not math.isfinite(value))
+                        type(value) not in (int, decimal.Decimal)
+                        or (type(value) is decimal.Decimal and not math.isfinite(value))
                     ):
                         return None  # a string of digits, say: the per-record check words it
                 elif value is None or (isinstance(value, str) and not plan.kind):
@@ -241,7 +244,7 @@ class ChunkConverter:
                 elif plan.kind == "object" and not isinstance(value, dict):
                     return None  # the per-record check words it
                 else:
-                    columns[path].append(json.dumps(value, sort_keys=True, default=str))
+                    columns[path].append(json_text(value))
         if unknown:
             self.on_unknown(sorted(unknown))
         return {path: pa.array(values, type=pa.string()) for path, values in columns.items()}

@@ -8,13 +8,13 @@ checked to stay below the destination.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import re
 import unicodedata
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .key_template import KeyProblem, check_key, render
 from .settings import Partitioning
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
@@ -37,15 +37,23 @@ def safe_stream_name(name: str) -> str:
 def render_key(
     template: str, *, stream: str, partition: str, run_id: str, seq: int, ext: str
 ) -> str:
-    """Render the template and normalise it; refuse anything that is absolute or climbs out."""
-    raw = template.format(
-        stream=safe_stream_name(stream), partition=partition, run_id=run_id, seq=seq, ext=ext
+    """Render the (already checked) template; an empty partition leaves no empty segment.
+
+    The result is checked again: anything absolute, climbing out or not clean is refused.
+    """
+    raw = render(
+        template,
+        stream=safe_stream_name(stream),
+        partition=partition,
+        run_id=run_id,
+        seq=seq,
+        ext=ext,
     )
-    parts = [p for p in raw.split("/") if p not in ("", ".")]
-    key = posixpath.normpath("/".join(parts)) if parts else ""
-    if not key or key.startswith(("/", "..")) or "/../" in f"/{key}/" or "\\" in key:
-        raise UnsafeKey(f"object key {raw!r} would leave the destination")
-    return key
+    key = "/".join(p for p in raw.split("/") if p) if not partition else raw
+    try:
+        return check_key(key)
+    except KeyProblem as problem:
+        raise UnsafeKey(f"object key {raw!r} would leave the destination ({problem})") from None
 
 
 def partition_values(column: pa.ChunkedArray | pa.Array, spec: Partitioning) -> pa.Array:

@@ -48,11 +48,17 @@ class StreamObservation:
 class QualityCheck:
     """Accumulates observations per stream during a run and judges them at its end."""
 
-    def __init__(self, mode: str, max_row_drift: float) -> None:
+    def __init__(self, mode: str, max_row_drift: float, workdir: Path | None = None) -> None:
+        """``workdir``: where key files spill; the target passes a folder inside its run's
+        staging, so a killed run's files are removed with it by the next run."""
         self.mode = mode
         self.max_row_drift = max_row_drift
         self.streams: dict[str, StreamObservation] = {}
-        self._workdir = Path(tempfile.mkdtemp(prefix="target-events-qa-"))
+        if workdir is None:
+            workdir = Path(tempfile.mkdtemp(prefix="target-events-qa-"))
+        else:
+            workdir.mkdir(mode=0o700, exist_ok=True)
+        self._workdir = workdir
 
     @property
     def enabled(self) -> bool:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+
+from .config_checks import (
+    clean_endpoint_url,
+    fail,
+    integer,
+    number,
+    one_of,
+    schema_error,
+    show,
+    text,
+)
+from .key_template import check_template
 
 FORMATS = ("parquet", "jsonl", "csv")
 PARQUET_COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
@@ -21,6 +32,11 @@ DEFAULT_PARTITIONS = {
     "micro_decision_events": {"field": "timestamp_occurred", "granularity": "day"}
 }
 SECRET_SETTINGS = ("aws_secret_access_key", "aws_session_token")
+# Upper bounds: beyond them a value is a typo, and some would overflow a float or a C integer.
+MAX_BATCH_ROWS = 1_000_000_000
+MAX_BATCH_BYTES = 1 << 40
+MAX_AGE_SECONDS = 365 * 24 * 3600.0
+MAX_ROW_DRIFT = 1_000_000.0
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("destination", th.StringType, required=True, title="Destination", description="A local directory or s3://bucket/prefix where files land."),
@@ -46,9 +62,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()  # fmt: skip
 
 
-def _fail(setting: str, problem: str) -> ConfigValidationError:
-    message = f"setting '{setting}': {problem}"
-    return ConfigValidationError(message, errors=[message])
+_fail = fail  # kept for callers of the old name
 
 
 @dataclass(frozen=True)
@@ -91,97 +105,91 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> Settings:
+        """Parse and check every setting; the first problem is one line naming the setting.
+
+        The JSON Schema pass comes first (types of every declared setting, the SDK's built-in ones
+        included), worded without values; then ranges, enums and shapes the schema cannot say.
+        """
+        problem = schema_error(config, CONFIG_SCHEMA)
+        if problem:
+            raise ConfigValidationError(problem, errors=[problem])
+
         def get(name: str) -> object:
             value = config.get(name)
             return CONFIG_SCHEMA["properties"][name].get("default") if value is None else value
 
-        fmt = str(get("format"))
-        if fmt not in FORMATS:
-            raise _fail("format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
-        compression = config.get("compression") or ("zstd" if fmt == "parquet" else "none")
+        def optional(name: str) -> str | None:
+            value = config.get(name)
+            return None if value is None else text(name, value, secret=name in SECRET_SETTINGS)
+
+        fmt = one_of("format", text("format", get("format")), FORMATS)
+        compression = text(
+            "compression", config.get("compression") or ("zstd" if fmt == "parquet" else "none")
+        )
         allowed = PARQUET_COMPRESSIONS if fmt == "parquet" else TEXT_COMPRESSIONS
         if compression not in allowed:
-            raise _fail(
+            raise fail(
                 "compression",
-                f"'{compression}' is not valid for format {fmt}; use one of {', '.join(allowed)}",
+                f"{show(compression)} is not valid for format {fmt}; use one of {', '.join(allowed)}",
             )
-        destination = str(get("destination") or "")
+        destination = text("destination", get("destination") or "")
         if not destination:
-            raise _fail("destination", "is required (a local path or s3://bucket/prefix)")
+            raise fail("destination", "is required (a local path or s3://bucket/prefix)")
         if destination.startswith("s3://") and not re.fullmatch(
-            r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", destination
+            r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/=-]*)?", destination
         ):
-            raise _fail("destination", f"'{destination}' is not a valid s3://bucket/prefix")
-        template = str(get("key_template"))
-        for required in ("{stream}", "{run_id}", "{seq"):
-            if required not in template:
-                raise _fail(
-                    "key_template",
-                    f"must contain {required}}} so file names stay unique"
-                    if required == "{seq"
-                    else f"must contain {required} so file names stay unique",
-                )
+            raise fail("destination", f"{show(destination)} is not a valid s3://bucket/prefix")
+        if destination.startswith("s3://") and any(
+            part in (".", "..") for part in destination[5:].split("/")[1:]
+        ):
+            raise fail("destination", "an S3 prefix must not contain '.' or '..' segments")
+        template = check_template(text("key_template", get("key_template")))
         partitions = {name: Partitioning(**value) for name, value in DEFAULT_PARTITIONS.items()}
         for stream, spec in dict(get("partition_by") or {}).items():  # type: ignore[call-overload]
             if not isinstance(spec, Mapping) or not spec.get("field"):
-                raise _fail("partition_by", f"stream '{stream}' needs a field")
-            granularity = spec.get("granularity", "day")
+                raise fail("partition_by", f"stream {show(stream)} needs a field")
+            granularity = spec.get("granularity") or "day"
             if granularity not in GRANULARITIES:
-                raise _fail(
+                raise fail(
                     "partition_by",
-                    f"stream '{stream}': granularity '{granularity}' is not one of {', '.join(GRANULARITIES)}",
+                    f"stream {show(stream)}: granularity {show(granularity)} is not one of {', '.join(GRANULARITIES)}",
                 )
-            partitions[stream] = Partitioning(str(spec["field"]), str(granularity))
+            field_name = text("partition_by", spec["field"])
+            partitions[stream] = Partitioning(field_name, str(granularity))
         dedup = {stream: tuple(keys) for stream, keys in dict(get("dedup_key") or {}).items()}  # type: ignore[call-overload]
-        mode = str(get("on_invalid_record"))
-        if mode not in INVALID_RECORD_MODES:
-            raise _fail(
-                "on_invalid_record", f"'{mode}' is not one of {', '.join(INVALID_RECORD_MODES)}"
-            )
-        qa_mode = str(get("qa_mode"))
-        if qa_mode not in QA_MODES:
-            raise _fail("qa_mode", f"'{qa_mode}' is not one of {', '.join(QA_MODES)}")
-        settings = cls(
+        mode = one_of(
+            "on_invalid_record",
+            text("on_invalid_record", get("on_invalid_record")),
+            INVALID_RECORD_MODES,
+        )
+        qa_mode = one_of("qa_mode", text("qa_mode", get("qa_mode")), QA_MODES)
+        endpoint = optional("s3_endpoint_url")
+        region = optional("aws_region")
+        if region is not None and not re.fullmatch(
+            r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?", region
+        ):
+            # The region becomes part of AWS host names: it must be a plain host label.
+            raise fail("aws_region", f"{show(region)} is not a region name (letters, digits, '-')")
+        return cls(
             destination=destination,
             format=fmt,
-            compression=str(compression),
+            compression=compression,
             key_template=template,
             partition_by=partitions,
-            max_batch_rows=int(get("max_batch_rows")),  # type: ignore[call-overload]
-            max_batch_bytes=int(get("max_batch_bytes")),  # type: ignore[call-overload]
-            max_batch_age_seconds=float(get("max_batch_age_seconds")),  # type: ignore[arg-type]
+            max_batch_rows=integer("max_batch_rows", get("max_batch_rows"), 1, MAX_BATCH_ROWS),
+            max_batch_bytes=integer("max_batch_bytes", get("max_batch_bytes"), 1024, MAX_BATCH_BYTES),
+            max_batch_age_seconds=number("max_batch_age_seconds", get("max_batch_age_seconds"), positive=True, maximum=MAX_AGE_SECONDS),
             dedup_key=dedup,
             on_invalid_record=mode,
             write_manifest=bool(get("write_manifest")),
             qa_mode=qa_mode,
-            qa_max_row_drift=float(get("qa_max_row_drift")),  # type: ignore[arg-type]
-            s3_endpoint_url=config.get("s3_endpoint_url"),  # type: ignore[arg-type]
-            aws_region=config.get("aws_region"),  # type: ignore[arg-type]
-            aws_access_key_id=config.get("aws_access_key_id"),  # type: ignore[arg-type]
-            aws_secret_access_key=config.get("aws_secret_access_key"),  # type: ignore[arg-type]
-            aws_session_token=config.get("aws_session_token"),  # type: ignore[arg-type]
-            aws_profile=config.get("aws_profile"),  # type: ignore[arg-type]
-            s3_part_size_mb=int(get("s3_part_size_mb")),  # type: ignore[call-overload]
-        )
-        for name, minimum in (
-            ("max_batch_rows", 1),
-            ("max_batch_bytes", 1024),
-            ("s3_part_size_mb", 5),
-        ):
-            if getattr(settings, name) < minimum:
-                raise _fail(name, f"must be at least {minimum}")
-        if settings.max_batch_age_seconds <= 0:
-            raise _fail("max_batch_age_seconds", "must be positive")
-        if settings.qa_max_row_drift < 0:
-            raise _fail("qa_max_row_drift", "must be zero or more")
-        if settings.s3_endpoint_url:
-            host = urllib.parse.urlsplit(settings.s3_endpoint_url).hostname or ""
-            if not settings.s3_endpoint_url.startswith("https://") and host not in (
-                "127.0.0.1",
-                "localhost",
-                "::1",
-            ):
-                raise _fail(
-                    "s3_endpoint_url", "plain http is only allowed for loopback hosts; use https"
-                )
-        return settings
+            qa_max_row_drift=number("qa_max_row_drift", get("qa_max_row_drift"), positive=False, maximum=MAX_ROW_DRIFT),
+            s3_endpoint_url=None if endpoint is None else clean_endpoint_url("s3_endpoint_url", endpoint),
+            aws_region=region,
+            aws_access_key_id=optional("aws_access_key_id"),
+            aws_secret_access_key=optional("aws_secret_access_key"),
+            aws_session_token=optional("aws_session_token"),
+            aws_profile=optional("aws_profile"),
+            # S3 parts: 5 MiB to 5 GiB.
+            s3_part_size_mb=integer("s3_part_size_mb", get("s3_part_size_mb"), 5, 5 * 1024),
+        )  # fmt: skip

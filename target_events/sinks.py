@@ -455,16 +455,18 @@ class EventsSink(BatchSink):
             seq=seq,
             ext=settings.extension,
         )
-        temp = target.storage.new_temp_path(f".{settings.extension}")
         keys = self.key_properties or ()
-        size = write_file(
-            table,
-            temp,
-            fmt=settings.format,
-            compression=settings.compression,
-            unique=keys[0] if len(keys) == 1 else None,
+        uri, size = target.storage.put(
+            key,
+            lambda path: write_file(
+                table,
+                path,
+                fmt=settings.format,
+                compression=settings.compression,
+                unique=keys[0] if len(keys) == 1 else None,
+            ),
+            f".{settings.extension}",
         )
-        uri = target.storage.commit(temp, key)
         low = high = None
         if self.partitioning and table.num_rows:
             bounds = pc.min_max(table[self.partitioning.field]).as_py()
@@ -494,9 +496,8 @@ class EventsSink(BatchSink):
             return
         target = self.events_target
         key = f"_dead_letter/{safe_stream_name(self.stream_name)}/{safe_stream_name(self.stream_name)}-{target.run_id}-{target.next_seq('_dead_letter')}.jsonl"
-        temp = target.storage.new_temp_path(".jsonl")
-        temp.write_text("".join(json.dumps(row, default=str) + "\n" for row in self._dead))
-        target.storage.commit(temp, key)
+        payload = "".join(json.dumps(row, default=str) + "\n" for row in self._dead)
+        target.storage.put(key, lambda path: path.write_text(payload), ".jsonl")
         self.logger.warning(
             "Wrote %d invalid records of %s to the dead-letter file %s",
             len(self._dead),

@@ -1,21 +1,31 @@
 """Where finished files go, atomically: a rename on local disk, a completed upload on S3.
 
 A reader listing the destination sees a file only once it is complete; temporary files live in a
-staging folder (local) or never leave the machine (S3) until they are whole.
+staging folder of the run (local) or never leave the machine (S3) until they are whole. Every file
+the target writes (data, dead letters, manifests) goes through ``put``: written to a temporary
+path, fsynced, then committed; any OS or S3 failure becomes one ``StorageError`` line and leaves
+no temporary file behind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
-import uuid
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from .layout import UnsafeKey
 from .settings import Settings
+from .staging import (
+    FILE_MODE,
+    RunStaging,
+    fsync_dir,
+    fsync_file,
+    local_scratch_parent,
+    make_dirs,
+)
 
 STAGING_DIR = ".target-events-staging"
 
@@ -24,37 +34,55 @@ class StorageError(Exception):
     """The destination refused a write (missing bucket, bad credentials, full disk)."""
 
 
+Writer = Callable[[Path], object]
+
+
 class Storage(Protocol):
     staging: Path
 
-    def new_temp_path(self, suffix: str) -> Path: ...
-    def commit(self, temp_path: Path, key: str) -> str: ...
+    def put(self, key: str, write: Writer, suffix: str) -> tuple[str, int]: ...
     def list_keys(self, prefix: str) -> list[str]: ...
     def read_bytes(self, key: str) -> bytes: ...
     def close(self) -> None: ...
 
 
+def _os_reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__
+
+
 class LocalStorage:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, run_id: str) -> None:
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.staging = self.root / STAGING_DIR
-        self.staging.mkdir(exist_ok=True, mode=0o700)
+        try:
+            make_dirs(self.root)
+            self._staging = RunStaging(self.root / STAGING_DIR, run_id)
+        except OSError as error:
+            raise StorageError(
+                f"destination '{self.root}' is not usable: {_os_reason(error)}"
+                + (f" ({error.filename})" if error.filename else "")
+            ) from error
+        self.staging = self._staging.path
 
-    def new_temp_path(self, suffix: str) -> Path:
-        return self.staging / f"{uuid.uuid4().hex}{suffix}.tmp"
-
-    def commit(self, temp_path: Path, key: str) -> str:
+    def put(self, key: str, write: Writer, suffix: str) -> tuple[str, int]:
+        """Write, fsync, rename into place, fsync the folder: visible only when whole and durable."""
         final = (self.root / key).resolve()
         if self.root not in final.parents:
             raise UnsafeKey(f"object key {key!r} would leave the destination")
-        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(temp_path, 0o600)
-        os.replace(
-            temp_path, final
-        )  # atomic on one filesystem: the file appears whole or not at all
-        _fsync_dir(final.parent)
-        return str(final)
+        temp = self._staging.new_temp_path(suffix)
+        try:
+            write(temp)
+            size = fsync_file(temp)
+            os.chmod(temp, FILE_MODE)
+            make_dirs(final.parent)
+            os.replace(temp, final)  # atomic on one filesystem: whole or not at all
+            fsync_dir(final.parent)
+        except OSError as error:
+            raise StorageError(
+                f"cannot write {key} under destination '{self.root}': {_os_reason(error)}"
+            ) from error
+        finally:
+            temp.unlink(missing_ok=True)
+        return str(final), size
 
     def list_keys(self, prefix: str) -> list[str]:
         """Keys of finished files under ``prefix`` (staging never shows), sorted."""
@@ -69,15 +97,7 @@ class LocalStorage:
         return (self.root / key).read_bytes()
 
     def close(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        self._staging.close()
 
 
 # botocore logs every request's headers at DEBUG, X-Amz-Security-Token included: a session token
@@ -94,7 +114,7 @@ def _quiet_aws_loggers() -> None:
 class S3Storage:
     """One boto3 client per run; multipart above the part size, visible only when completed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, run_id: str) -> None:
         _quiet_aws_loggers()
         import boto3
         from boto3.s3.transfer import TransferConfig
@@ -103,25 +123,45 @@ class S3Storage:
         bucket_and_prefix = settings.destination.removeprefix("s3://")
         self.bucket, _, prefix = bucket_and_prefix.partition("/")
         self.prefix = prefix.strip("/")
-        session = (
-            boto3.session.Session(profile_name=settings.aws_profile)
-            if settings.aws_profile
-            else boto3.session.Session()
-        )
-        self.client = session.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.aws_region,
-            aws_access_key_id=settings.aws_access_key_id,
-            aws_secret_access_key=settings.aws_secret_access_key,
-            aws_session_token=settings.aws_session_token,
-            config=Config(retries={"max_attempts": 8, "mode": "adaptive"}),
-        )
+        from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+        try:
+            session = (
+                boto3.session.Session(profile_name=settings.aws_profile)
+                if settings.aws_profile
+                else boto3.session.Session()
+            )
+        except ProfileNotFound:
+            raise StorageError(
+                f"setting 'aws_profile': profile {settings.aws_profile!r} is not in the AWS config files"
+            ) from None
+        try:
+            self.client = session.client(
+                "s3",
+                endpoint_url=settings.s3_endpoint_url,
+                region_name=settings.aws_region,
+                aws_access_key_id=settings.aws_access_key_id,
+                aws_secret_access_key=settings.aws_secret_access_key,
+                aws_session_token=settings.aws_session_token,
+                config=Config(retries={"max_attempts": 8, "mode": "adaptive"}),
+            )
+        except (BotoCoreError, ValueError) as error:
+            # botocore's own config validation: its messages may quote a setting's value.
+            raise StorageError(
+                f"S3 client settings refused ({type(error).__name__}): check aws_region, "
+                "s3_endpoint_url and the AWS credentials"
+            ) from None
         part = settings.s3_part_size_mb * 1024 * 1024
         self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part)
-        self.staging = Path(tempfile.mkdtemp(prefix="target-events-"))
         self.uploads = 0
         self._check_bucket()
+        try:
+            self._staging = RunStaging(local_scratch_parent(), run_id)
+        except OSError as error:
+            raise StorageError(
+                f"local staging folder is not usable: {_os_reason(error)}"
+            ) from error
+        self.staging = self._staging.path
 
     def _check_bucket(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -138,23 +178,29 @@ class S3Storage:
                 f"S3 bucket '{self.bucket}' is not reachable: {type(error).__name__}"
             ) from error
 
-    def new_temp_path(self, suffix: str) -> Path:
-        return self.staging / f"{uuid.uuid4().hex}{suffix}.tmp"
-
-    def commit(self, temp_path: Path, key: str) -> str:
+    def put(self, key: str, write: Writer, suffix: str) -> tuple[str, int]:
+        """Write locally, then upload: the object exists only once its upload completed."""
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         full_key = self._full_key(key)
+        temp = self._staging.new_temp_path(suffix)
         try:
-            self.client.upload_file(str(temp_path), self.bucket, full_key, Config=self.transfer)
-        except (ClientError, BotoCoreError) as error:
+            write(temp)
+            size = temp.stat().st_size
+            self.client.upload_file(str(temp), self.bucket, full_key, Config=self.transfer)
+        except OSError as error:
             raise StorageError(
-                f"upload of s3://{self.bucket}/{full_key} failed: {error}"
+                f"cannot stage {key} in '{self._staging.path}': {_os_reason(error)}"
+            ) from error
+        except (ClientError, BotoCoreError, Boto3Error) as error:
+            raise StorageError(
+                f"upload of s3://{self.bucket}/{full_key} failed: {aws_reason(error)}"
             ) from error
         finally:
-            temp_path.unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
         self.uploads += 1
-        return f"s3://{self.bucket}/{full_key}"
+        return f"s3://{self.bucket}/{full_key}", size
 
     def _full_key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -172,7 +218,7 @@ class S3Storage:
                 keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         except (ClientError, BotoCoreError) as error:
             raise StorageError(
-                f"listing s3://{self.bucket}/{self._full_key(prefix)} failed: {error}"
+                f"listing s3://{self.bucket}/{self._full_key(prefix)} failed: {aws_reason(error)}"
             ) from error
         return sorted(keys)
 
@@ -184,12 +230,27 @@ class S3Storage:
             return response["Body"].read()  # type: ignore[no-any-return]
         except (ClientError, BotoCoreError) as error:
             raise StorageError(
-                f"reading s3://{self.bucket}/{self._full_key(key)} failed: {error}"
+                f"reading s3://{self.bucket}/{self._full_key(key)} failed: {aws_reason(error)}"
             ) from error
 
     def close(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        self._staging.close()
 
 
-def open_storage(settings: Settings) -> Storage:
-    return S3Storage(settings) if settings.is_s3 else LocalStorage(settings.destination)
+def aws_reason(error: Exception) -> str:
+    """One line: the S3 error code and message (boto3's upload errors wrap them in text)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        reason = f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
+    else:
+        found = re.search(r"An error occurred \(([^)]*)\)[^:]*:\s*(.*)", str(error))
+        reason = f"{found[1]}: {found[2]}" if found else f"{type(error).__name__}: {error}"
+    return " ".join(reason.split())[:300]
+
+
+def open_storage(settings: Settings, run_id: str) -> Storage:
+    if settings.is_s3:
+        return S3Storage(settings, run_id)
+    return LocalStorage(settings.destination, run_id)

@@ -10,12 +10,13 @@ import secrets
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
+import simplejson
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -24,6 +25,8 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from .config_checks import schema_error
+from .errors import SettingError
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
 from .run_kind import LoadKinds
@@ -44,14 +47,15 @@ UNHONOURED_BUILTINS = {
 }
 
 
-def _refuse_unhonoured(config: dict) -> None:
+def _unhonoured(config: Mapping[str, Any]) -> str | None:
+    """The first unhonoured built-in the config sets, worded; None when there is none."""
     for name, instead in UNHONOURED_BUILTINS.items():
         value = config.get(name)
         if value is None or (name == "load_method" and value == "append-only"):
             continue
         shown = f"'{value}'" if isinstance(value, str) and len(value) < 40 else "a value"
-        message = f"setting '{name}': {shown} is not supported: {instead}"
-        raise ConfigValidationError(message, errors=[message])
+        return f"setting '{name}': {shown} is not supported: {instead}"
+    return None
 
 
 def _use_system_allocator() -> None:
@@ -82,7 +86,6 @@ class TargetEvents(Target):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _use_system_allocator()
         super().__init__(*args, **kwargs)
-        _refuse_unhonoured(dict(self.config))
         self.run_id = (
             dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
             + "-"
@@ -104,6 +107,36 @@ class TargetEvents(Target):
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Every setting, the SDK's built-in ones too, checked and worded without secret values.
+
+        Replaces the SDK's check, whose messages print the value (a secret key included), and
+        raises ``SettingError`` rather than ``ConfigValidationError``: the SDK's handler for the
+        latter logs two lines, and ``main`` prints one.
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        problem = schema_error(self._config, schema) or _unhonoured(self._config)
+        if problem is None:
+            try:
+                self.settings = Settings.from_config(self._config)
+            except ConfigValidationError as error:
+                problem = str(error)
+        if problem and raise_errors:
+            raise SettingError(problem)
+        return [problem] if problem else []
+
+    def listen(self, file_input: Any = None) -> None:
+        """However the run ends, its staging folder (temp files, QA spill) goes with it; a killed
+        run's folder is removed by the next run on the destination."""
+        try:
+            super().listen(file_input)
+        finally:
+            if "quality" in self.__dict__:
+                self.quality.close()
+            if "storage" in self.__dict__:
+                self.storage.close()
+
     def _flush_before_failing(self) -> None:
         """Write every valid record that came before the bad input, then pass the last STATE on."""
         try:
@@ -121,11 +154,15 @@ class TargetEvents(Target):
 
     @cached_property
     def storage(self) -> Storage:
-        return open_storage(self.settings)
+        return open_storage(self.settings, self.run_id)
 
     @cached_property
     def quality(self) -> QualityCheck:
-        return QualityCheck(self.settings.qa_mode, self.settings.qa_max_row_drift)
+        return QualityCheck(
+            self.settings.qa_mode,
+            self.settings.qa_max_row_drift,
+            workdir=self.storage.staging / "qa",
+        )
 
     @property
     def line_number(self) -> int:
@@ -271,6 +308,7 @@ class TargetEvents(Target):
 
     def process_endofpipe(self) -> None:
         """Drain (the last STATE goes out), check quality, write the manifest, then judge."""
+        _ = self.storage  # a refused destination stops here, in one line, before any check
         super().process_endofpipe()
         verdict, broken = None, None
         try:
@@ -389,9 +427,10 @@ class TargetEvents(Target):
         for stream, summary in streams.items():
             summary["columns"] = self.quality.columns(stream)
             summary["load"] = self.load_kinds.kind(stream)
-        temp = self.storage.new_temp_path(".json")
-        temp.write_text(json.dumps(manifest, indent=2, default=str))
-        self.storage.commit(temp, f"_manifests/{self.run_id}.json")
+        payload = json.dumps(manifest, indent=2, default=str)
+        self.storage.put(
+            f"_manifests/{self.run_id}.json", lambda path: path.write_text(payload), ".json"
+        )
 
 
 def main() -> None:
@@ -408,10 +447,18 @@ def main() -> None:
         TargetEvents.cli()
     except (
         InputError,
+        SettingError,
         StorageError,
         QualityError,
         ConfigValidationError,
         *SDK_INPUT_ERRORS,
     ) as error:
         print(f"target-events: {error}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+    except simplejson.JSONDecodeError as error:  # the SDK reading --config; no value shown
+        print(  # noqa: T201
+            f"target-events: the config file is not valid JSON: {error.msg} "
+            f"(line {error.lineno} column {error.colno})",
+            file=sys.stderr,
+        )
         sys.exit(1)

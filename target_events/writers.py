@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +20,7 @@ ROW_GROUP_ROWS = 128 * 1024
 def write_file(
     table: pa.Table, path: Path, *, fmt: str, compression: str, unique: str | None = None
 ) -> int:
-    """Write ``table`` to ``path``, fsync it, and return its size in bytes.
+    """Write ``table`` to ``path`` and return its size in bytes (``Storage.put`` fsyncs it).
 
     ``unique`` names a column whose values are (nearly) all different, a stream's one key: no
     Parquet dictionary for it. A dictionary of unique values only grows until Arrow gives up on
@@ -46,8 +45,6 @@ def write_file(
         _write_text(path, _jsonl(table), compression)
     else:
         _write_text(path, _csv(table), compression)
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
     return path.stat().st_size
 
 

@@ -51,7 +51,9 @@ def test_given_a_fresh_project_copy_when_meltano_installs_and_runs_twice_then_th
                 ["Opportunity", "OpportunityHistory", "OpportunityFieldHistory", "User"]
             ),
         }
-        installed = _meltano(project, "install", env=env)
+        installed = _meltano(
+            project, "install", "tap-salesforce-temporal", "target-events", env=env
+        )
         assert installed.returncode == 0, installed.stderr[-3000:]
         first = _meltano(project, "run", "tap-salesforce-temporal", "target-events", env=env)
         assert first.returncode == 0, first.stderr[-3000:]

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = (
     "pyproject.toml",
     "README.md",
+    "LICENSE",
     "meltano.yml",
     "tap_salesforce_temporal",
     "target_events",

@@ -8,26 +8,90 @@ the test suite fails when either is out of date.
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import re
 import sys
 from pathlib import Path
 
 import yaml
+from singer_sdk.plugin_base import PluginBase
 
 from tap_salesforce_temporal.settings import CONFIG_SCHEMA as TAP_SCHEMA
+from tap_salesforce_temporal.tap import TapSalesforceTemporal
 from target_events.settings import CONFIG_SCHEMA as TARGET_SCHEMA
+from target_events.target import TargetEvents
 
 ROOT = Path(__file__).resolve().parent.parent
-TAP_CAPABILITIES = [
-    "catalog",
-    "discover",
-    "state",
-    "about",
-    "stream-maps",
-    "schema-flattening",
-    "batch",
+REQUIRES_MELTANO = ">=4.4,<5"
+# `--about` lists it (the SDK adds it to every target), but Meltano's project schema has no such
+# capability and rejects the file; the `validate_records` setting it stands for is declared.
+NOT_IN_MELTANO_SCHEMA = frozenset({"validate-records"})
+# One valid combination of settings per way to log in (mirrors Settings' per-flow checks; a test
+# proves each group is accepted by the tap and that dropping any member of it is refused).
+TAP_SETTING_GROUPS = [
+    ["sandbox"],
+    ["username", "password", "client_id", "client_secret"],
+    ["auth_flow", "client_id", "client_secret", "domain"],
+    ["auth_flow", "client_id", "refresh_token"],
+    ["auth_flow", "client_id", "username", "private_key"],
 ]
-TARGET_CAPABILITIES = ["about", "stream-maps", "schema-flattening", "validate-records"]
+TARGET_SETTING_GROUPS = [["destination"]]
+
+# A third-party loader the tests run end to end (tests/integration/test_postgres_e2e.py): declared
+# here in full so that `meltano install` needs no Hub lookup. Its settings come from the
+# TARGET_POSTGRES_* env vars (see README); `meltano install target-postgres` installs it on demand.
+TARGET_POSTGRES = {
+    "name": "target-postgres",
+    "namespace": "target_postgres",
+    "variant": "meltanolabs",
+    "pip_url": "meltanolabs-target-postgres~=0.8.1",
+    "executable": "target-postgres",
+    "capabilities": [
+        "about",
+        "stream-maps",
+        "schema-flattening",
+        "activate-version",
+        "hard-delete",
+    ],
+    "settings_group_validation": [["host", "port", "user", "password", "database"]],
+    "settings": [
+        {"name": "host", "kind": "string", "label": "Host"},
+        {"name": "port", "kind": "integer", "label": "Port", "value": 5432},
+        {"name": "user", "kind": "string", "label": "User"},
+        {"name": "password", "kind": "string", "label": "Password", "sensitive": True},
+        {"name": "database", "kind": "string", "label": "Database"},
+        {
+            "name": "default_target_schema",
+            "kind": "string",
+            "label": "Default target schema",
+            "value": "salesforce",
+        },
+        {
+            "name": "load_method",
+            "kind": "options",
+            "label": "Load method",
+            "description": "upsert: rows with the same primary key (Salesforce Id, event_id) replace the stored one.",
+            "options": [{"label": v, "value": v} for v in ("append-only", "upsert", "overwrite")],
+            "value": "upsert",
+        },
+    ],
+}
+
+
+def about_settings(plugin: type[PluginBase]) -> dict:
+    """The settings schema ``--about`` prints: the plugin's own plus the SDK's built-in ones
+    (stream maps, flattening, batch_config, ...), computed as the SDK does, on a copy."""
+    schema = copy.deepcopy(plugin.config_jsonschema)
+    plugin.append_builtin_config(schema)
+    # Some SDK defaults are str enums (load_method): plain JSON values, as `--about` prints them.
+    return json.loads(json.dumps(schema))
+
+
+def meltano_capabilities(plugin: type[PluginBase]) -> list[str]:
+    return [str(c.value) for c in plugin.capabilities if str(c.value) not in NOT_IN_MELTANO_SCHEMA]
+
+
 BEGIN, END = "<!-- settings:{name}:begin -->", "<!-- settings:{name}:end -->"
 
 
@@ -75,7 +139,7 @@ def meltano_settings(schema: dict) -> list[dict]:
 def meltano_project() -> dict:
     env = "${MELTANO_PROJECT_ROOT}"
     return {
-        "version": 1,
+        "requires_meltano": REQUIRES_MELTANO,
         "default_environment": "demo",
         "project_id": "tap-salesforce-temporal",
         "send_anonymous_usage_stats": False,
@@ -86,8 +150,9 @@ def meltano_project() -> dict:
                     "namespace": "tap_salesforce_temporal",
                     "pip_url": "-e .",
                     "executable": "tap-salesforce-temporal",
-                    "capabilities": TAP_CAPABILITIES,
-                    "settings": meltano_settings(TAP_SCHEMA),
+                    "capabilities": meltano_capabilities(TapSalesforceTemporal),
+                    "settings_group_validation": TAP_SETTING_GROUPS,
+                    "settings": meltano_settings(about_settings(TapSalesforceTemporal)),
                 }
             ],
             "loaders": [
@@ -96,9 +161,11 @@ def meltano_project() -> dict:
                     "namespace": "target_events",
                     "pip_url": "-e .",
                     "executable": "target-events",
-                    "capabilities": TARGET_CAPABILITIES,
-                    "settings": meltano_settings(TARGET_SCHEMA),
-                }
+                    "capabilities": meltano_capabilities(TargetEvents),
+                    "settings_group_validation": TARGET_SETTING_GROUPS,
+                    "settings": meltano_settings(about_settings(TargetEvents)),
+                },
+                TARGET_POSTGRES,
             ],
         },
         "environments": [

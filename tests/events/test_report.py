@@ -23,8 +23,8 @@ from PIL import Image
 from tap_salesforce_temporal.sandbox.scenario import ADMIN, MARIA, DecisionScenario
 from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import TARGET, run_tap, run_target, tap_config
+from tests.system_tools import browser
 
-CHROMIUM = "/usr/bin/chromium"
 PROSPECTING_MEDIAN = (7.0417 + 20.0) / 2
 PROSPECTING_P90 = 7.0417 + 0.9 * (20.0 - 7.0417)
 
@@ -212,6 +212,7 @@ def test_given_a_missing_destination_or_stream_then_one_line_and_exit_1(tmp_path
 def test_given_the_html_report_then_headless_chromium_renders_the_figures_and_charts(
     landed: Path, tmp_path: Path
 ) -> None:
+    chromium = browser()
     page = tmp_path / "report.html"
     done = report(landed, "--format", "html", "--output", str(page), "--as-of", "2025-04-01")
     assert done.returncode == 0, done.stderr
@@ -228,7 +229,7 @@ def test_given_the_html_report_then_headless_chromium_renders_the_figures_and_ch
         "--window-size=1400,1600",
     ]
     dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page.as_uri()],
+        [chromium, *flags, "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -252,7 +253,7 @@ def test_given_the_html_report_then_headless_chromium_renders_the_figures_and_ch
     assert json.loads(data)["stages"]["bottleneck"]["stage"] == "Prospecting"
     screenshot = tmp_path / "report.png"
     shot = subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={screenshot}", page.as_uri()],
+        [chromium, *flags, f"--screenshot={screenshot}", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,0 +1,154 @@
+"""``source-salesforce-temporal spec|check|discover|read``: the Airbyte source command.
+
+The Singer tap runs unchanged as a subprocess (``python -m tap_salesforce_temporal``-style, same
+interpreter); this command only translates. stdout carries Airbyte messages only; the tap's log
+goes to stderr as it comes, and its last line becomes the error of a failed check or read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from . import protocol
+
+TAP = [sys.executable, "-c", "from tap_salesforce_temporal.console import main; main()"]
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def _emit(message: dict) -> None:
+    sys.stdout.buffer.write(_encode(message) + b"\n")
+
+
+class TapFailed(Exception):
+    """The Singer tap exited non-zero; the message is its last log line."""
+
+
+@contextmanager
+def _tap(args: list[str]) -> Iterator[IO[bytes]]:
+    """The tap's stdout; its stderr copied through, the last line kept for a failure."""
+    # argv is this interpreter, the tap's module and files this command wrote: no shell, no input.
+    process = subprocess.Popen([*TAP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    stdout, stderr = process.stdout, process.stderr
+    if stdout is None or stderr is None:
+        raise TapFailed("could not open the tap's output pipes")
+    last: list[str] = []
+
+    def pump(stream: IO[bytes]) -> None:
+        for raw in stream:
+            sys.stderr.buffer.write(raw)
+            sys.stderr.flush()
+            line = raw.decode("utf-8", "replace").strip()
+            if line:
+                last[:] = [line]
+
+    copier = threading.Thread(target=pump, args=(stderr,), daemon=True)
+    copier.start()
+    try:
+        yield stdout
+    finally:
+        stdout.close()
+        code = process.wait()
+        copier.join()
+    if code != 0:
+        raise TapFailed(last[0] if last else f"tap-salesforce-temporal exited with {code}")
+
+
+def _write(directory: Path, name: str, value: Any) -> str:
+    path = directory / name
+    path.write_text(json.dumps(value))
+    return str(path)
+
+
+def _config(path: str, directory: Path) -> str:
+    config = json.loads(Path(path).read_text())
+    for name in protocol.NOT_FOR_AIRBYTE:
+        config.pop(name, None)
+    return _write(directory, "config.json", config)
+
+
+def _discover(config: str) -> dict:
+    with _tap(["--config", config, "--discover"]) as out:
+        text = out.read()
+    return json.loads(text)  # parsed once the tap is known to have succeeded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="source-salesforce-temporal", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("spec", help="print the connection specification")
+    for name, text in (("check", "log in and list objects"), ("discover", "print the catalog")):
+        commands.add_parser(name, help=text).add_argument("--config", required=True)
+    reader = commands.add_parser("read", help="read records, emitting per-stream STATE")
+    reader.add_argument("--config", required=True)
+    reader.add_argument("--catalog", required=True)
+    reader.add_argument("--state")
+    args = parser.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory(prefix="source-sf-") as tmp:
+            return _run(args, Path(tmp))
+    except TapFailed as failure:
+        if args.command == "check":
+            _emit(protocol.connection_status(str(failure)))
+            return 0
+        _emit(protocol.error_trace(str(failure)))
+        return 1
+    except (ValueError, OSError) as error:
+        _emit(protocol.error_trace(str(error), "config_error"))
+        return 1
+
+
+def _settings_schema() -> dict:
+    from ..tap import TapSalesforceTemporal
+
+    schema = json.loads(json.dumps(TapSalesforceTemporal.config_jsonschema))
+    TapSalesforceTemporal.append_builtin_config(schema)
+    return json.loads(json.dumps(schema))
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> int:
+    if args.command == "spec":
+        _emit(protocol.spec(_settings_schema()))
+        return 0
+    config = _config(args.config, tmp)
+    if args.command == "check":
+        _discover(config)
+        _emit(protocol.connection_status(None))
+        return 0
+    singer_catalog = _discover(config)
+    if args.command == "discover":
+        _emit(protocol.catalog(singer_catalog))
+        return 0
+    configured = json.loads(Path(args.catalog).read_text())
+    selected, full_refresh = protocol.configured_singer_catalog(singer_catalog, configured)
+    incoming = json.loads(Path(args.state).read_text()) if args.state else None
+    state = protocol.singer_state(incoming, full_refresh)
+    tap_args = ["--config", config, "--catalog", _write(tmp, "catalog.json", selected)]
+    tap_args += ["--state", _write(tmp, "state.json", state)]
+    last: dict[str, Any] = dict(state["bookmarks"])
+    with _tap(tap_args) as out:
+        for line in out:
+            message = _decode(line)
+            kind = message.get("type")
+            if kind == "RECORD":
+                _emit(protocol.record(message, protocol.now_ms()))
+            elif kind == "STATE":
+                for state_message in protocol.stream_states(message["value"], last):
+                    _emit(state_message)
+    sys.stdout.flush()
+    return 0
+
+
+def console() -> None:
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Pure translations between the Singer tap's messages and the Airbyte protocol.
+
+Airbyte and Singer describe the same things with different shapes: a catalog of streams with
+sync modes, cursor and primary keys; per-stream state; records. Keeping the translation pure
+(no I/O) lets the command in ``cli.py`` stay a thin pipe and these rules be tested on their own.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+# The Airbyte source reads RECORD messages; BATCH files are a Singer-to-Singer fast path.
+NOT_FOR_AIRBYTE = frozenset({"batch_config"})
+
+
+def _draft7(node: Any, key: str | None = None) -> Any:
+    """The SDK writes a few subschemas as the bare string ``"null"`` (stream_maps); Draft 7
+    validators, as Airbyte clients use, need ``{"type": "null"}``."""
+    if isinstance(node, dict):
+        return {k: _draft7(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        if key in ("anyOf", "oneOf", "allOf"):
+            return [{"type": "null"} if item == "null" else _draft7(item) for item in node]
+        return [_draft7(item) for item in node]
+    return node
+
+
+def spec(settings_schema: dict) -> dict:
+    """SPEC: the tap's settings (its own and the SDK's) as the connection specification."""
+    properties = {}
+    for name, prop in settings_schema["properties"].items():
+        if name in NOT_FOR_AIRBYTE:
+            continue
+        prop = copy.deepcopy(prop)
+        if prop.pop("secret", False):
+            prop["airbyte_secret"] = True
+        prop.pop("writeOnly", None)
+        properties[name] = _draft7(prop)
+    return {
+        "type": "SPEC",
+        "spec": {
+            "connectionSpecification": {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "title": "Salesforce Temporal Source Spec",
+                "type": "object",
+                "required": [
+                    r for r in settings_schema.get("required", []) if r not in NOT_FOR_AIRBYTE
+                ],
+                "properties": properties,
+            },
+            "supportsIncremental": True,
+            "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],
+        },
+    }
+
+
+def _root_metadata(stream: dict) -> dict:
+    for entry in stream.get("metadata", []):
+        if entry.get("breadcrumb") == []:
+            return entry.setdefault("metadata", {})
+    root: dict = {}
+    stream.setdefault("metadata", []).append({"breadcrumb": [], "metadata": root})
+    return root
+
+
+def _replication_key(stream: dict) -> str | None:
+    return stream.get("replication_key") or _root_metadata(stream).get("replication-key")
+
+
+def _key_properties(stream: dict) -> list[str]:
+    return list(
+        stream.get("key_properties") or _root_metadata(stream).get("table-key-properties") or []
+    )
+
+
+def airbyte_stream(stream: dict) -> dict:
+    """One Singer catalog entry as an AirbyteStream (source-defined cursor and primary key)."""
+    cursor = _replication_key(stream)
+    entry: dict[str, Any] = {
+        "name": stream["tap_stream_id"],
+        "json_schema": stream["schema"],
+        "supported_sync_modes": ["full_refresh", "incremental"] if cursor else ["full_refresh"],
+        "source_defined_primary_key": [[key] for key in _key_properties(stream)],
+    }
+    if cursor:
+        entry["source_defined_cursor"] = True
+        entry["default_cursor_field"] = [cursor]
+    return entry
+
+
+def catalog(singer_catalog: dict) -> dict:
+    return {
+        "type": "CATALOG",
+        "catalog": {"streams": [airbyte_stream(s) for s in singer_catalog["streams"]]},
+    }
+
+
+def configured_singer_catalog(singer_catalog: dict, configured: dict) -> tuple[dict, set[str]]:
+    """The Singer catalog with exactly the configured streams selected (all their fields), and
+    the names of those configured for a full refresh."""
+    wanted = {
+        c["stream"]["name"]: c.get("sync_mode", "full_refresh") for c in configured["streams"]
+    }
+    unknown = sorted(set(wanted) - {s["tap_stream_id"] for s in singer_catalog["streams"]})
+    if unknown:
+        raise ValueError(f"configured catalog names streams the source does not have: {unknown}")
+    result = copy.deepcopy(singer_catalog)
+    for stream in result["streams"]:
+        chosen = stream["tap_stream_id"] in wanted
+        stream["selected"] = chosen
+        _root_metadata(stream)["selected"] = chosen
+    full_refresh = {name for name, mode in wanted.items() if mode == "full_refresh"}
+    return result, full_refresh
+
+
+def singer_state(airbyte_state: Any, full_refresh: set[str]) -> dict:
+    """Singer STATE from Airbyte's: a list of per-stream states (the current protocol), or a
+    legacy blob. Streams read in full refresh start without a bookmark."""
+    bookmarks: dict[str, Any] = {}
+    if isinstance(airbyte_state, list):
+        for message in airbyte_state:
+            if message.get("type") == "STREAM":
+                stream = message["stream"]
+                name = stream["stream_descriptor"]["name"]
+                if stream.get("stream_state") is not None:
+                    bookmarks[name] = stream["stream_state"]
+            elif message.get("type") in (None, "LEGACY"):
+                bookmarks.update((message.get("data") or {}).get("bookmarks", {}))
+    elif isinstance(airbyte_state, dict):
+        bookmarks.update(airbyte_state.get("bookmarks", {}))
+    return {"bookmarks": {k: v for k, v in bookmarks.items() if k not in full_refresh}}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def record(message: dict, emitted_at: int) -> dict:
+    return {
+        "type": "RECORD",
+        "record": {
+            "stream": message["stream"],
+            "data": message["record"],
+            "emitted_at": emitted_at,
+        },
+    }
+
+
+def stream_states(state: dict, last: dict[str, Any]) -> list[dict]:
+    """Per-stream STATE messages for the bookmarks that changed since ``last`` (updated)."""
+    out = []
+    for name, bookmark in (state.get("bookmarks") or {}).items():
+        if last.get(name) == bookmark:
+            continue
+        last[name] = copy.deepcopy(bookmark)
+        out.append(
+            {
+                "type": "STATE",
+                "state": {
+                    "type": "STREAM",
+                    "stream": {"stream_descriptor": {"name": name}, "stream_state": bookmark},
+                },
+            }
+        )
+    return out
+
+
+def connection_status(error: str | None) -> dict:
+    status: dict[str, Any] = {"status": "FAILED" if error else "SUCCEEDED"}
+    if error:
+        status["message"] = error
+    return {"type": "CONNECTION_STATUS", "connectionStatus": status}
+
+
+def error_trace(message: str, failure_type: str = "system_error") -> dict:
+    return {
+        "type": "TRACE",
+        "trace": {
+            "type": "ERROR",
+            "emitted_at": float(now_ms()),
+            "error": {"message": message, "failure_type": failure_type},
+        },
+    }
