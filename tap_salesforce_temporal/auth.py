@@ -15,6 +15,7 @@ import requests
 
 from .errors import LoginError, parse_error_body
 from .settings import Settings
+from .urls import insecure_reason
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce: the assertion's exp must be within 3 minutes of now.
@@ -102,11 +103,22 @@ class Authenticator:
     def login(self) -> Session:
         url = f"{self.settings.login_url}/services/oauth2/token"
         try:
-            response = self.http.post(url, data=self._form(), timeout=self.settings.request_timeout)
+            # Never follow a redirect with credentials in the body: requests would re-POST them
+            # to whatever host the Location names.
+            response = self.http.post(
+                url,
+                data=self._form(),
+                timeout=self.settings.request_timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as error:
             raise LoginError(
                 f"Salesforce login failed (auth_flow={self.settings.auth_flow}): cannot reach {self.settings.login_url}: {type(error).__name__}"
             ) from error
+        if response.is_redirect:
+            raise LoginError(
+                f"Salesforce login failed (auth_flow={self.settings.auth_flow}): {self.settings.login_url} answered {response.status_code} with a redirect, which is not followed with credentials; set domain to the host it names"
+            )
         try:
             body = response.json()
         except ValueError:
@@ -114,11 +126,24 @@ class Authenticator:
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
             code, description = parse_error_body(body)
             detail = f"{code}: {description}" if code else f"HTTP {response.status_code}"
+            if response.status_code == 200 and not code:
+                detail += " without an access_token (not Salesforce's JSON answer: a proxy?)"
             raise LoginError(
                 f"Salesforce login failed (auth_flow={self.settings.auth_flow}): {detail}"
             )
         self.logins += 1
-        instance = self.settings.instance_url or body["instance_url"]
+        instance = self.settings.instance_url or body.get("instance_url")
+        if not isinstance(instance, str):
+            raise LoginError("Salesforce login answered without an instance_url")
+        # The session token goes to this URL on every call: the same rule as the settings.
+        reason = insecure_reason(instance)
+        if reason:
+            where = (
+                "setting 'instance_url'"
+                if self.settings.instance_url
+                else "the instance_url the login returned"
+            )
+            raise LoginError(f"refusing to send the session token to {where}: it {reason}")
         # The identity URL ends in /id/{organization id}/{user id}.
         identity = str(body.get("id", "")).rstrip("/").split("/")
         org_id = identity[-2] if len(identity) >= 2 else ""

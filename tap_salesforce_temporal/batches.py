@@ -123,14 +123,18 @@ class ParquetBatchWriter:
         # A batch file is read once, whole, by the target: statistics are never used, and
         # without compression dictionary encoding only costs time (3x the write time of plain
         # encoding for unique ids) for a smaller file nobody keeps.
-        pq.write_table(
-            table,
-            temp,
-            compression=self.compression,
-            use_dictionary=self.compression is not None,
-            write_statistics=False,
-        )
-        os.replace(temp, final)
+        try:
+            pq.write_table(
+                table,
+                temp,
+                compression=self.compression,
+                use_dictionary=self.compression is not None,
+                write_statistics=False,
+            )
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)  # nobody would ever clean up a file never announced
+            raise
         last = {
             column: table[column][-1].as_py()
             for column in self.last_row_columns

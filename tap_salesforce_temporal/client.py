@@ -27,7 +27,7 @@ from .errors import (
     SalesforceApiError,
     classify,
 )
-from .settings import Settings, require_secure
+from .settings import Settings
 
 T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 60.0
@@ -75,7 +75,6 @@ class SalesforceClient:
         with self._lock:
             if self._session is None:
                 self._session = self.auth.login()
-                require_secure("instance_url", self._session.instance_url)
             return self._session
 
     def _refresh(self, stale: Session) -> None:
@@ -116,11 +115,13 @@ class SalesforceClient:
             session = self.session
             headers = {**extra_headers, "Authorization": f"Bearer {session.access_token}"}
             try:
+                # The bearer token must not follow a redirect to another host.
                 response = self.http.request(
                     method,
                     self.url(path),
                     headers=headers,
                     timeout=self.settings.request_timeout,
+                    allow_redirects=False,
                     **kwargs,  # type: ignore[arg-type]
                 )
                 self._track_usage(response)
@@ -132,9 +133,13 @@ class SalesforceClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as error:
-                reason = type(error).__name__
+                reason = fault = type(error).__name__
+            except UnreadableBody as error:
+                # A proxy's HTML page or a body cut short under a 200: transient, like a drop.
+                reason, fault = f"{response.status_code} {error}", "UNREADABLE_BODY"
             else:
                 reason = f"{response.status_code} {verdict.error_code}"
+                fault = verdict.error_code
                 if verdict.action is Action.REFRESH_SESSION and not refreshed:
                     self.logger.info(
                         "%s: session expired (%s); logging in again", context, verdict.error_code
@@ -155,7 +160,7 @@ class SalesforceClient:
                     raise SalesforceApiError(
                         response.status_code, verdict.error_code, verdict.message, context=context
                     )
-            self._count_fault(reason.split(" ")[-1])
+            self._count_fault(fault)
             attempt += 1
             if attempt > self.settings.max_retries:
                 raise SalesforceApiError(
@@ -180,7 +185,7 @@ class SalesforceClient:
             self._sleep(delay)
 
     def get_json(self, path: str, *, context: str, **kwargs: object) -> dict:
-        return self.call("GET", path, context=context, read=lambda r: r.json(), **kwargs)
+        return self.call("GET", path, context=context, read=json_object, **kwargs)
 
     def _count_fault(self, name: str) -> None:
         self.usage.faults[name] = self.usage.faults.get(name, 0) + 1
@@ -217,6 +222,21 @@ def whole_body(response: requests.Response) -> bytes:
         raise requests.exceptions.ContentDecodingError(error) from error
     except urllib3.exceptions.ReadTimeoutError as error:
         raise requests.exceptions.ConnectionError(error) from error
+
+
+class UnreadableBody(Exception):
+    """A success answer whose body is not what the API sends (HTML, JSON cut short)."""
+
+
+def json_object(response: requests.Response) -> dict:
+    """The JSON object of a success answer; anything else is retried by ``call``."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise UnreadableBody("answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise UnreadableBody("answer is not a JSON object")
+    return body
 
 
 def _json_or_none(response: requests.Response) -> object:

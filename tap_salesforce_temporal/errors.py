@@ -14,6 +14,10 @@ class TapError(Exception):
     """An error a user can act on; the CLI prints its message as one line and exits non-zero."""
 
 
+class SettingError(TapError):
+    """A setting is wrong: the message names it and never shows a secret value."""
+
+
 class LoginError(TapError):
     """Salesforce refused the credentials of an auth flow."""
 
@@ -86,6 +90,9 @@ def parse_error_body(body: object) -> tuple[str, str]:
 
 def classify(status: int, body: object) -> Verdict:
     """Decide what to do with a response; ``body`` is its parsed JSON (or None)."""
+    if 300 <= status < 400:
+        # Redirects are never followed with the session token (see SalesforceClient.call).
+        return Verdict(Action.FAIL, f"HTTP_{status}", "redirect not followed; check instance_url")
     if status < 400:
         return Verdict(Action.OK)
     code, message = parse_error_body(body)

@@ -9,17 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from .urls import insecure_reason
+
 AUTH_FLOWS = ("password", "client_credentials", "refresh_token", "jwt")
 API_TYPES = ("auto", "rest", "bulk")
 SECRET_SETTINGS = ("client_secret", "refresh_token", "password", "security_token", "private_key")
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# What Salesforce accepts in a SOQL datetime literal (and what strftime writes with four digits).
+EARLIEST_DATETIME = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_DATETIME = dt.datetime(4000, 12, 31, tzinfo=dt.timezone.utc)
+MAX_LOOKBACK_SECONDS = 366 * 24 * 3600
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("auth_flow", th.StringType, default="password", allowed_values=list(AUTH_FLOWS), title="Auth flow", description="OAuth flow used to log in: password, client_credentials, refresh_token or jwt."),
@@ -30,12 +34,12 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("password", th.StringType, secret=True, title="Password", description="Salesforce password (password flow)."),
     th.Property("security_token", th.StringType, secret=True, title="Security token", description="Security token appended to the password (password flow)."),
     th.Property("private_key", th.StringType, secret=True, title="Private key", description="PEM private key that signs the JWT bearer assertion (jwt flow)."),
-    th.Property("domain", th.StringType, default="login", title="Login domain", description="login, test, a My Domain host (acme.my.salesforce.com) or a full URL; https is required except for loopback."),
-    th.Property("instance_url", th.StringType, title="Instance URL", description="Overrides the instance URL returned by the login (e.g. a fixed My Domain URL)."),
+    th.Property("domain", th.StringType, default="login", title="Login domain", description="login, test, a My Domain host (acme.my.salesforce.com) or a plain URL (no @, backslash, query or fragment); https is required except for loopback."),
+    th.Property("instance_url", th.StringType, title="Instance URL", description="Overrides the instance URL returned by the login (e.g. a fixed My Domain URL); the same URL rules as domain."),
     th.Property("api_version", th.StringType, default="62.0", title="API version", description="Salesforce REST API version, e.g. 62.0."),
-    th.Property("start_date", th.DateTimeType, title="Start date", description="Earliest replication key value to extract on the first run."),
+    th.Property("start_date", th.DateTimeType, title="Start date", description="Earliest replication key value to extract on the first run (1700-01-01 to 4000-12-31, what Salesforce accepts)."),
     th.Property("end_date", th.DateTimeType, title="End date", description="Optional upper bound (exclusive) of the replication key."),
-    th.Property("lookback_window", th.IntegerType, default=300, title="Lookback window", description="Seconds re-read before the bookmark on each incremental run, because Salesforce commits SystemModstamp late."),
+    th.Property("lookback_window", th.IntegerType, default=300, title="Lookback window", description="Seconds re-read before the bookmark on each incremental run, because Salesforce commits SystemModstamp late (at most 366 days)."),
     th.Property("objects", th.ArrayType(th.StringType), title="Objects", description="Object names or glob patterns to discover (default: every queryable object)."),
     th.Property("api_type", th.StringType, default="auto", allowed_values=list(API_TYPES), title="API type", description="auto picks REST or Bulk API 2.0 per object by row count; rest or bulk force one."),
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
@@ -60,10 +64,6 @@ def _fail(setting: str, problem: str) -> ConfigValidationError:
     return ConfigValidationError(message, errors=[message])
 
 
-def is_loopback(url: str) -> bool:
-    return (urllib.parse.urlsplit(url).hostname or "") in _LOOPBACK
-
-
 def login_url(domain: str) -> str:
     """The login host for ``domain``: login, test, a My Domain host, or a full URL."""
     if domain in ("login", "test"):
@@ -74,14 +74,32 @@ def login_url(domain: str) -> str:
 
 
 def require_secure(setting: str, url: str) -> None:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(setting, f"'{url}' is not an http(s) URL")
-    if parts.scheme != "https" and not is_loopback(url):
-        raise _fail(
-            setting,
-            f"plain http is only allowed for loopback hosts, got '{parts.hostname}'; use https",
-        )
+    """Refuse a URL credentials must not go to (see ``urls``); the URL is never quoted back."""
+    reason = insecure_reason(url)
+    if reason:
+        raise _fail(setting, reason)
+
+
+def shown(setting: str, value: object) -> str:
+    """A wrong value as an error may show it: its JSON type, and for non-secrets a short repr."""
+    kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    if setting in SECRET_SETTINGS:
+        return kind
+    text = repr(value)
+    return f"{kind} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+_JSON_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    decimal.Decimal: "number",
+    bool: "boolean",
+    list: "array",
+    tuple: "array",
+    dict: "object",
+    type(None): "null",
+}
 
 
 def _kind(spec: Mapping[str, object]) -> str:
@@ -97,39 +115,41 @@ def coerce(setting: str, spec: Mapping[str, object], value: object) -> object:
     kind = _kind(spec)
     if kind == "string" and spec.get("format") == "date-time":
         if not isinstance(value, str):
-            raise _fail(setting, f"expects an ISO-8601 date-time string, got {value!r}")
+            raise _fail(
+                setting, f"expects an ISO-8601 date-time string, got {shown(setting, value)}"
+            )
         return _parse_datetime(setting, value)
     if kind == "string":
         if not isinstance(value, str):
-            raise _fail(setting, f"expects a string, got {type(value).__name__} {value!r}")
+            raise _fail(setting, f"expects a string, got {shown(setting, value)}")
         return value
     if kind == "boolean":
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise _fail(setting, f"expects true or false, got {value!r}")
+        raise _fail(setting, f"expects true or false, got {shown(setting, value)}")
     if kind in ("integer", "number"):
         caster = int if kind == "integer" else float
         # The SDK reads JSON config numbers as Decimal.
         if isinstance(value, bool) or not isinstance(value, (int, float, str, decimal.Decimal)):
             raise _fail(
                 setting,
-                f"expects {'an integer' if kind == 'integer' else 'a number'}, got {value!r}",
+                f"expects {'an integer' if kind == 'integer' else 'a number'}, got {shown(setting, value)}",
             )
         try:
             number = caster(value)
-        except ValueError:
+        except (ValueError, OverflowError, decimal.InvalidOperation):
             raise _fail(
                 setting,
-                f"expects {'an integer' if kind == 'integer' else 'a number'}, got {value!r}",
+                f"expects {'an integer' if kind == 'integer' else 'a number'}, got {shown(setting, value)}",
             ) from None
         if kind == "integer" and isinstance(value, (float, decimal.Decimal)) and value != number:
-            raise _fail(setting, f"expects an integer, got {value!r}")
+            raise _fail(setting, f"expects an integer, got {shown(setting, value)}")
         return number
     if kind == "array":
         if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-            raise _fail(setting, f"expects a list of strings, got {value!r}")
+            raise _fail(setting, f"expects a list of strings, got {shown(setting, value)}")
         return tuple(value)
     return value
 
@@ -139,21 +159,28 @@ def _parse_datetime(setting: str, value: str | None) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise _fail(setting, f"'{value}' is not an ISO-8601 date-time") from error
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        parsed.astimezone(dt.timezone.utc)  # an offset near year 1 or 9999 overflows here
+    except (ValueError, OverflowError) as error:
+        raise _fail(setting, f"{shown(setting, value)} is not an ISO-8601 date-time") from error
+    if not EARLIEST_DATETIME <= parsed <= LATEST_DATETIME:
+        raise _fail(
+            setting,
+            f"{parsed.date()} is outside the dates Salesforce accepts (1700-01-01 to 4000-12-31)",
+        )
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     auth_flow: str
     client_id: str | None
-    client_secret: str | None
-    refresh_token: str | None
+    client_secret: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     username: str | None
-    password: str | None
-    security_token: str | None
-    private_key: str | None
+    password: str | None = field(repr=False)
+    security_token: str | None = field(repr=False)
+    private_key: str | None = field(repr=False)
     domain: str
     instance_url: str | None
     api_version: str
@@ -194,13 +221,17 @@ class Settings:
     def validate(self) -> None:
         """Cross-field rules the JSON Schema cannot express; each error names its setting."""
         if self.auth_flow not in AUTH_FLOWS:
-            raise _fail("auth_flow", f"'{self.auth_flow}' is not one of {', '.join(AUTH_FLOWS)}")
+            raise _fail("auth_flow", f"{self.auth_flow!r} is not one of {', '.join(AUTH_FLOWS)}")
         if self.api_type not in API_TYPES:
-            raise _fail("api_type", f"'{self.api_type}' is not one of {', '.join(API_TYPES)}")
-        if not re.fullmatch(r"\d{2}\.0", self.api_version):
-            raise _fail("api_version", f"'{self.api_version}' is not a version like 62.0")
+            raise _fail("api_type", f"{self.api_type!r} is not one of {', '.join(API_TYPES)}")
+        if not re.fullmatch(r"[0-9]{2}\.0", self.api_version):
+            raise _fail("api_version", f"{self.api_version!r} is not a version like 62.0")
         checks = (
-            ("lookback_window", self.lookback_window >= 0, "must be 0 or more seconds"),
+            (
+                "lookback_window",
+                0 <= self.lookback_window <= MAX_LOOKBACK_SECONDS,
+                f"must be between 0 and {MAX_LOOKBACK_SECONDS} seconds (366 days)",
+            ),
             ("bulk_threshold", self.bulk_threshold >= 0, "must be 0 or more rows"),
             (
                 "max_api_usage_percent",
@@ -208,10 +239,18 @@ class Settings:
                 "must be above 0 and at most 100",
             ),
             ("quota_exit_code", 0 <= self.quota_exit_code <= 125, "must be between 0 and 125"),
-            ("request_timeout", self.request_timeout > 0, "must be a positive number of seconds"),
+            (
+                "request_timeout",
+                0 < self.request_timeout <= 86_400,
+                "must be between 1 and 86400 seconds",
+            ),
             ("max_workers", 1 <= self.max_workers <= 64, "must be between 1 and 64"),
             ("max_retries", 0 <= self.max_retries <= 50, "must be between 0 and 50"),
-            ("retry_backoff_seconds", self.retry_backoff_seconds >= 0, "must be 0 or more"),
+            (
+                "retry_backoff_seconds",
+                0 <= self.retry_backoff_seconds <= 600,
+                "must be between 0 and 600 seconds",
+            ),
             (
                 "bulk_page_records",
                 1_000 <= self.bulk_page_records <= 1_000_000,
@@ -238,12 +277,12 @@ class Settings:
             raise _fail("end_date", "must be after start_date")
         for pattern in self.objects:
             if not re.fullmatch(r"[A-Za-z0-9_*?\[\]]+", pattern):
-                raise _fail("objects", f"'{pattern}' is not an object name or glob pattern")
-        if self.sandbox:
-            return
+                raise _fail("objects", f"{pattern!r} is not an object name or glob pattern")
         require_secure("domain", self.login_url)
         if self.instance_url:
             require_secure("instance_url", self.instance_url)
+        if self.sandbox:
+            return
         required = {
             "password": ("username", "password", "client_id", "client_secret"),
             "client_credentials": ("client_id", "client_secret"),
@@ -255,3 +294,50 @@ class Settings:
                 raise _fail(setting, f"is required for auth_flow={self.auth_flow}")
         if self.auth_flow == "client_credentials" and self.domain in ("login", "test"):
             raise _fail("domain", "client_credentials needs your My Domain host, not login/test")
+
+
+def builtin_setting_errors(config: dict, full_schema: Mapping) -> list[str]:
+    """The SDK's built-in settings (batch_config, stream_maps, ...) checked against their schema.
+
+    The SDK's own validator runs over the whole config as the SDK would (it also fills in
+    defaults), but errors on this tap's settings are left to ``Settings`` (which accepts "300"
+    from an environment variable), and messages are built from the path and the rule broken,
+    never from jsonschema's message, which quotes the value.
+    """
+    from singer_sdk.plugin_base import JSONSchemaValidator
+
+    ours = set(CONFIG_SCHEMA["properties"])
+    errors = []
+    for error in JSONSchemaValidator(dict(full_schema)).iter_errors(config):
+        path = [str(part) for part in error.absolute_path]
+        if path and path[0] in ours:
+            continue
+        setting = ".".join(path) or "config"
+        if error.validator == "type":
+            kind = _JSON_TYPE_NAMES.get(type(error.instance), "value")
+            problem = f"expects {error.validator_value}, got {kind}"
+        elif error.validator == "enum":
+            problem = f"expects one of {error.validator_value}"
+        else:
+            problem = f"does not satisfy the schema's {error.validator!r} rule"
+        errors.append(f"setting '{setting}': {problem}")
+    return sorted(errors) or _batch_config_errors(config.get("batch_config"))
+
+
+def _batch_config_errors(batch: object) -> list[str]:
+    """What the SDK's batch_config schema leaves out and its BatchConfig trips over."""
+    if not batch:
+        return []
+    if not isinstance(batch, dict):
+        return ["setting 'batch_config': expects an object"]
+    for part in ("encoding", "storage"):
+        if not isinstance(batch.get(part), dict):
+            return [f"setting 'batch_config.{part}': is required (an object)"]
+    if not isinstance(batch["storage"].get("root"), str) or not batch["storage"]["root"]:
+        return ["setting 'batch_config.storage.root': is required (a file:// or s3:// URL)"]
+    size = batch.get("batch_size", 10_000)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 10_000_000:
+        return [
+            f"setting 'batch_config.batch_size': expects an integer from 1 to 10000000, got {shown('batch_size', size)}"
+        ]
+    return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,11 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from .client import SalesforceClient
-from .errors import SalesforceApiError, TapError
+from .errors import SalesforceApiError, SettingError, TapError
 from .runtime import Runtime
 from .schema import ObjectSchema, from_describe
-from .settings import CONFIG_SCHEMA, Settings
+from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
+from .state import checked_state
 from .streams.decisions import HistoryTrackedFieldsStream, MicroDecisionEventsStream
 from .streams.sobject import SObjectStream
 from .writer import FastWriter
@@ -37,6 +39,8 @@ class TapSalesforceTemporal(Tap):
     # A copy: the SDK adds its built-in settings to this dict in place.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = FastWriter
+    # Discovery needs a login, so --discover validates the config too (one line, see main).
+    dynamic_catalog = True
     capabilities = [
         TapCapabilities.CATALOG,
         TapCapabilities.DISCOVER,
@@ -51,6 +55,29 @@ class TapSalesforceTemporal(Tap):
     @cached_property
     def settings(self) -> Settings:
         return Settings.from_config(self.config)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Replaces the SDK's check, whose jsonschema messages quote the value (a password too).
+
+        This tap's settings are parsed by ``Settings``; the SDK's built-in ones (batch_config,
+        stream_maps, ...) are checked against their schema with messages that show no value. A
+        ``SettingError`` (not the SDK's ConfigValidationError, which the SDK's CLI logs line by
+        line) reaches ``main`` and is printed as one line.
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        try:
+            Settings.from_config(self._config)
+            errors = builtin_setting_errors(self._config, schema)
+        except ConfigValidationError as error:
+            errors = [str(error)]
+        if errors and raise_errors:
+            raise SettingError(errors[0])
+        return errors
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Check the input STATE (one line naming a bad value) and clamp future bookmarks."""
+        super().load_state(checked_state(state, self.runtime.run_started, self.logger))
 
     @cached_property
     def runtime(self) -> Runtime:
@@ -242,10 +269,34 @@ def _use_jemalloc() -> None:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
+def _check_json_files(argv: list[str]) -> None:
+    """The --config/--catalog/--state files parse as JSON, or one line names the file.
+
+    The SDK's CLI reads them with a JSON parser whose error says where, but not in which file.
+    """
+    options = ("--config", "--catalog", "--state")
+    for position, arg in enumerate(argv):
+        option, _, value = arg.partition("=")
+        if option not in options:
+            continue
+        if not value and position + 1 < len(argv):
+            value = argv[position + 1]
+        if not value or value == "ENV" or not os.path.isfile(value):
+            continue
+        try:
+            with open(value, encoding="utf-8") as handle:
+                content = json.load(handle)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise TapError(f"{option} file {value}: not valid JSON ({error})") from None
+        if not isinstance(content, dict):
+            raise TapError(f"{option} file {value}: expects a JSON object")
+
+
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr and exit code 1."""
     _use_jemalloc()
     try:
+        _check_json_files(sys.argv[1:])
         TapSalesforceTemporal.cli()
     except ConfigValidationError as error:
         print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201

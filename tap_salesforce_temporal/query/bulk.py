@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
+import requests
 
-from ..client import SalesforceClient, whole_body
+from ..client import SalesforceClient, UnreadableBody, json_object, whole_body
 from ..errors import BulkJobFailed
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s
@@ -51,9 +52,11 @@ class BulkQuery:
                 "lineEnding": "LF",
             },
             context=self.context,
-            read=lambda r: r.json(),
+            read=json_object,
         )
-        job_id = job["id"]
+        job_id = job.get("id")
+        if not isinstance(job_id, str):
+            raise BulkJobFailed(f"{self.context}: Bulk API 2.0 answered a job without an id")
         try:
             self._wait(job_id)
         except BulkJobFailed:
@@ -86,15 +89,23 @@ class BulkQuery:
         params: dict[str, object] = {"maxRecords": self.page_records}
         if locator:
             params["locator"] = locator
-        payload, next_locator = self.client.call(
+
+        def read(response: requests.Response) -> tuple[pa.Table, str | None]:
+            # Parsed inside the retry loop: a 200 page that is not the CSV asked for is retried.
+            try:
+                table = parse(whole_body(response))
+            except (pa.ArrowInvalid, KeyError):
+                raise UnreadableBody("result page is not the CSV asked for") from None
+            return table, response.headers.get("Sforce-Locator")
+
+        return self.client.call(
             "GET",
             f"/jobs/query/{job_id}/results",
             params=params,
             context=self.context,
             stream=True,
-            read=lambda r: (whole_body(r), r.headers.get("Sforce-Locator")),
+            read=read,
         )
-        return parse(payload), next_locator
 
     def _wait(self, job_id: str) -> None:
         started = time.monotonic()

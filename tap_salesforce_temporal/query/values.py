@@ -74,6 +74,11 @@ class RecordShaper:
 
     # -- REST --
     def from_rest(self, records: list[dict]) -> Iterator[dict]:
+        for record in self._rest_values(records):
+            yield self._with_compounds(record)
+
+    def _rest_values(self, records: list[dict]) -> Iterator[dict]:
+        """The selected fields of REST records, typed like a Bulk page (no compounds yet)."""
         for raw in records:
             record = {name: raw.get(name) for name in self.fields}
             for path in self._paths:
@@ -93,7 +98,7 @@ class RecordShaper:
             for name in self._decimals:
                 if record[name] is not None:
                     record[name] = decimal.Decimal(record[name])
-            yield self._with_compounds(record)
+            yield record
 
     # -- Bulk CSV --
     def csv_table(self, payload: bytes) -> pa.Table:
@@ -126,6 +131,8 @@ class RecordShaper:
         return pa.table(columns, names=self.fields)
 
     # -- Arrow (BATCH mode) --
+    # A page before ``to_arrow``: what ``type_table`` makes of a Bulk CSV page.
+    CSV_TYPES = {"boolean": pa.bool_(), "integer": pa.int64(), "number": pa.float64()}
     ARROW_TYPES = {
         "boolean": pa.bool_(),
         "integer": pa.int64(),
@@ -165,9 +172,23 @@ class RecordShaper:
         return pa.Table.from_arrays(columns, schema=schema)
 
     def rest_to_arrow(self, records: list[dict]) -> pa.Table:
-        """A REST page as a batch table (the same shape as a Bulk page)."""
-        rows = list(self.from_rest(records))
-        return pa.Table.from_pylist(rows, schema=self.arrow_schema())
+        """A REST page as a batch table (the same shape as a Bulk page).
+
+        REST values are first laid out as a Bulk page would be (datetimes and dates as their
+        canonical text, compounds as components), then typed by the same ``to_arrow``: Arrow
+        cannot build a timestamp column from Python strings directly.
+        """
+        text_schema = pa.schema(
+            [
+                pa.field(
+                    name,
+                    self._decimals.get(name) or self.CSV_TYPES.get(self._kinds[name], pa.string()),
+                )
+                for name in self.fields
+            ]
+        )
+        rows = list(self._rest_values(records))
+        return self.to_arrow(pa.Table.from_pylist(rows, schema=text_schema))
 
     def from_table(self, table: pa.Table) -> Iterator[dict]:
         for record in table.to_pylist():

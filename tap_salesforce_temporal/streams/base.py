@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,13 @@ class IncrementalStream(Stream):
         return self.replication_key is not None
 
     _deferred: tuple[dict, dict | None] | None = None
+
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """The SDK logs "An unhandled error occurred while syncing" before re-raising any error;
+        for a ``TapError`` the CLI prints the one line that says what is wrong, so skip it."""
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapError):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
         """Remember the latest record; the bookmark is computed only when STATE is written.

@@ -202,10 +202,21 @@ def test_given_a_thousand_object_org_when_discovering_then_each_is_a_typed_strea
             "setting 'private_key': is required for auth_flow=jwt",
         ),
         ({"api_type": "soap"}, "api_type"),
-        ({"lookback_window": -5}, "setting 'lookback_window': -5 must be 0 or more seconds"),
+        (
+            {"lookback_window": -5},
+            "setting 'lookback_window': -5 must be between 0 and 31622400 seconds (366 days)",
+        ),
         (
             {"start_date": "2025-01-02T00:00:00Z", "end_date": "2025-01-01T00:00:00Z"},
             "setting 'end_date': must be after start_date",
+        ),
+        (
+            {"lookback_window": 10**12},
+            "setting 'lookback_window': 1000000000000 must be between 0 and 31622400 seconds",
+        ),
+        (
+            {"start_date": "0001-01-01T00:00:00Z"},
+            "setting 'start_date': 0001-01-01 is outside the dates Salesforce accepts",
         ),
         (
             {"max_api_usage_percent": 150},

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from tap_salesforce_temporal import batches
 from tap_salesforce_temporal.batches import ParquetBatchWriter, open_object_encoder
 
 
@@ -64,3 +67,18 @@ def test_given_open_objects_then_they_become_sorted_json_text_wherever_they_nest
         "meta": '{"a": [1, 2], "b": 1}',
         "ctx": {"metadata": '{"y": "x", "z": null}', "name": "n"},
     }
+
+
+def test_given_a_write_that_fails_then_no_temporary_file_is_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    writer = ParquetBatchWriter(
+        tmp_path, prefix="", stream="S", batch_size=2, compression=None, last_row_columns=["Id"]
+    )
+    monkeypatch.setattr(batches.os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        list(writer.add(_rows(0, 2)))
+    assert list(tmp_path.iterdir()) == []
