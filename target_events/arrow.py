@@ -26,8 +26,15 @@ DATETIME_PATTERN = (
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-_DATETIME = re.compile(DATETIME_PATTERN)
+# The same shape with its parts named: the pattern alone takes 2024-13-45 or T24:00, which no
+# reader can store, so every part is also checked against the calendar and the clock.
+_DATETIME_PARTS = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d{1,9})?)?)?"
+    r"(?:Z|[+-](?P<zone_hour>\d{2}):?(?P<zone_minute>\d{2}))?$"
+)
 _DATE = re.compile(DATE_PATTERN)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -287,21 +294,20 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
     kind, fmt = kinds[0], schema.get("format")
     if kind == "string":
         if fmt == "date-time":
-            return lambda v: (
-                None
-                if isinstance(v, str) and _DATETIME.match(v)
-                else "expects an ISO-8601 date-time"
-            )
+            return lambda v: None if is_datetime(v) else "expects an ISO-8601 date-time"
         if fmt == "date":
             return lambda v: (
-                None if isinstance(v, str) and _DATE.match(v) else "expects a date YYYY-MM-DD"
+                None
+                if isinstance(v, str) and _DATE.match(v) and _real_date(v)
+                else "expects a date YYYY-MM-DD"
             )
         return lambda v: None if isinstance(v, str) else "expects a string"
     if kind == "integer":
-        return lambda v: (
-            None if isinstance(v, int) and not isinstance(v, bool) else "expects an integer"
-        )
+        return _integer_problem
     if kind == "number":
+        stored = arrow_type(schema)
+        if pa.types.is_decimal(stored):
+            return lambda v: _decimal_problem(v, stored.precision, stored.scale)
         return lambda v: (
             None
             if isinstance(v, (int, float, decimal.Decimal))
@@ -339,6 +345,57 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
 
         return check_array
     return lambda value: None
+
+
+def _integer_problem(value: object) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "expects an integer"
+    return None if INT64_MIN <= value <= INT64_MAX else "expects a 64-bit integer"
+
+
+def is_datetime(value: object) -> bool:
+    """An ISO-8601 date-time that exists: a real calendar day, 00:00:00 to 23:59:59, a zone
+    offset under 24 hours. What passes here converts to a timestamp."""
+    if not isinstance(value, str):
+        return False
+    parts = _DATETIME_PARTS.match(value)
+    if parts is None or not _real_date(parts["date"]):
+        return False
+    limits = (("hour", 23), ("minute", 59), ("second", 59), ("zone_hour", 23), ("zone_minute", 59))
+    return all(parts[name] is None or int(parts[name]) <= limit for name, limit in limits)
+
+
+def _real_date(text: str) -> bool:
+    """YYYY-MM-DD names a day of the calendar (years 1 to 9999, as Arrow and Python store)."""
+    try:
+        dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def _decimal_problem(value: object, precision: int, scale: int) -> str | None:
+    """None when the number is exact in decimal(precision, scale); rounding it would change it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return "expects a number"
+    number = decimal.Decimal(str(value))
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # NaN or infinity
+        return "expects a number"
+    kept = list(digits)
+    while exponent < 0 and len(kept) > 1 and kept[-1] == 0:  # 1.50 is 1.5
+        kept.pop()
+        exponent += 1
+    if not any(kept):
+        return None
+    fraction = max(0, -exponent)
+    whole = max(0, len(kept) + exponent)
+    if fraction > scale or whole > precision - scale:
+        return (
+            f"expects a decimal of at most {precision - scale} digits before the point"
+            f" and {scale} after"
+        )
+    return None
 
 
 def _finite(value: object) -> bool:

@@ -7,8 +7,6 @@ report's carries JSON or HTML, so every connection here has the bar switched off
 
 from __future__ import annotations
 
-import importlib
-import threading
 from typing import Any
 
 
@@ -19,14 +17,3 @@ def connect(**settings: Any) -> Any:
     db = duckdb.connect(config=settings)
     db.execute("SET enable_progress_bar = false")  # a per-connection setting, not a config one
     return db
-
-
-def preload() -> None:
-    """Import DuckDB on a helper thread while the target waits for its first input.
-
-    The quality check runs at the very end of a run, when everything else is done: importing
-    DuckDB there (~40 ms) lengthens every run by as much. Imported early, the check starts at once.
-    """
-    threading.Thread(
-        target=importlib.import_module, args=("duckdb",), name="duckdb-import", daemon=True
-    ).start()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import decimal
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,14 +139,28 @@ def _python_paths(plans: Sequence[tuple[str, _Plan]], prefix: tuple[str, ...] = 
 class ChunkConverter:
     """Turns a chunk of raw JSON objects into the stream's table, or says it cannot (None)."""
 
-    def __init__(self, arrow: pa.Schema, plans: list[tuple[str, _Plan]], keys: Sequence[str]):
+    def __init__(
+        self,
+        arrow: pa.Schema,
+        plans: list[tuple[str, _Plan]],
+        keys: Sequence[str],
+        on_unknown: Callable[[list[str]], None] | None = None,
+    ):
         self.arrow = arrow
         self.keys = frozenset(keys)
+        # Record keys the schema does not declare are named to ``on_unknown``, then dropped. Where
+        # every column is read by Arrow, its reader infers them ("ignore" would drop them unsaid);
+        # where JSON text is taken from a msgspec pass, Arrow must not infer it (slow, brittle),
+        # and that pass, which sees every key, names them instead.
+        self.on_unknown = on_unknown or (lambda names: None)
+        self._known = frozenset(arrow.names)
         self._plans = plans
         self._python_paths = _python_paths(plans)
+        self._json_text = any(plan.read is None for _, plan in self._python_paths)
+        unexpected = "ignore" if self._json_text else "infer"
         read_as = pa.schema([pa.field(n, p.read) for n, p in plans if p.read is not None])
         self._parse = pa_json.ParseOptions(
-            explicit_schema=read_as, unexpected_field_behavior="ignore"
+            explicit_schema=read_as, unexpected_field_behavior=unexpected
         )
         # Whole RECORD messages: the record object, plus type and stream so that a line giving
         # either twice is refused (msgspec would take the last one; the reader saw the first).
@@ -154,12 +168,16 @@ class ChunkConverter:
             explicit_schema=pa.schema(
                 [("type", pa.string()), ("stream", pa.string()), ("record", pa.struct(read_as))]
             ),
-            unexpected_field_behavior="ignore",
+            unexpected_field_behavior=unexpected,
         )
 
     @classmethod
     def for_schema(
-        cls, properties: dict[str, dict], arrow: pa.Schema, keys: Sequence[str]
+        cls,
+        properties: dict[str, dict],
+        arrow: pa.Schema,
+        keys: Sequence[str],
+        on_unknown: Callable[[list[str]], None] | None = None,
     ) -> ChunkConverter | None:
         """Every shape the target stores: scalars, dates, decimals, structs, lists, and JSON
         text for open objects and mixed types. None only for what Arrow's reader cannot check
@@ -170,7 +188,7 @@ class ChunkConverter:
             if plan is None:
                 return None
             plans.append((field.name, plan))
-        return cls(arrow, plans, keys)
+        return cls(arrow, plans, keys, on_unknown)
 
     def convert(self, raws: Sequence[bytes]) -> pa.Table | None:
         """A chunk of raw ``record`` objects."""
@@ -203,11 +221,14 @@ class ChunkConverter:
         columns: dict[tuple[str, ...], list] = {
             path: [] for path, plan in self._python_paths if plan.read is None
         }
+        unknown: set[str] = set()
         for raw in raws:
             try:
                 record = _decoder.decode(raw)
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 return None
+            if self._json_text and isinstance(record, dict) and not self._known.issuperset(record):
+                unknown.update(name for name in record if name not in self._known)
             for path, plan in self._python_paths:
                 value: Any = record
                 for name in path:
@@ -224,9 +245,13 @@ class ChunkConverter:
                     return None  # the per-record check words it
                 else:
                     columns[path].append(json_text(value))
+        if unknown:
+            self.on_unknown(sorted(unknown))
         return {path: pa.array(values, type=pa.string()) for path, values in columns.items()}
 
     def _typed(self, table: pa.Table, json_values: dict) -> pa.Table | None:
+        if not self._known.issuperset(table.column_names):
+            self.on_unknown([name for name in table.column_names if name not in self._known])
         columns = []
         for name, plan in self._plans:
             if plan.read is None:
@@ -275,9 +300,11 @@ def _typed_array(
         pattern = DATETIME_PATTERN if target == TIMESTAMP else DATE_PATTERN
         if pc.all(pc.match_substring_regex(array, pattern)).as_py() is False:
             return None
+        if pc.any(pc.starts_with(array, "0000")).as_py():
+            return None  # Arrow takes year 0, which the per-record check (and Python) refuse
         try:
             return array.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
             return None  # e.g. no zone: the per-record path reads it as UTC
     if target == pa.float64() and pc.any(pc.invert(pc.is_finite(array))).as_py():
         return None  # a 400-digit integer reads as infinity; the check refuses it
@@ -292,5 +319,5 @@ def _read(data: bytes, options: pa_json.ParseOptions) -> pa.Table | None:
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
             parse_options=options,
         )
-    except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+    except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError, IndexError):
+        return None  # IndexError: Arrow's inference of undeclared keys can fail on odd shapes

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .duck import connect
+from .run_kind import LoadKinds
 
 KEY_SEPARATOR = "\x1f"
 DUCKDB_MEMORY_LIMIT = "64MB"
@@ -107,8 +108,20 @@ class QualityCheck:
         seen = self.streams.get(stream)
         return seen.schemas[-1] if seen and seen.schemas else {}
 
-    def evaluate(self, previous: dict[str, Any] | None) -> dict[str, Any]:
-        """The quality section of the manifest: per-stream figures and the list of findings."""
+    def evaluate(
+        self,
+        previous: dict[str, Any] | None,
+        kinds: LoadKinds | None = None,
+        same_kind: dict[str, tuple[str, dict]] | None = None,
+    ) -> dict[str, Any]:
+        """The quality section of the manifest: per-stream figures and the list of findings.
+
+        ``previous`` (the last run) gives schema changes and streams that vanished; row drift is
+        measured against ``same_kind`` (per stream: the last run that loaded it the same way,
+        full or incremental, as ``kinds`` says), never an incremental run against a full load.
+        """
+        kinds = kinds or LoadKinds()
+        same_kind = same_kind or {}
         findings: list[str] = []
         report: dict[str, Any] = {}
         previous_streams = (previous or {}).get("streams", {})
@@ -146,20 +159,24 @@ class QualityCheck:
                 findings.append(
                     f"stream '{stream}': schema changed within this run ({len(seen.schemas)} schemas)"
                 )
+            entry["load"] = kinds.kind(stream)
+            if stream in same_kind:
+                drift_run, drift_before = same_kind[stream]
+                entry["previous_rows"] = drift_before.get("rows")
+                entry["drift_against_run_id"] = drift_run
+                findings += self._drift(stream, seen.rows, drift_before, drift_run, entry)
             before = previous_streams.get(stream)
-            if before is not None:
-                entry["previous_rows"] = before.get("rows")
-                findings += self._drift(stream, seen.rows, before, previous_run, entry)
-                if before.get("columns") and seen.schemas:
-                    change = schema_change(before["columns"], seen.schemas[0])
-                    if change:
-                        entry["schema_change_since_previous"] = change
-                        findings.append(
-                            f"stream '{stream}': schema changed since run {previous_run}: {change}"
-                        )
+            if before is not None and before.get("columns") and seen.schemas:
+                change = schema_change(before["columns"], seen.schemas[0])
+                if change:
+                    entry["schema_change_since_previous"] = change
+                    findings.append(
+                        f"stream '{stream}': schema changed since run {previous_run}: {change}"
+                    )
             report[stream] = entry
         for stream, before in previous_streams.items():
-            if stream not in self.streams and before.get("rows"):
+            # An incremental run that found nothing new still carries the stream's bookmark.
+            if stream not in self.streams and before.get("rows") and not kinds.bookmarked(stream):
                 findings.append(
                     f"stream '{stream}': had {before['rows']} rows in run {previous_run} and none in this run"
                 )

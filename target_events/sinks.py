@@ -26,12 +26,15 @@ from .arrow import InvalidRecord, StreamSchema, column_from_values
 from .errors import InputError
 from .json_chunks import ChunkConverter, decode_json
 from .layout import partition_values, render_key, safe_stream_name
+from .schema_checks import SchemaProblem, check_dedup_key, partition_problem
 from .writers import write_file
 
 if TYPE_CHECKING:
     from .target import TargetEvents
 
 CHUNK_ROWS = 5_000
+# What Arrow raises for a value it cannot store (out of range, no such date).
+CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError, TypeError)
 
 
 def _local_path(uri: str) -> str:
@@ -78,26 +81,36 @@ class EventsSink(BatchSink):
         self.settings = target.settings
         self.stream_schema = StreamSchema.from_json_schema(schema)
         # Raw RECORD objects (bytes) and their input lines, converted CHUNK_ROWS at a time.
+        self._known_fields = frozenset(self.stream_schema.properties)
+        self._named_unknown: set[str] = set()
         self.chunk_converter = ChunkConverter.for_schema(
-            self.stream_schema.properties, self.stream_schema.arrow, tuple(key_properties or ())
+            self.stream_schema.properties,
+            self.stream_schema.arrow,
+            tuple(key_properties or ()),
+            self._name_unknown_fields,
         )
         self._raw: list = []
         self._raw_lines: list[int] = []
         self._rows: list[dict] = []
+        self._row_lines: list[int] = []
         self._chunks: list[pa.Table] = []
         self._chunk_bytes = 0
         self._pending = 0
         self._skip_current = False
         self._dead: list[dict] = []
         self.partitioning = self.settings.partition_by.get(stream_name)
-        if self.partitioning and self.partitioning.field not in self.stream_schema.properties:
-            self.logger.warning(
-                "partition_by field %s is not in stream %s; writing unpartitioned",
-                self.partitioning.field,
-                stream_name,
-            )
-            self.partitioning = None
+        if self.partitioning:
+            problem = partition_problem(self.partitioning.field, self.stream_schema.arrow)
+            if problem and stream_name in (self.config.get("partition_by") or {}):
+                raise SchemaProblem(problem)
+            if problem:  # the default partitioning of a stream another tap shaped differently
+                self.logger.warning(
+                    "Stream %s: %s (a default); writing unpartitioned", stream_name, problem
+                )
+                self.partitioning = None
         self.dedup_key = self.settings.dedup_key.get(stream_name)
+        if self.dedup_key:
+            check_dedup_key(self.dedup_key, self.stream_schema.arrow)
         self.first_record_at: float | None = None
 
     # -- sizing --
@@ -132,25 +145,37 @@ class EventsSink(BatchSink):
                 raise MissingKey(f"missing key property {', '.join(map(repr, missing))}")
             self.stream_schema.check(record)
         except InvalidRecord as error:
-            line = self.events_target.line_number if line is None else line
-            message = f"stream '{self.stream_name}', input line {line}: {error}"
-            mode = self.settings.on_invalid_record
-            if mode == "fail":
-                failure = MissingKeyError if isinstance(error, MissingKey) else InputError
-                raise failure(message) from error
-            self._skip_current = True
-            self.events_target.invalid_records += 1
-            if mode == "dead_letter":
-                self._dead.append(
-                    {
-                        "line": line,
-                        "stream": self.stream_name,
-                        "error": str(error),
-                        "record": record,
-                    }
-                )
-            self.logger.warning("Skipped invalid record (%s): %s", mode, message)
+            self._reject(error, record, self.events_target.line_number if line is None else line)
+        if not self._known_fields.issuperset(record):
+            self._name_unknown_fields([name for name in record if name not in self._known_fields])
         return record
+
+    def _name_unknown_fields(self, names: list[str]) -> None:
+        """Record keys the schema does not declare have no column: say so once per field."""
+        for name in names:
+            if name not in self._named_unknown:
+                self._named_unknown.add(name)
+                self.logger.warning(
+                    "Stream %s: record field '%s' is not in the schema; its values are dropped"
+                    " (said once per stream and field)",
+                    self.stream_name,
+                    name,
+                )
+
+    def _reject(self, error: InvalidRecord, record: dict, line: int) -> None:
+        """An invalid record: stop the run (fail), or drop it (skip) or set it aside (dead_letter)."""
+        message = f"stream '{self.stream_name}', input line {line}: {error}"
+        mode = self.settings.on_invalid_record
+        if mode == "fail":
+            failure = MissingKeyError if isinstance(error, MissingKey) else InputError
+            raise failure(message) from error
+        self._skip_current = True
+        self.events_target.invalid_records += 1
+        if mode == "dead_letter":
+            self._dead.append(
+                {"line": line, "stream": self.stream_name, "error": str(error), "record": record}
+            )
+        self.logger.warning("Skipped invalid record (%s): %s", mode, message)
 
     def _singer_validate_message(self, record: dict) -> None:
         """Key properties are checked in ``_validate_and_parse``, where on_invalid_record applies."""
@@ -160,12 +185,13 @@ class EventsSink(BatchSink):
             return
         if self._raw:
             self._seal_raw()  # rows keep their input order (dedup keeps the last one)
-        self._append_row(record)
+        self._append_row(record, self.events_target.line_number)
 
-    def _append_row(self, record: dict) -> None:
+    def _append_row(self, record: dict, line: int) -> None:
         if self.first_record_at is None:
             self.first_record_at = time.monotonic()
         self._rows.append(record)
+        self._row_lines.append(line)
         self._pending += 1
         if len(self._rows) >= CHUNK_ROWS:
             self._seal_chunk()
@@ -217,7 +243,7 @@ class EventsSink(BatchSink):
                 )
             self._validate_and_parse(record, line)
             if not self._skip_current:
-                self._append_row(record)
+                self._append_row(record, line)
 
     def seal_pending(self) -> None:
         """Raw records become Arrow now (before a STATE, a SCHEMA or a flush is handled)."""
@@ -227,10 +253,33 @@ class EventsSink(BatchSink):
     def _seal_chunk(self) -> None:
         if not self._rows:
             return
-        table = self.stream_schema.to_table(self._rows)
-        self._rows = []
+        rows, lines = self._rows, self._row_lines
+        self._rows, self._row_lines = [], []
+        try:
+            table = self.stream_schema.to_table(rows)
+        except CONVERSION_ERRORS:
+            table = self._convert_row_by_row(rows, lines)
         self._chunks.append(table)
         self._chunk_bytes += table.nbytes
+
+    def _convert_row_by_row(self, rows: list[dict], lines: list[int]) -> pa.Table:
+        """A value the checks passed but Arrow cannot store is an invalid record like any other,
+        named with its input line; the rows before it are kept (a net under the checks)."""
+        tables: list[pa.Table] = []
+        for index, (row, line) in enumerate(zip(rows, lines, strict=True)):
+            try:
+                tables.append(self.stream_schema.to_table([row]))
+            except CONVERSION_ERRORS as error:
+                self._pending -= 1
+                if self.settings.on_invalid_record == "fail":
+                    self._pending -= len(rows) - index - 1  # after the bad line: never written
+                    self._chunks.extend(tables)
+                    self._chunk_bytes += sum(t.nbytes for t in tables)
+                problem = InvalidRecord(
+                    f"a value cannot be stored: {type(error).__name__}: {error}"
+                )
+                self._reject(problem, row, line)
+        return pa.concat_tables(tables) if tables else self.stream_schema.arrow.empty_table()
 
     # -- flush --
     def process_batch(self, context: dict) -> None:
@@ -264,6 +313,7 @@ class EventsSink(BatchSink):
             path = _local_path(uri)
             if encoding.format == "parquet":
                 for table in self._parquet_tables(uri, path):
+                    self._check_batch_keys(uri, table)
                     self._append_table(self._conform(table))
                 continue
             for record in self._jsonl_records(uri, path, encoding.compression):
@@ -271,6 +321,20 @@ class EventsSink(BatchSink):
                 self.process_record(record, {})
                 if self.is_full:
                     self.events_target.drain_one(self)
+
+    def _check_batch_keys(self, uri: str, table: pa.Table) -> None:
+        """A Parquet column cannot tell a missing key from a null one: both are refused, as
+        RECORD mode refuses a record without its key (the rows could never be told apart)."""
+        for key in self.key_properties or ():
+            if key not in table.column_names:
+                raise InputError(
+                    f"stream '{self.stream_name}': BATCH file {uri} has no column for key property '{key}'"
+                )
+            nulls = table[key].null_count
+            if nulls:
+                raise InputError(
+                    f"stream '{self.stream_name}': BATCH file {uri}: key property '{key}' is null in {nulls} row(s)"
+                )
 
     def _parquet_tables(self, uri: str, path: str) -> Iterator[pa.Table]:
         """A missing, unreadable or corrupt batch file is bad input, named in one line; the
@@ -346,18 +410,26 @@ class EventsSink(BatchSink):
             )
 
     def _dedup(self, table: pa.Table) -> pa.Table:
-        """Keep the last row per key within the batch (later rows are newer versions)."""
-        keys = [k for k in self.dedup_key or () if k in table.column_names]
-        if not keys:
+        """Keep the last row per key within the batch (later rows are newer versions).
+
+        A row with a null in any dedup field has no key: it is kept, never merged with another
+        (group_by would put all nulls in one group and keep one of them).
+        """
+        keys = list(self.dedup_key or ())
+        rows = pa.array(range(table.num_rows), type=pa.int64())
+        keyless = pc.is_null(table[keys[0]])
+        for name in keys[1:]:
+            keyless = pc.or_(keyless, pc.is_null(table[name]))
+        keyed = table.select(keys).append_column("__row", rows).filter(pc.invert(keyless))
+        last = keyed.group_by(keys, use_threads=False).aggregate([("__row", "max")])
+        kept = pa.concat_arrays(
+            [last["__row_max"].combine_chunks(), rows.filter(keyless.combine_chunks())]
+        )
+        dropped = table.num_rows - len(kept)
+        if not dropped:
             return table
-        indexed = table.append_column("__row", pa.array(range(table.num_rows), type=pa.int64()))
-        last = indexed.group_by(keys, use_threads=False).aggregate([("__row", "max")])
-        keep = pc.sort_indices(last["__row_max"])
-        rows = last["__row_max"].take(keep)
-        dropped = table.num_rows - len(rows)
-        if dropped:
-            self.tally_duplicate_merged(dropped)
-        return table.take(rows)
+        self.tally_duplicate_merged(dropped)
+        return table.take(kept.take(pc.sort_indices(kept)))  # input order
 
     def _split(self, table: pa.Table) -> list[tuple[str, pa.Table]]:
         if not self.partitioning or table.num_rows == 0:

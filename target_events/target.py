@@ -10,6 +10,7 @@ import secrets
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
@@ -24,16 +25,37 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from . import duck
 from .config_checks import schema_error
 from .errors import SettingError
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
+from .run_kind import LoadKinds
+from .schema_checks import SchemaProblem, check_schema_message
 from .settings import CONFIG_SCHEMA, Settings
 from .sinks import EventsSink, FileEntry, InputError
 from .storage import Storage, StorageError, open_storage
 
+MANIFESTS_LOOKED_BACK = 50  # how far back a run of the same kind is looked for
 SDK_INPUT_ERRORS = (RecordsWithoutSchemaException, MissingKeyPropertiesError, InvalidInputLine)
+# Built-in SDK settings this target does not honour, with what to use instead. Not advertised by
+# --about; set anyway, they stop the run rather than be ignored (a second run with
+# load_method: overwrite would silently append). Files are immutable: see README "Load method".
+UNHONOURED_BUILTINS = {
+    "load_method": "target-events only appends new immutable files (append-only); "
+    "deduplicate at read time on the stream's key (event_id for micro_decision_events)",
+    "batch_size_rows": "use max_batch_rows",
+}
+
+
+def _unhonoured(config: Mapping[str, Any]) -> str | None:
+    """The first unhonoured built-in the config sets, worded; None when there is none."""
+    for name, instead in UNHONOURED_BUILTINS.items():
+        value = config.get(name)
+        if value is None or (name == "load_method" and value == "append-only"):
+            continue
+        shown = f"'{value}'" if isinstance(value, str) and len(value) < 40 else "a value"
+        return f"setting '{name}': {shown} is not supported: {instead}"
+    return None
 
 
 def _use_system_allocator() -> None:
@@ -54,6 +76,13 @@ class TargetEvents(Target):
     default_sink_class = EventsSink
     message_reader_class = LineReader
 
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """The SDK's built-in settings, minus those this target does not honour."""
+        super().append_builtin_config(config_jsonschema)
+        for name in UNHONOURED_BUILTINS:
+            config_jsonschema["properties"].pop(name, None)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _use_system_allocator()
         super().__init__(*args, **kwargs)
@@ -67,6 +96,7 @@ class TargetEvents(Target):
         self.invalid_records = 0
         self._seq: dict[str, int] = defaultdict(int)
         self._raw_sinks: dict[str, EventsSink] = {}
+        self.load_kinds = LoadKinds()
         self._max_age_seconds = self.settings.max_batch_age_seconds
         reader = self.message_reader
         reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
@@ -76,8 +106,6 @@ class TargetEvents(Target):
             reader.before_message = self._seal_pending  # type: ignore[attr-defined]
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
-        if self.settings.qa_mode != "off":
-            duck.preload()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Every setting, the SDK's built-in ones too, checked and worded without secret values.
@@ -88,7 +116,7 @@ class TargetEvents(Target):
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        problem = schema_error(self._config, schema)
+        problem = schema_error(self._config, schema) or _unhonoured(self._config)
         if problem is None:
             try:
                 self.settings = Settings.from_config(self._config)
@@ -156,6 +184,28 @@ class TargetEvents(Target):
             or config.get("flattening_enabled")
             or config.get("add_record_metadata")
         )
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """A schema the sinks cannot build on is one line naming the stream, not a traceback."""
+        check_schema_message(message_dict)
+        self.load_kinds.on_schema(message_dict.get("stream"))
+        super()._process_schema_message(message_dict)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        self.load_kinds.on_state(message_dict.get("value"))
+        super()._process_state_message(message_dict)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self._require_schema(message_dict, "ACTIVATE_VERSION")
+        super()._process_activate_version_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        self._require_schema(message_dict, "BATCH")
+        super()._process_batch_message(message_dict)
+
+    def _require_schema(self, message_dict: dict, kind: str) -> None:
+        if message_dict.get("stream") not in self.mapper.stream_maps:
+            raise SchemaProblem(f"{kind} before any SCHEMA message for this stream")
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Fast path for identity maps: validate, buffer, flush when full; else the SDK's path."""
@@ -293,24 +343,47 @@ class TargetEvents(Target):
                 + (f"; see _manifests/{self.run_id}.json" if manifest else "")
             )
 
-    def _previous_manifest(self) -> dict | None:
-        keys = [
+    def _previous_manifests(self) -> Iterator[tuple[str, dict]]:
+        """(key, manifest) of earlier runs, newest first (run ids sort by time), at most
+        MANIFESTS_LOOKED_BACK of them; one that is not JSON is skipped with a warning."""
+        keys = sorted(
             k
             for k in self.storage.list_keys("_manifests")
             if k.endswith(".json") and not k.endswith(f"/{self.run_id}.json")
-        ]
-        if not keys:
-            return None
-        try:
-            return json.loads(self.storage.read_bytes(keys[-1]))  # type: ignore[no-any-return]
-        except ValueError:
-            self.logger.warning(
-                "Previous manifest %s is not valid JSON; drift not checked", keys[-1]
-            )
-            return None
+        )
+        for key in reversed(keys[-MANIFESTS_LOOKED_BACK:]):
+            try:
+                manifest = json.loads(self.storage.read_bytes(key))
+            except ValueError:
+                self.logger.warning("Previous manifest %s is not valid JSON; not compared", key)
+                continue
+            if isinstance(manifest, dict):
+                yield key, manifest
+
+    def _comparable_runs(self) -> tuple[dict | None, dict[str, tuple[str, dict]]]:
+        """The last run's manifest, and per stream of this run the last run that loaded it the
+        same way (full or incremental): drift is only measured like with like."""
+        latest: dict | None = None
+        same_kind: dict[str, tuple[str, dict]] = {}
+        wanted = {stream: self.load_kinds.kind(stream) for stream in self.quality.streams}
+        for _, manifest in self._previous_manifests():
+            latest = manifest if latest is None else latest
+            streams = manifest.get("streams")
+            for stream, summary in (streams if isinstance(streams, dict) else {}).items():
+                if (
+                    stream in wanted
+                    and stream not in same_kind
+                    and isinstance(summary, dict)
+                    and summary.get("load") == wanted[stream]  # runs before "load": never
+                ):
+                    same_kind[stream] = (str(manifest.get("run_id")), summary)
+            if len(same_kind) == len(wanted):
+                break
+        return latest, same_kind
 
     def _check_quality(self) -> dict:
-        verdict = self.quality.evaluate(self._previous_manifest())
+        latest, same_kind = self._comparable_runs()
+        verdict = self.quality.evaluate(latest, self.load_kinds, same_kind)
         for finding in verdict["findings"]:
             self.logger.warning("Data quality: %s", finding)
         for stream, entry in verdict["streams"].items():
@@ -353,6 +426,7 @@ class TargetEvents(Target):
         }
         for stream, summary in streams.items():
             summary["columns"] = self.quality.columns(stream)
+            summary["load"] = self.load_kinds.kind(stream)
         payload = json.dumps(manifest, indent=2, default=str)
         self.storage.put(
             f"_manifests/{self.run_id}.json", lambda path: path.write_text(payload), ".json"

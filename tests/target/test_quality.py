@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import run_target, singer_lines
+import pytest
+
+from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from target_events.run_kind import bookmarked_streams
+from tests.helpers import run_tap, run_target, singer_lines, tap_config
 
 SCHEMA = {
     "type": "object",
@@ -136,3 +140,100 @@ def test_given_null_keys_and_qa_off_then_off_checks_nothing(tmp_path: Path) -> N
     )
     assert run.returncode == 0, run.stderr
     assert _manifests(off)[0]["quality"] is None
+
+
+def _bookmarks(*streams: str) -> dict:
+    return {
+        "type": "STATE",
+        "value": {"bookmarks": {s: {"replication_key_value": "2025-01-01"} for s in streams}},
+    }
+
+
+def _incremental(records: list[dict], bookmarked: tuple[str, ...] = ("Deal", "Other")) -> str:
+    """As a Singer SDK tap started from a state writes it: that state first, then the streams."""
+    schema = {"type": "SCHEMA", "stream": "Deal", "schema": SCHEMA, "key_properties": ["Id"]}
+    messages = [_bookmarks(*bookmarked), schema]
+    messages += [{"type": "RECORD", "stream": "Deal", "record": r} for r in records]
+    messages.append(_bookmarks(*bookmarked))
+    return singer_lines(*messages)
+
+
+def test_given_incremental_runs_after_a_full_load_then_drift_compares_like_with_like(
+    tmp_path: Path,
+) -> None:
+    """An incremental run (its bookmark came before its SCHEMA) is never compared with a full
+    load, nor is a stream that found nothing new reported missing; drift between incremental
+    runs, and between full loads, is still judged."""
+    out = tmp_path / "out"
+    config = {"destination": str(out), "qa_mode": "strict", "qa_max_row_drift": 0.5}
+    full = _stream(_deals(100)) + _stream(_deals(10), stream="Other")
+    assert run_target(tmp_path, config, full).returncode == 0
+    second = run_target(tmp_path, config, _incremental(_deals(5, start=100)))
+    assert second.returncode == 0, second.stderr
+    third = run_target(tmp_path, config, _incremental(_deals(6, start=105)))
+    assert third.returncode == 0, third.stderr
+    manifests = _manifests(out)
+    assert [m["streams"]["Other"].get("load") for m in manifests[:1]] == ["full"]
+    assert [m["streams"]["Deal"]["load"] for m in manifests] == [
+        "full",
+        "incremental",
+        "incremental",
+    ]
+    assert manifests[1]["quality"]["findings"] == []
+    assert (
+        manifests[2]["quality"]["streams"]["Deal"]["drift_against_run_id"]
+        == (manifests[1]["run_id"])
+    )
+    assert manifests[2]["quality"]["streams"]["Deal"]["row_drift"] == 0.2
+    fourth = run_target(tmp_path, config, _incremental(_deals(30, start=111)))
+    assert fourth.returncode == 1
+    assert _manifests(out)[3]["quality"]["findings"] == [
+        f"stream 'Deal': 30 rows is +400.0% against 6 in run {manifests[2]['run_id']} (limit ±50%)"
+    ]
+    fifth = run_target(tmp_path, config, _stream(_deals(90)) + _stream(_deals(9), stream="Other"))
+    assert fifth.returncode == 0, fifth.stderr
+    assert (
+        _manifests(out)[4]["quality"]["streams"]["Deal"]["drift_against_run_id"]
+        == (manifests[0]["run_id"])
+    )
+
+
+def test_given_the_tap_run_twice_from_its_state_when_strict_then_the_incremental_run_passes(
+    small_org: SandboxOrg, tmp_path: Path
+) -> None:
+    """The second `make demo`: an incremental run of every stream after a full load."""
+    out = tmp_path / "out"
+    config = {"destination": str(out), "qa_mode": "strict"}
+    tap = tap_config(small_org)
+    first = run_target(tmp_path, config, run_tap(tmp_path, tap).stdout)
+    assert first.returncode == 0, first.stderr
+    second_tap = run_tap(tmp_path, tap, state=first.states[-1])
+    assert second_tap.returncode == 0, second_tap.stderr
+    second = run_target(tmp_path, config, second_tap.stdout)
+    assert second.returncode == 0, second.stderr[-2000:]
+    full, incremental = _manifests(out)
+    assert incremental["quality"]["findings"] == []
+    assert {s["load"] for s in full["streams"].values()} == {"full"}
+    # history_tracked_fields has no replication key: a full load each run, compared as such.
+    reloaded = {n for n, s in incremental["streams"].items() if s["load"] != "incremental"}
+    assert reloaded <= {"history_tracked_fields"}
+    assert len(incremental["streams"]) > len(reloaded)
+
+
+@pytest.mark.parametrize(
+    ("state", "bookmarked"),
+    [
+        ({"bookmarks": {"A": {"replication_key_value": "x"}, "B": {}}}, {"A"}),
+        (
+            {"bookmarks": {"E": {"partitions": [{"context": {}, "replication_key_value": 1}]}}},
+            {"E"},
+        ),
+        ({"bookmarks": {"E": {"partitions": [{"context": {}}]}}}, set()),
+        ({"bookmarks": ["A"]}, set()),
+        ([], set()),
+    ],
+)
+def test_given_a_state_then_streams_with_a_replication_key_value_are_bookmarked(
+    state: object, bookmarked: set[str]
+) -> None:
+    assert bookmarked_streams(state) == bookmarked

@@ -121,8 +121,7 @@ def test_given_a_disk_that_fills_up_mid_run_then_one_line_and_state_never_passes
 
 @needs_userns
 def test_given_a_read_only_destination_then_one_line_names_it(tmp_path: Path) -> None:
-    # qa_mode off: DuckDB's preload thread can abort a fast exit (issue 17 item 9, fixed apart).
-    run, _ = _run_in_namespace(tmp_path, "ro", {"qa_mode": "off"}, _input(5))
+    run, _ = _run_in_namespace(tmp_path, "ro", {}, _input(5))
     assert run.returncode == 1
     assert _one_line(run.stderr) == [
         f"target-events: destination '{tmp_path / 'mnt' / 'out'}' is not usable: "
