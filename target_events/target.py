@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from singer_sdk import Target
@@ -23,7 +23,11 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+if TYPE_CHECKING:
+    from .delta import DeltaLake
+
 from . import duck
+from .delta import LakeError
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
 from .settings import CONFIG_SCHEMA, Settings
@@ -64,6 +68,7 @@ class TargetEvents(Target):
         self.invalid_records = 0
         self._seq: dict[str, int] = defaultdict(int)
         self._raw_sinks: dict[str, EventsSink] = {}
+        self.bookmark_properties: dict[str, list[str]] = {}  # per stream, from SCHEMA (delta)
         self._max_age_seconds = self.settings.max_batch_age_seconds
         reader = self.message_reader
         reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
@@ -97,7 +102,22 @@ class TargetEvents(Target):
 
     @cached_property
     def quality(self) -> QualityCheck:
-        return QualityCheck(self.settings.qa_mode, self.settings.qa_max_row_drift)
+        tables = self.lake.dataset if self.settings.format == "delta" else None
+        return QualityCheck(self.settings.qa_mode, self.settings.qa_max_row_drift, tables)
+
+    @cached_property
+    def lake(self) -> DeltaLake:
+        """format delta: the run's Delta tables (target_events/delta.py)."""
+        from .delta import DeltaLake
+
+        return DeltaLake(self.settings)
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Keep the stream's replication key: a Delta merge lets the newer row win by it."""
+        bookmarks = message_dict.get("bookmark_properties")
+        if isinstance(message_dict.get("stream"), str) and isinstance(bookmarks, list):
+            self.bookmark_properties[message_dict["stream"]] = [str(b) for b in bookmarks]
+        super()._process_schema_message(message_dict)
 
     @property
     def line_number(self) -> int:
@@ -216,12 +236,19 @@ class TargetEvents(Target):
             self.flushed_since_state = False
 
     def _write_state_message(self, state: dict) -> None:
+        if "lake" in self.__dict__ and self.lake.holds_state:
+            return  # a full refresh's rows reach the table only at the end of the run
         sys.stdout.write(json.dumps(state) + "\n")
         sys.stdout.flush()
 
     def process_endofpipe(self) -> None:
         """Drain (the last STATE goes out), check quality, write the manifest, then judge."""
+        if self.settings.format == "delta" and self.lake.refreshing:
+            self.drain_all()  # STATE is held back until the refreshed tables are replaced
+            self._replace_refreshed_tables()
         super().process_endofpipe()
+        if self.settings.format == "delta":
+            self.lake.maintain_written()
         verdict, broken = None, None
         try:
             verdict = self._check_quality() if self.quality.enabled else None
@@ -253,6 +280,20 @@ class TargetEvents(Target):
                 f"data quality check failed (qa_mode strict): {first}"
                 + (f" (+{more} more finding(s))" if more else "")
                 + (f"; see _manifests/{self.run_id}.json" if manifest else "")
+            )
+
+    def _replace_refreshed_tables(self) -> None:
+        for commit in self.lake.replace_staged():
+            self.files.append(
+                FileEntry(
+                    f"{commit.stream}/_delta_log/{commit.version:020d}.json",
+                    commit.uri,
+                    commit.stream,
+                    commit.rows,
+                    0,
+                    "",
+                    "full-refresh",
+                )
             )
 
     def _previous_manifest(self) -> dict | None:
@@ -330,12 +371,17 @@ def main() -> None:
         from .report.cli import main as report_main
 
         sys.exit(report_main(sys.argv[2:]))
+    if sys.argv[1:2] == ["compact"]:
+        from .compact import main as compact_main
+
+        sys.exit(compact_main(sys.argv[2:]))
     try:
         TargetEvents.cli()
     except (
         InputError,
         StorageError,
         QualityError,
+        LakeError,
         ConfigValidationError,
         *SDK_INPUT_ERRORS,
     ) as error:
