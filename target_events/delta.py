@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("target-events.delta")
 FULL_REFRESH_DIR = "_full_refresh"
+TOMBSTONE_DIR = "_tombstones"
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
@@ -153,6 +154,9 @@ class DeltaLake:
         from deltalake import DeltaTable
 
         batch = latest_per_key(table, plan)
+        tombstones = f"{uri.rsplit('/', 1)[0]}/{TOMBSTONE_DIR}/{uri.rsplit('/', 1)[1]}"
+        if plan.tombstones and plan.version:
+            batch = self._drop_deleted(tombstones, batch, plan)
         if not is_table(uri, self.options):
             DeltaTable.create(
                 uri,
@@ -188,7 +192,61 @@ class DeltaLake:
         if clauses["update"]:
             merger = merger.when_matched_update_all(clauses["update"])
         merger.when_not_matched_insert_all(clauses["insert"]).execute()
+        if plan.tombstones and plan.version:
+            # After the table's commit: a kill in between re-delivers the tombstone (no STATE yet).
+            self._remember_deleted(tombstones, batch, plan)
         return delta.version(), batch.num_rows
+
+    def _drop_deleted(self, uri: str, batch: pa.Table, plan: MergePlan) -> pa.Table:
+        """Rows not newer than their key's recorded deletion: an older copy re-delivered after
+        the delete (a rerun from an earlier STATE) must not bring the record back."""
+        import pyarrow.compute as pc
+
+        if batch.num_rows == 0 or not is_table(uri, self.options) or len(plan.keys) != 1:
+            return batch
+        from deltalake import DeltaTable
+
+        key, version = plan.keys[0], plan.version
+        # Deleted keys only: small next to the table, read whole (key and stamp columns).
+        seen = DeltaTable(uri, storage_options=self.options).to_pyarrow_dataset()
+        seen = seen.to_table(columns=[key, version])  # type: ignore[arg-type]
+        deleted = dict(zip(seen[key].to_pylist(), seen[version].to_pylist(), strict=True))
+        keep = [
+            k not in deleted or (v is not None and deleted[k] is not None and v > deleted[k])
+            for k, v in zip(batch[key].to_pylist(), batch[version].to_pylist(), strict=True)
+        ]
+        return batch.filter(pc.or_(pa.array(keep), pc.invert(self._alive(batch, plan))))
+
+    @staticmethod
+    def _alive(batch: pa.Table, plan: MergePlan) -> pa.Array:
+        import pyarrow.compute as pc
+
+        alive = pa.array([True] * batch.num_rows)
+        for column in plan.tombstones:
+            values = batch[column]
+            dead = pc.fill_null(values, False) if column == "IsDeleted" else pc.is_valid(values)
+            alive = pc.and_(alive, pc.invert(dead))
+        return alive
+
+    def _remember_deleted(self, uri: str, batch: pa.Table, plan: MergePlan) -> None:
+        """Keys and stamps of the batch's tombstones, in a small side table (newest wins)."""
+        import pyarrow.compute as pc
+        from deltalake import DeltaTable
+
+        dead = batch.filter(pc.invert(self._alive(batch, plan))).select([*plan.keys, plan.version])
+        if dead.num_rows == 0:
+            return
+        if not is_table(uri, self.options):
+            DeltaTable.create(uri, schema=dead.schema, storage_options=self.options)
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in plan.keys)
+        v = plan.version
+        (
+            DeltaTable(uri, storage_options=self.options)
+            .merge(dead, on, source_alias="s", target_alias="t", writer_properties=self.writer)
+            .when_matched_update_all(f"s.`{v}` > t.`{v}`")
+            .when_not_matched_insert_all()
+            .execute()
+        )
 
     def _configuration(self) -> dict[str, str | None]:
         """Log files kept as long as unreferenced data files: both bounded on a 15-minute schedule."""
@@ -268,7 +326,8 @@ class DeltaLake:
         return Commit(stream, uri, version, rows)
 
     def maintain(self, uri: str, *, force: bool = False) -> dict[str, Any]:
-        """Compact when small files piled up (or ``force``), then vacuum what compaction freed."""
+        """Compact when small files piled up (or ``force``), then vacuum files out of the table
+        for longer than the retention (a directory listing: cheap next to the merges)."""
         from deltalake import DeltaTable
 
         delta = DeltaTable(uri, storage_options=self.options)
@@ -280,7 +339,7 @@ class DeltaLake:
                 target_size=TARGET_FILE_BYTES, writer_properties=self.writer
             )
             done["compacted"] = metrics.get("numFilesRemoved", 0)
-        if force or "compacted" in done:
+        if done["files"]:  # merges leave rewritten files behind too: vacuum after every run
             removed = delta.vacuum(
                 retention_hours=int(self.settings.lake_vacuum_retention_hours),
                 dry_run=False,
