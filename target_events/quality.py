@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +23,11 @@ import pyarrow.parquet as pq
 
 from .duck import connect
 from .run_kind import LoadKinds
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pyarrow.dataset as ds
 
 KEY_SEPARATOR = "\x1f"
 DUCKDB_MEMORY_LIMIT = "64MB"
@@ -48,11 +53,20 @@ class StreamObservation:
 class QualityCheck:
     """Accumulates observations per stream during a run and judges them at its end."""
 
-    def __init__(self, mode: str, max_row_drift: float, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        max_row_drift: float,
+        workdir: Path | None = None,
+        tables: Callable[[str], ds.Dataset | None] | None = None,
+    ) -> None:
         """``workdir``: where key files spill; the target passes a folder inside its run's
         staging, so a killed run's files are removed with it by the next run."""
         self.mode = mode
         self.max_row_drift = max_row_drift
+        # format delta: keys are counted in each stream's table (where merges made them unique),
+        # not in the run's batches (where an updated record rightly appears more than once).
+        self.tables = tables
         self.streams: dict[str, StreamObservation] = {}
         if workdir is None:
             workdir = Path(tempfile.mkdtemp(prefix="target-events-qa-"))
@@ -78,7 +92,10 @@ class QualityCheck:
         for name in table.column_names:
             seen.nulls[name] = seen.nulls.get(name, 0) + table[name].null_count
         if self.enabled and seen.key_properties and seen.key_problem is None:
-            self._spill_keys(seen, table)
+            if self.tables is None:
+                self._spill_keys(seen, table)
+            else:
+                seen.key_files = 1  # counted in the table at the end
 
     def _spill_keys(self, seen: StreamObservation, table: pa.Table) -> None:
         missing = [k for k in seen.key_properties if k not in table.column_names]
@@ -137,8 +154,11 @@ class QualityCheck:
                 "key_properties": list(seen.key_properties),
             }
             if seen.key_properties and seen.key_problem is None and seen.key_files:
-                duplicates, null_keys, examples = self._duplicates(
-                    self._workdir / str(seen.index), seen.rows
+                dataset = self.tables(stream) if self.tables else None
+                duplicates, null_keys, examples = (
+                    table_duplicates(dataset, seen.key_properties, self._workdir)
+                    if dataset is not None
+                    else self._duplicates(self._workdir / str(seen.index), seen.rows)
                 )
                 entry.update(
                     duplicate_keys=duplicates, null_keys=null_keys, duplicate_examples=examples
@@ -273,6 +293,39 @@ class QualityCheck:
 
     def close(self) -> None:
         shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def table_duplicates(
+    dataset: ds.Dataset, keys: tuple[str, ...], workdir: Path
+) -> tuple[int, int, list[tuple[str, int]]]:
+    """(extra rows sharing a key, rows with a null key, the most repeated keys) of a whole
+    table (a Delta snapshot), scanned by DuckDB over its key columns only."""
+    import duckdb
+
+    try:
+        with connect(
+            memory_limit=DUCKDB_MEMORY_LIMIT,
+            temp_directory=str(workdir / "spill-table"),
+            preserve_insertion_order=False,
+            threads=1,
+        ) as db:
+            db.register("lake_table", dataset)
+            columns = ", ".join(f'CAST("{k}" AS VARCHAR)' for k in keys)
+            key = f"concat_ws('{KEY_SEPARATOR}', {columns})" if len(keys) > 1 else columns
+            nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
+            rows, distinct, null_keys = db.execute(
+                f"SELECT count(*), count(DISTINCT {key}) FILTER (WHERE NOT ({nulls})), "  # noqa: S608
+                f"count(*) FILTER (WHERE {nulls}) "
+                "FROM lake_table"
+            ).fetchone() or (0, 0, 0)
+            pairs = db.execute(
+                f"SELECT {key} AS k, count(*) AS n FROM lake_table WHERE NOT ({nulls}) "  # noqa: S608
+                f"GROUP BY k HAVING count(*) > 1 ORDER BY n DESC, k LIMIT {EXAMPLES}"
+            ).fetchall()
+    except duckdb.Error as error:
+        raise RuntimeError(f"DuckDB: {error}") from error
+    duplicates = int(rows - null_keys - distinct)
+    return duplicates, int(null_keys), [(str(k), int(n)) for k, n in pairs]
 
 
 def schema_change(before: dict[str, str], after: dict[str, str]) -> str:

@@ -21,7 +21,7 @@ from .config_checks import (
 )
 from .key_template import check_template
 
-FORMATS = ("parquet", "jsonl", "csv")
+FORMATS = ("parquet", "jsonl", "csv", "delta")
 PARQUET_COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 TEXT_COMPRESSIONS = ("gzip", "none")
 GRANULARITIES = ("day", "month", "hour")
@@ -29,7 +29,9 @@ INVALID_RECORD_MODES = ("fail", "skip", "dead_letter")
 QA_MODES = ("off", "advisory", "strict")
 DEFAULT_TEMPLATE = "{stream}/{partition}/{stream}-{run_id}-{seq:05d}.{ext}"
 DEFAULT_PARTITIONS = {
-    "micro_decision_events": {"field": "timestamp_occurred", "granularity": "day"}
+    # Monthly: daily partitions wrote one small file per day touched per run (~700 per run on
+    # the demo org), and a 15-minute schedule would add as many every run.
+    "micro_decision_events": {"field": "timestamp_occurred", "granularity": "month"}
 }
 SECRET_SETTINGS = ("aws_secret_access_key", "aws_session_token")
 # Upper bounds: beyond them a value is a typo, and some would overflow a float or a C integer.
@@ -40,10 +42,10 @@ MAX_ROW_DRIFT = 1_000_000.0
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("destination", th.StringType, required=True, title="Destination", description="A local directory or s3://bucket/prefix where files land."),
-    th.Property("format", th.StringType, default="parquet", allowed_values=list(FORMATS), title="Format", description="parquet, jsonl or csv."),
-    th.Property("compression", th.StringType, title="Compression", description="parquet: zstd (default), snappy, gzip or none; jsonl/csv: gzip or none (default)."),
+    th.Property("format", th.StringType, default="parquet", allowed_values=list(FORMATS), title="Format", description="parquet, jsonl, csv or delta (one Delta Lake table per stream, merged on its key)."),
+    th.Property("compression", th.StringType, title="Compression", description="parquet and delta: zstd (default), snappy, gzip or none; jsonl/csv: gzip or none (default)."),
     th.Property("key_template", th.StringType, default=DEFAULT_TEMPLATE, title="Key template", description="Object key of each file; fields {stream} {partition} {run_id} {seq} {ext}."),
-    th.Property("partition_by", th.ObjectType(additional_properties=th.ObjectType(th.Property("field", th.StringType), th.Property("granularity", th.StringType))), title="Partition by", description="Per stream: {field, granularity day|month|hour} for Hive partitions; micro_decision_events defaults to timestamp_occurred by day."),
+    th.Property("partition_by", th.ObjectType(additional_properties=th.ObjectType(th.Property("field", th.StringType), th.Property("granularity", th.StringType))), title="Partition by", description="Per stream: {field, granularity day|month|hour} for Hive partitions; micro_decision_events defaults to timestamp_occurred by month. Not used by format delta."),
     th.Property("max_batch_rows", th.IntegerType, default=100_000, title="Max batch rows", description="Rows buffered per stream before a file is written."),
     th.Property("max_batch_bytes", th.IntegerType, default=128 * 1024 * 1024, title="Max batch bytes", description="Buffered Arrow bytes per stream before a file is written."),
     th.Property("max_batch_age_seconds", th.NumberType, default=300, title="Max batch age", description="Seconds after which buffered rows are written and STATE is emitted."),
@@ -52,6 +54,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("write_manifest", th.BooleanType, default=True, title="Write manifest", description="Write a run manifest (files, rows, bytes, partitions, schema) under _manifests/ at the end."),
     th.Property("qa_mode", th.StringType, default="advisory", allowed_values=list(QA_MODES), title="QA mode", description="Data-quality check after each run (row counts, schema, null ratios, duplicate keys, drift against the previous manifest): off, advisory (warn, default) or strict (fail the run)."),
     th.Property("qa_max_row_drift", th.NumberType, default=0.5, title="QA max row drift", description="Largest accepted change of a stream's row count against the previous run, as a fraction (0.5 = ±50%)."),
+    # -- format delta (target_events/delta.py) --
+    th.Property("full_refresh_streams", th.ArrayType(th.StringType), default=[], title="Full refresh streams", description="format delta: streams whose table this run replaces (one overwrite commit at the end) instead of merging into; an ACTIVATE_VERSION message does the same for its stream."),
+    th.Property("lake_compact_after_files", th.IntegerType, default=16, title="Lake compact after files", description="format delta: compact (optimize) a table after a run once it holds this many small files."),
+    th.Property("lake_vacuum_retention_hours", th.NumberType, default=24, title="Lake vacuum retention hours", description="format delta: data files no longer in the table are deleted after this many hours (and log entries kept as long)."),
     th.Property("s3_endpoint_url", th.StringType, title="S3 endpoint URL", description="Endpoint of an S3-compatible store (MinIO, moto); https required except for loopback."),
     th.Property("aws_region", th.StringType, title="AWS region", description="Region of the bucket."),
     th.Property("aws_access_key_id", th.StringType, title="AWS access key id", description="Access key id (else the default credential chain or aws_profile)."),
@@ -93,6 +99,9 @@ class Settings:
     aws_session_token: str | None = field(default=None, repr=False)
     aws_profile: str | None = None
     s3_part_size_mb: int = 64
+    full_refresh_streams: tuple[str, ...] = ()
+    lake_compact_after_files: int = 16
+    lake_vacuum_retention_hours: float = 24.0
 
     @property
     def is_s3(self) -> bool:
@@ -100,7 +109,9 @@ class Settings:
 
     @property
     def extension(self) -> str:
-        base = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv"}[self.format]
+        base = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv", "delta": "parquet"}[
+            self.format
+        ]
         return f"{base}.gz" if self.format != "parquet" and self.compression == "gzip" else base
 
     @classmethod
@@ -123,10 +134,11 @@ class Settings:
             return None if value is None else text(name, value, secret=name in SECRET_SETTINGS)
 
         fmt = one_of("format", text("format", get("format")), FORMATS)
+        columnar = fmt in ("parquet", "delta")
         compression = text(
-            "compression", config.get("compression") or ("zstd" if fmt == "parquet" else "none")
+            "compression", config.get("compression") or ("zstd" if columnar else "none")
         )
-        allowed = PARQUET_COMPRESSIONS if fmt == "parquet" else TEXT_COMPRESSIONS
+        allowed = PARQUET_COMPRESSIONS if columnar else TEXT_COMPRESSIONS
         if compression not in allowed:
             raise fail(
                 "compression",
@@ -192,4 +204,7 @@ class Settings:
             aws_profile=optional("aws_profile"),
             # S3 parts: 5 MiB to 5 GiB.
             s3_part_size_mb=integer("s3_part_size_mb", get("s3_part_size_mb"), 5, 5 * 1024),
+            full_refresh_streams=tuple(text("full_refresh_streams", s) for s in get("full_refresh_streams") or ()),  # type: ignore[attr-defined]
+            lake_compact_after_files=integer("lake_compact_after_files", get("lake_compact_after_files"), 2, 1_000_000),
+            lake_vacuum_retention_hours=number("lake_vacuum_retention_hours", get("lake_vacuum_retention_hours"), positive=False, maximum=MAX_AGE_SECONDS / 3600),
         )  # fmt: skip

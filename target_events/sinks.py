@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -23,6 +24,7 @@ from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
 from .arrow import InvalidRecord, StreamSchema, column_from_values
+from .delta_plan import MergePlan, plan_for
 from .errors import InputError
 from .json_chunks import ChunkConverter, decode_json
 from .layout import partition_values, render_key, safe_stream_name
@@ -293,8 +295,11 @@ class EventsSink(BatchSink):
             self.events_target.quality.observe(
                 self.stream_name, table, tuple(self.key_properties or ())
             )
-            for partition, part in self._split(table):
-                self._write(part, partition)
+            if self.settings.format == "delta":  # lake hook: one Delta commit per flush
+                self._commit_delta(table)
+            else:
+                for partition, part in self._split(table):
+                    self._write(part, partition)
         self._write_dead_letters()
         self.first_record_at = None
         self.events_target.flushed_since_state = True
@@ -491,6 +496,44 @@ class EventsSink(BatchSink):
         self.logger.info(
             "Wrote %d rows of %s to %s (%d bytes)", table.num_rows, self.stream_name, uri, size
         )
+
+    # -- format delta (target_events/delta.py) --
+    @cached_property
+    def merge_plan(self) -> MergePlan:
+        bookmarks = self.events_target.bookmark_properties.get(self.stream_name)
+        return plan_for(list(self.stream_schema.properties), self.key_properties, bookmarks)
+
+    def _commit_delta(self, table: pa.Table) -> None:
+        """Merge the batch into the stream's Delta table; durable when this returns."""
+        target = self.events_target
+        commit = target.lake.write(self.stream_name, table, self.merge_plan)
+        key = f"{safe_stream_name(self.stream_name)}/_delta_log/{commit.version:020d}.json"
+        target.files.append(
+            FileEntry(
+                key,
+                commit.uri,
+                self.stream_name,
+                commit.rows,
+                0,
+                "",
+                self.stream_schema.fingerprint,
+            )
+        )
+        self.logger.info(
+            "Committed %d rows of %s to %s (version %d, %s)",
+            commit.rows,
+            self.stream_name,
+            commit.uri,
+            commit.version,
+            self.merge_plan.mode,
+        )
+
+    def activate_version(self, new_version: int) -> None:
+        """format delta: this run's rows of the stream replace its table (a full refresh)."""
+        if self.settings.format != "delta":
+            super().activate_version(new_version)
+            return
+        self.events_target.lake.begin_full_refresh(self.stream_name)
 
     def _write_dead_letters(self) -> None:
         if not self._dead:

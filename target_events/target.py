@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import simplejson
@@ -25,7 +25,11 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+if TYPE_CHECKING:
+    from .delta import DeltaLake
+
 from .config_checks import schema_error
+from .delta import LakeError
 from .errors import SettingError
 from .quality import QualityCheck, QualityError
 from .reader import LineReader
@@ -97,6 +101,7 @@ class TargetEvents(Target):
         self._seq: dict[str, int] = defaultdict(int)
         self._raw_sinks: dict[str, EventsSink] = {}
         self.load_kinds = LoadKinds()
+        self.bookmark_properties: dict[str, list[str]] = {}  # per stream, from SCHEMA (delta)
         self._max_age_seconds = self.settings.max_batch_age_seconds
         reader = self.message_reader
         reader.on_error = self._flush_before_failing  # type: ignore[attr-defined]
@@ -162,7 +167,15 @@ class TargetEvents(Target):
             self.settings.qa_mode,
             self.settings.qa_max_row_drift,
             workdir=self.storage.staging / "qa",
+            tables=self.lake.dataset if self.settings.format == "delta" else None,
         )
+
+    @cached_property
+    def lake(self) -> DeltaLake:
+        """format delta: the run's Delta tables (target_events/delta.py)."""
+        from .delta import DeltaLake
+
+        return DeltaLake(self.settings)
 
     @property
     def line_number(self) -> int:
@@ -186,9 +199,14 @@ class TargetEvents(Target):
         )
 
     def _process_schema_message(self, message_dict: dict) -> None:
-        """A schema the sinks cannot build on is one line naming the stream, not a traceback."""
+        """A schema the sinks cannot build on is one line naming the stream, not a traceback.
+
+        The stream's replication key is kept: a Delta merge lets the newer row win by it."""
         check_schema_message(message_dict)
         self.load_kinds.on_schema(message_dict.get("stream"))
+        bookmarks = message_dict.get("bookmark_properties")
+        if isinstance(message_dict.get("stream"), str) and isinstance(bookmarks, list):
+            self.bookmark_properties[message_dict["stream"]] = [str(b) for b in bookmarks]
         super()._process_schema_message(message_dict)
 
     def _process_state_message(self, message_dict: dict) -> None:
@@ -303,13 +321,20 @@ class TargetEvents(Target):
             self.flushed_since_state = False
 
     def _write_state_message(self, state: dict) -> None:
+        if "lake" in self.__dict__ and self.lake.holds_state:
+            return  # a full refresh's rows reach the table only at the end of the run
         sys.stdout.write(json.dumps(state) + "\n")
         sys.stdout.flush()
 
     def process_endofpipe(self) -> None:
         """Drain (the last STATE goes out), check quality, write the manifest, then judge."""
         _ = self.storage  # a refused destination stops here, in one line, before any check
+        if self.settings.format == "delta" and self.lake.refreshing:
+            self.drain_all()  # STATE is held back until the refreshed tables are replaced
+            self._replace_refreshed_tables()
         super().process_endofpipe()
+        if self.settings.format == "delta":
+            self.lake.maintain_written()
         verdict, broken = None, None
         try:
             verdict = self._check_quality() if self.quality.enabled else None
@@ -341,6 +366,20 @@ class TargetEvents(Target):
                 f"data quality check failed (qa_mode strict): {first}"
                 + (f" (+{more} more finding(s))" if more else "")
                 + (f"; see _manifests/{self.run_id}.json" if manifest else "")
+            )
+
+    def _replace_refreshed_tables(self) -> None:
+        for commit in self.lake.replace_staged():
+            self.files.append(
+                FileEntry(
+                    f"{commit.stream}/_delta_log/{commit.version:020d}.json",
+                    commit.uri,
+                    commit.stream,
+                    commit.rows,
+                    0,
+                    "",
+                    "full-refresh",
+                )
             )
 
     def _previous_manifests(self) -> Iterator[tuple[str, dict]]:
@@ -443,6 +482,10 @@ def main() -> None:
         from .report.cli import main as report_main
 
         sys.exit(report_main(sys.argv[2:]))
+    if sys.argv[1:2] == ["compact"]:
+        from .compact import main as compact_main
+
+        sys.exit(compact_main(sys.argv[2:]))
     try:
         TargetEvents.cli()
     except (
@@ -450,6 +493,7 @@ def main() -> None:
         SettingError,
         StorageError,
         QualityError,
+        LakeError,
         ConfigValidationError,
         *SDK_INPUT_ERRORS,
     ) as error:

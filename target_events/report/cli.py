@@ -74,13 +74,13 @@ def build_report(args: argparse.Namespace) -> dict:
         session_token=config.get("aws_session_token"),
     )
     filesystem, base = open_filesystem(destination, s3)
-    events = stream_dataset(filesystem, base, EVENTS_STREAM)
+    events = stream_dataset(filesystem, base, EVENTS_STREAM, s3)
     if events is None:
         raise ReportError(f"no {EVENTS_STREAM} files under {destination}")
     as_of = args.as_of or args.until or dt.datetime.now(dt.timezone.utc)
     metrics = DecisionMetrics(
         events,
-        stream_dataset(filesystem, base, USERS_STREAM),
+        stream_dataset(filesystem, base, USERS_STREAM, s3),
         since=args.since,
         until=args.until,
         as_of=as_of,

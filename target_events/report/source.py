@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from ..delta import storage_options, table_dataset
+from ..journal import visible_files
 from ..storage import STAGING_DIR
 
 
@@ -50,18 +52,33 @@ def open_filesystem(destination: str, s3: S3Options) -> tuple[pafs.FileSystem, s
     return filesystem, destination.removeprefix("s3://").rstrip("/")
 
 
-def stream_dataset(filesystem: pafs.FileSystem, base: str, stream: str) -> ds.Dataset | None:
-    """The finished Parquet files of one stream (Hive partitions as columns), or None if absent."""
+def delta_options(s3: S3Options) -> dict[str, str]:
+    return storage_options(
+        s3.endpoint_url, s3.region, s3.access_key_id, s3.secret_access_key, s3.session_token
+    )
+
+
+def stream_dataset(
+    filesystem: pafs.FileSystem, base: str, stream: str, s3: S3Options | None = None
+) -> ds.Dataset | None:
+    """The finished Parquet files of one stream (Hive partitions as columns), or None if absent.
+
+    A Delta table (format delta) is read at its current snapshot; plain Parquet files replaced
+    by a finished compaction step are skipped (``journal.visible_files``)."""
     root = f"{base}/{stream}"
     if filesystem.get_file_info(root).type != pafs.FileType.Directory:
         return None
+    if filesystem.get_file_info(f"{root}/_delta_log").type == pafs.FileType.Directory:
+        is_s3 = isinstance(filesystem, pafs.S3FileSystem)
+        uri = f"s3://{root}" if is_s3 else root
+        return table_dataset(uri, delta_options(s3 or S3Options()) if is_s3 else {})
     selector = pafs.FileSelector(root, recursive=True)
     files = [
         info.path
         for info in filesystem.get_file_info(selector)
         if info.type == pafs.FileType.File and STAGING_DIR not in info.path
     ]
-    parquet = sorted(f for f in files if f.endswith(".parquet"))
+    parquet = visible_files(filesystem, base, stream)
     if not parquet:
         if files:
             raise ReportError(
