@@ -33,6 +33,7 @@ WRONG_TYPES = {
     "number": ["lots", [1.0], {"n": 1}, True],
     "boolean": ["maybe", 1, [True], {"b": True}],
     "object": ["x", [1], 5, True],
+    "array": ["x", 5, {"a": 1}, True, [1], [["a"]]],
 }
 # Values of the right type that no setting of ours may accept.
 HOSTILE = {
@@ -76,6 +77,8 @@ HOSTILE = {
     "aws_session_token": ["SESSIONTOKEN-hostile-91bc\\..\n"],
     "aws_profile": ["nope\nprofile", "no-such-profile-x"],
     "s3_part_size_mb": [0, 4, 10**30, 6000],
+    "lake_compact_after_files": [0, 1, -3, 10**30],
+    "lake_vacuum_retention_hours": [-1, 10**400],
 }
 S3_SETTINGS = {"s3_endpoint_url", "aws_region", "aws_access_key_id", "aws_profile"}
 
