@@ -58,7 +58,7 @@ demo: $(STAMP)
 	@echo "== meltano run tap-salesforce-temporal target-events (embedded sandbox org)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/meltano run tap-salesforce-temporal target-events
 	@echo "== what landed"
-	$(BIN)/python -m target_events.summary output
+	$(BIN)/target-events summary output
 	$(BIN)/target-events report output --format html --output output/report.html
 	@echo "== decision report: output/report.html (also: $(BIN)/target-events report output)"
 

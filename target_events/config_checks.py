@@ -200,3 +200,24 @@ def clean_endpoint_url(setting: str, url: str) -> str:
         # Only the shape is named: a URL may carry credentials (user:password@).
         raise fail(setting, problem)
     return url
+
+
+# Built-in SDK settings this target does not honour, with what to use instead. Not advertised by
+# --about; set anyway, they stop the run rather than be ignored (a second run with
+# load_method: overwrite would silently append). Files are immutable: see README "Load method".
+UNHONOURED_BUILTINS = {
+    "load_method": "target-events only appends new immutable files (append-only); "
+    "deduplicate at read time on the stream's key (event_id for micro_decision_events)",
+    "batch_size_rows": "use max_batch_rows",
+}
+
+
+def unhonoured(config: Mapping[str, Any]) -> str | None:
+    """The first unhonoured built-in the config sets, worded; None when there is none."""
+    for name, instead in UNHONOURED_BUILTINS.items():
+        value = config.get(name)
+        if value is None or (name == "load_method" and value == "append-only"):
+            continue
+        shown = f"'{value}'" if isinstance(value, str) and len(value) < 40 else "a value"
+        return f"setting '{name}': {shown} is not supported: {instead}"
+    return None

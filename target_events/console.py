@@ -9,7 +9,7 @@ import gc
 def main() -> None:
     gc.disable()
     try:
-        from .target import main as run
+        from .cli import main as run
     finally:
         gc.freeze()
         gc.enable()

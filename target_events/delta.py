@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .delta_plan import MergePlan, latest_per_key, merge_clauses
+from .errors import LakeError
 from .layout import safe_stream_name
 
 if TYPE_CHECKING:
@@ -39,10 +40,6 @@ TOMBSTONE_DIR = "_tombstones"
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
-
-
-class LakeError(Exception):
-    """A Delta table refused a batch (a column changed type, the store failed): one line."""
 
 
 @dataclass(frozen=True)

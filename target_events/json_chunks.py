@@ -23,8 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from .arrow import DATE_PATTERN, DATETIME_PATTERN, TIMESTAMP, json_text, non_null_kinds
+from .arrow import TIMESTAMP
+from .checks import DATE_PATTERN, DATETIME_PATTERN
 from .errors import InputError
+from .json_schema import json_text, non_null_kinds
 
 # JSON numbers with a fraction or exponent decode to Decimal: exact for decimal columns (the
 # chunk path reads their text exactly too), rounded to the nearest double for float columns

@@ -35,10 +35,6 @@ TWO_THREAD_KEYS = 2_000_000
 EXAMPLES = 3
 
 
-class QualityError(Exception):
-    """Strict mode: the run's data failed the quality check (the files are written regardless)."""
-
-
 @dataclass
 class StreamObservation:
     key_properties: tuple[str, ...]

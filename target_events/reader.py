@@ -67,25 +67,46 @@ def _widen_pipe(fileno: int) -> None:
             fcntl.fcntl(fileno, getattr(fcntl, "F_SETPIPE_SZ", 1031), BLOCK_BYTES)
 
 
+class RecordRouter(t.Protocol):
+    """Where the reader sends what it does not decode itself (the target's ``router.Router``)."""
+
+    @property
+    def raw_records(self) -> bool:
+        """True when RECORD lines may stay raw bytes (no stream maps change records)."""
+
+    def accept_record(self, stream: str, record: msgspec.Raw, line: int) -> bool:
+        """Take one RECORD's raw ``record`` object; False sends the line down the full path."""
+
+    def accept_run(self, stream: str, lines: bytes, count: int) -> bool:
+        """Take ``count`` whole RECORD lines of one stream; False: line by line instead."""
+
+    def before_message(self) -> None:
+        """A message other than a RECORD follows: convert what is pending (errors first)."""
+
+    def on_error(self) -> None:
+        """The input is bad: write what came before it, so stopping loses nothing."""
+
+
 class LineReader(GenericSingerReader[bytes]):
     """msgspec-parsed lines; malformed JSON, bad UTF-8 or a missing type -> InputError with the line.
 
-    With ``accept_record`` set (by the target, for streams without maps), a RECORD line is only
-    routed here: its record stays raw bytes for the sink to convert a chunk at a time. Any other
-    line first calls ``before_message`` so those chunks are converted, and their errors raised,
-    before a STATE or SCHEMA that follows them is handled.
+    With a router attached (``attach``) whose ``raw_records`` holds, a RECORD line is only routed:
+    its record stays raw bytes for the sink to convert a chunk at a time, and runs of RECORD lines
+    of one stream go to the router whole. Any other message first calls ``before_message`` so
+    those chunks are converted, and their errors raised, before a STATE or SCHEMA that follows
+    them is handled.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
-        # Set by the target: writes what arrived before a bad line, so stopping loses nothing.
-        self.on_error: t.Callable[[], None] | None = None
-        self.accept_record: t.Callable[[str, msgspec.Raw, int], bool] | None = None
-        # (stream, lines, line count) -> taken; a declined run goes line by line.
-        self.accept_run: t.Callable[[str, bytes, int], bool] | None = None
-        self.before_message: t.Callable[[], None] = lambda: None
+        self.router: RecordRouter | None = None
+        self._fast: RecordRouter | None = None  # the router, when records may stay raw
         self._run_patterns: dict[bytes, re.Pattern[bytes]] = {}
+
+    def attach(self, router: RecordRouter) -> None:
+        self.router = router
+        self._fast = router if router.raw_records else None
 
     @property
     def default_input(self) -> t.IO[bytes]:
@@ -111,8 +132,8 @@ class LineReader(GenericSingerReader[bytes]):
             MissingKeyPropertiesError,
             InvalidInputLine,
         ):
-            if self.on_error is not None:
-                self.on_error()
+            if self.router is not None:
+                self.router.on_error()
             raise
 
     def _process(
@@ -121,7 +142,7 @@ class LineReader(GenericSingerReader[bytes]):
         callbacks: dict[str, t.Callable[[dict], None]],
         stats: dict[str, int],
     ) -> Counter[str]:
-        if self.accept_run is None or not isinstance(source, io.BufferedIOBase):
+        if self._fast is None or not isinstance(source, io.BufferedIOBase):
             for raw in source:
                 self._line(raw if isinstance(raw, bytes) else raw.encode(), callbacks, stats)
             return Counter(**stats)
@@ -141,7 +162,7 @@ class LineReader(GenericSingerReader[bytes]):
     ) -> None:
         """Complete lines: runs of RECORD lines of one stream go to the target whole; the rest,
         and any run it declines, line by line."""
-        assert self.accept_run is not None
+        assert self._fast is not None
         position, end = 0, len(block)
         while position < end:
             head = _RUN_HEAD.match(block, position)
@@ -149,7 +170,7 @@ class LineReader(GenericSingerReader[bytes]):
             count = block.count(b"\n", position, stop)
             if count > 1:
                 run = block[position:stop]
-                if self.accept_run(head.group(1).decode(), run, count):  # type: ignore[union-attr]
+                if self._fast.accept_run(head.group(1).decode(), run, count):  # type: ignore[union-attr]
                     self.line_number += count
                     stats["RECORD"] += count
                 else:
@@ -176,15 +197,15 @@ class LineReader(GenericSingerReader[bytes]):
         if not line.strip():
             return
         message: dict | None = None
-        accept = self.accept_record
+        fast = self._fast
         try:
-            if accept is not None and self._routed(line, accept):
+            if fast is not None and self._routed(line, fast):
                 stats["RECORD"] += 1
                 return
             message = self.deserialize_json(line)
             kind = message.get("type")
-            if kind != "RECORD":
-                self.before_message()
+            if kind != "RECORD" and fast is not None:
+                fast.before_message()
             callback = callbacks.get(kind) if isinstance(kind, str) else None
             if callback is None:
                 raise InputError(
@@ -207,7 +228,7 @@ class LineReader(GenericSingerReader[bytes]):
             ) from error
         stats[kind] += 1
 
-    def _routed(self, line: bytes, accept: t.Callable[[str, msgspec.Raw, int], bool]) -> bool:
+    def _routed(self, line: bytes, router: RecordRouter) -> bool:
         """True when the line is a RECORD the target took as raw bytes; else the full path runs."""
         try:
             envelope = envelope_decoder.decode(line)
@@ -218,7 +239,7 @@ class LineReader(GenericSingerReader[bytes]):
             envelope.type == "RECORD"
             and stream.__class__ is str
             and len(record) > 0  # no "record": the SDK's path names what is missing
-            and accept(stream, record, self.line_number)
+            and router.accept_record(stream, record, self.line_number)
         )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from .errors import StorageError
 from .layout import UnsafeKey
 from .settings import Settings
 from .staging import (
@@ -28,10 +29,6 @@ from .staging import (
 )
 
 STAGING_DIR = ".target-events-staging"
-
-
-class StorageError(Exception):
-    """The destination refused a write (missing bucket, bad credentials, full disk)."""
 
 
 Writer = Callable[[Path], object]

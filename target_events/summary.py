@@ -76,7 +76,7 @@ def _decisions(events_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="target-events summary", description=__doc__)
     parser.add_argument("destination", type=Path)
     args = parser.parse_args(argv)
     if not args.destination.exists():

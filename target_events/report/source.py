@@ -14,12 +14,9 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from ..delta import storage_options, table_dataset
+from ..errors import ReportError
 from ..journal import visible_files
 from ..storage import STAGING_DIR
-
-
-class ReportError(Exception):
-    """The destination cannot be reported on (missing, empty, not Parquet)."""
 
 
 @dataclass(frozen=True)

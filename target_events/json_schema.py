@@ -1,0 +1,85 @@
+"""JSON Schema facts the target reads from a SCHEMA message: a property's JSON kinds, the scale
+and precision of an exact decimal, whether an object is closed; and how an open object or a
+mixed-type value is kept (JSON text). Pure functions, shared by the Arrow mapping and the checks.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import math
+
+
+def _types(schema: dict) -> list[str]:
+    kind = schema.get("type")
+    if kind is None and "anyOf" in schema:
+        kinds: list[str] = []
+        for option in schema["anyOf"]:
+            kinds.extend(_types(option))
+        return kinds
+    if isinstance(kind, str):
+        return [kind]
+    return list(kind or [])
+
+
+def non_null_kinds(schema: dict) -> list[str]:
+    return [t for t in _types(schema) if t != "null"]
+
+
+def _power_of_ten(value: object) -> int | None:
+    """n when ``value`` is 10^n (JSON numbers may arrive as int, float or Decimal)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return None
+    if not 0 < value < 10**38:
+        return None
+    exponent = math.log10(float(value))
+    return round(exponent) if abs(exponent - round(exponent)) < 1e-9 else None
+
+
+def _scale(schema: dict) -> int | None:
+    if "x-sf-scale" in schema:
+        return int(schema["x-sf-scale"])
+    multiple = schema.get("multipleOf")
+    if isinstance(multiple, (int, float, decimal.Decimal)) and 0 < multiple < 1:
+        exponent = _power_of_ten(1 / multiple)
+        if exponent is not None:
+            return exponent
+    if multiple == 1 and _integer_digits(schema) is not None:
+        return 0  # a decimal(p, 0): multipleOf 1 with a power-of-ten bound
+    return None
+
+
+def _integer_digits(schema: dict) -> int | None:
+    """Digits before the point from ``exclusiveMaximum`` 10^n, as tap-salesforce-temporal states
+    a currency/percent field's precision (custom keywords do not survive singer-sdk's catalog)."""
+    return _power_of_ten(schema.get("exclusiveMaximum"))
+
+
+def _precision(schema: dict, scale: int) -> int:
+    if schema.get("x-sf-precision"):
+        return int(schema["x-sf-precision"])
+    digits = _integer_digits(schema)
+    return 38 if digits is None else min(38, digits + scale)
+
+
+def _is_closed_object(schema: dict) -> bool:
+    return bool(schema.get("properties")) and schema.get("additionalProperties") in (None, False)
+
+
+def json_text(value: object) -> str:
+    """How an open object or a mixed-type value is stored: JSON text, keys sorted.
+
+    Numbers are decoded exactly (Decimal); inside JSON text they are written as JSON numbers
+    again, not as quoted strings.
+    """
+    return json.dumps(_numbers_as_floats(value), sort_keys=True, default=str)
+
+
+def _numbers_as_floats(value: object) -> object:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_floats(v) for v in value]
+    return value

@@ -1,0 +1,91 @@
+"""The reader's router (``reader.RecordRouter``): RECORD lines to their stream's buffer.
+
+For streams whose one stream map is the identity, the reader hands over raw record bytes or whole
+runs of RECORD lines; the router finds the stream's sink (looked up once per stream), buffers, and
+after every acceptance lets the target's flush policy decide (a full sink is written, then STATE
+follows). Everything else the reader decodes and the SDK dispatches as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .sinks import EventsSink
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        raw_records: bool,
+        after_records: Callable[[], None],
+        drain_all: Callable[[], None],
+        logger: logging.Logger,
+    ) -> None:
+        self._raw_records = raw_records
+        self._after_records = after_records
+        self._drain_all = drain_all
+        self._logger = logger
+        self._sinks: dict[str, EventsSink] = {}  # every identity-mapped stream's active sink
+
+    @property
+    def raw_records(self) -> bool:
+        return self._raw_records
+
+    # -- sinks --
+    def track(self, stream: str, sink: EventsSink | None) -> None:
+        """The stream's active sink, or None when its records take the SDK's mapped path."""
+        if sink is None:
+            self._sinks.pop(stream, None)
+        else:
+            self._sinks[stream] = sink
+
+    def sink(self, stream: str) -> EventsSink | None:
+        return self._sinks.get(stream)
+
+    # -- what the reader calls --
+    def accept_record(self, stream: str, record: Any, line: int) -> bool:
+        """One RECORD's raw ``record`` object into its sink's buffer; False (the reader decodes
+        the line and the SDK's path takes it) for a stream without an identity-mapped sink."""
+        sink = self._sinks.get(stream)
+        if sink is None or sink.chunk_converter is None:
+            return False
+        sink.accept_raw(record, line)
+        if sink.is_full:
+            sink.drain()
+        self._after_records()
+        return True
+
+    def accept_run(self, stream: str, lines: bytes, count: int) -> bool:
+        """A run of whole RECORD lines of one stream, converted by Arrow in one go; False when a
+        line needs the per-line path (which then words any error with its line number)."""
+        sink = self._sinks.get(stream)
+        if sink is None or sink.chunk_converter is None:
+            return False
+        table = sink.chunk_converter.convert_messages(lines, count)
+        if table is None:
+            return False
+        offset = 0
+        while offset < count:  # a batch never holds more than max_batch_rows
+            part = table.slice(offset, sink.room)
+            sink.accept_table(part)
+            offset += part.num_rows
+            if sink.is_full:
+                sink.drain()
+                self._after_records()  # STATE follows the flush, as after a record
+        self._after_records()
+        return True
+
+    def before_message(self) -> None:
+        """Pending raw chunks become Arrow (and their errors surface) before a STATE or SCHEMA."""
+        for sink in self._sinks.values():
+            sink.seal_pending()
+
+    def on_error(self) -> None:
+        """Write every valid record that came before the bad input, then pass the last STATE on."""
+        try:
+            self._drain_all()
+        except Exception as error:
+            self._logger.warning("Could not flush pending records before stopping: %s", error)
