@@ -245,7 +245,7 @@ def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
     """Start the embedded org in this process and point the settings at it."""
     import dataclasses
 
-    from .sandbox.server import SandboxOrg
+    from synthetic_org import SandboxOrg
 
     org = SandboxOrg(seed=settings.sandbox_seed, scale=settings.sandbox_scale).start()
     logger.info(

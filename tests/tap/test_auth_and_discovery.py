@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.sandbox.metadata import OBJECTS
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
+from synthetic_org.metadata import OBJECTS
 from tests.helpers import run_tap, tap_config
 
 

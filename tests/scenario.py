@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .columns import TableBuilder
-from .generator import SyntheticOrg
-from .ids import make_id
-from .metadata import OBJECTS
+from synthetic_org.data.columns import TableBuilder
+from synthetic_org.data.org import SyntheticOrg
+from synthetic_org.ids import make_id
+from synthetic_org.metadata import OBJECTS
 
 
 def at(text: str) -> int:
