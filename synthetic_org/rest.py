@@ -20,6 +20,7 @@ from .errors import SalesforceError, sf_datetime
 from .faults import Faults
 from .ids import make_id
 from .metadata import ObjectSpec
+from .rules import check_rest_query
 from .soql.engine import Engine, QueryResult
 from .soql.parser import BoolOp, Comparison, Query, SoqlError, parse
 from .soql.render import rest_records
@@ -61,7 +62,9 @@ class RestApi:
         return {
             "encoding": "UTF-8",
             "maxBatchSize": 200,
-            "sobjects": [self._global_entry(spec, version) for spec in self.objects()],
+            "sobjects": [
+                self._global_entry(spec, version) for spec in self.objects() if spec.listed
+            ],
         }
 
     def _global_entry(self, spec: ObjectSpec, version: str) -> dict:
@@ -112,6 +115,7 @@ class RestApi:
     def run_query(self, soql: str, *, include_deleted: bool) -> QueryResult:
         try:
             query = parse(soql)
+            check_rest_query(self.engine.resolve_object(query.object_name), query)
             self.check_query_timeout(query)
             return self.engine.execute(query, include_deleted=include_deleted, render="rest")
         except SoqlError as error:

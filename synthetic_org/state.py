@@ -51,6 +51,7 @@ class SandboxOrg:
         extra_objects: int = 0,
         latency_ms: float = 0.0,
         bulk_job_seconds: float = 0.0,
+        unreadable_objects: tuple[str, ...] = (),
     ) -> None:
         if anchor is None:
             anchor = dt.datetime.now(dt.timezone.utc).replace(
@@ -66,6 +67,8 @@ class SandboxOrg:
         # Realism knobs for measurements (the embedded org answers in ~1 ms, a real one does not):
         # a delay before every API answer, and the wall time a Bulk query job takes to complete.
         self.latency_ms = latency_ms
+        # Objects this user may not read (no permission): answered as INVALID_TYPE, as a real org does.
+        self.unreadable = {name.lower() for name in unreadable_objects}
         self.engine = Engine(self.org.table, self.find_object)
         self.faults = faults or Faults()
         self.credentials: Credentials = generate_credentials()
@@ -199,6 +202,8 @@ class SandboxOrg:
         return f"api-usage={self.api_usage}/{self.daily_api_limit}"
 
     def find_object(self, name: str) -> ObjectSpec | None:
+        if name.lower() in self.unreadable:
+            return None
         return find_object(name) or self.extras.get(name.lower())
 
     def limits(self) -> dict:

@@ -45,7 +45,8 @@ FIELD_HISTORY = [make_id("017", n) for n in range(1, 7)]
 class DecisionScenario(SyntheticOrg):
     def __init__(self) -> None:
         super().__init__(seed=0, scale=1, anchor=at("2025-04-01T00:00:00Z") // 1000)
-        tables = {spec.name: TableBuilder(spec) for spec in OBJECTS}
+        # Setup metadata (FieldDefinition...) stays derived from the catalogue: only data objects here.
+        tables = {spec.name: TableBuilder(spec) for spec in OBJECTS if spec.listed}
         audit = {"CreatedById": ADMIN, "LastModifiedById": ADMIN}
         users = [
             (ADMIN, "Ada", "Admin", "Standard"),

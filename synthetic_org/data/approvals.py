@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -22,6 +23,23 @@ REJECTION_COMMENTS = (
     "Needs a signed NDA before we can quote.",
 )
 
+# One in this many approvals, the most recently submitted, still waits for its approver.
+PENDING_SHARE = 8
+
+
+@dataclass
+class _Request:
+    """One approval request as simulated, written out once the family is complete."""
+
+    instance_id: str
+    submitter: str
+    target_id: str
+    submitted: int
+    steps: list[tuple]
+    status: str
+    pending_actor: int | None
+    approvers: list[int]
+
 
 class Approvals:
     """Builds the approval objects of one family; ``submit`` simulates one approval request."""
@@ -30,8 +48,22 @@ class Approvals:
         self.instances = TableBuilder(OBJECTS_BY_NAME["processinstance"])
         self.steps = TableBuilder(OBJECTS_BY_NAME["processinstancestep"])
         self.workitems = TableBuilder(OBJECTS_BY_NAME["processinstanceworkitem"])
+        self.requests: list[_Request] = []
 
-    def tables(self) -> dict[str, pa.Table]:
+    def tables(self, org: World) -> dict[str, pa.Table]:
+        """Write every request, leaving the most recent ones waiting for their approver."""
+        decided = [r for r in self.requests if r.status != "Pending"]
+        recent = sorted(decided, key=lambda r: r.submitted)[
+            -max(1, len(decided) // PENDING_SHARE) :
+        ]
+        for request in self.requests:
+            if request in recent and request.status != "Pending":
+                # Not answered yet: the instance stays Pending with a work item for the first
+                # approver, and only the submission (Started) is a step. Decided after the whole
+                # family is simulated, so the random stream, and the rest of the org, is unchanged.
+                request.steps = request.steps[:1]
+                request.status, request.pending_actor = "Pending", request.approvers[0]
+            self._write(org, request)
         return {
             "ProcessInstance": self.instances.to_table(),
             "ProcessInstanceStep": self.steps.to_table(assign_ids=True, sort_by="CreatedDate"),
@@ -42,7 +74,7 @@ class Approvals:
         self, org: World, rng: random.Random, owner: int, target_id: str, submitted: int
     ) -> None:
         """A discount approval: a Started step, then one or two approver decisions."""
-        instance_id = make_id("04g", self.instances.rows + 1)
+        instance_id = make_id("04g", len(self.requests) + 1)
         submitter = org.user_id(owner)
         steps = [
             (
@@ -74,6 +106,32 @@ class Approvals:
             if not approved:
                 status = "Rejected"
                 break
+        self.requests.append(
+            _Request(
+                instance_id,
+                submitter,
+                target_id,
+                submitted,
+                steps,
+                status,
+                pending_actor,
+                approvers,
+            )
+        )
+
+    def _write(self, org: World, request: _Request) -> None:
+        instance_id, submitter, target_id, submitted = (
+            request.instance_id,
+            request.submitter,
+            request.target_id,
+            request.submitted,
+        )
+        steps, status, pending_actor, approvers = (
+            request.steps,
+            request.status,
+            request.pending_actor,
+            request.approvers,
+        )
         previous = submitted
         for step_status, actor, at, comment, node_id in steps:
             elapsed = (at - previous) / DAY

@@ -130,7 +130,7 @@ def simulate_opportunities(org: World, rng: random.Random) -> dict[str, pa.Table
         "OpportunityFieldHistory": out.field_history.to_table(
             assign_ids=True, sort_by="CreatedDate"
         ),
-        **out.approvals.tables(),
+        **out.approvals.tables(org),
     }
 
 

@@ -23,6 +23,7 @@ from .leads import simulate_leads
 from .opportunities import simulate_opportunities
 from .projects import simulate_projects, simulate_wide_records
 from .setup import simulate_setup
+from .setup_metadata import simulate_setup_metadata
 from .users import simulate_users
 
 Family = Callable[[World, random.Random], dict[str, pa.Table]]
@@ -54,6 +55,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "_projects": (simulate_projects, ("Project__c", "Project__History", "Invoice__c")),
     "_empty_archive": (_empty_archive, ("FieldHistoryArchive",)),
     "_wide_records": (simulate_wide_records, ("Wide_Record__c",)),
+    "_setup_metadata": (simulate_setup_metadata, ("EntityDefinition", "FieldDefinition")),
 }
 _FAMILY_OF = {name: key for key, (_, names) in FAMILIES.items() for name in names}
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from .custom import CUSTOM_OBJECTS, WIDE_OBJECT, extra_objects
 from .fields import COMPOUND_TYPES, NUMBER_TYPES, STRING_TYPES, FieldSpec, ObjectSpec
+from .setup import ENTITY_DEFINITION, FIELD_DEFINITION, HISTORY_TRACKED, REQUIRED_FILTERS
 from .standard import FIELD_HISTORY_DATA_TYPES, FORECAST_CATEGORIES, STAGES, STANDARD_OBJECTS
 
-OBJECTS: tuple[ObjectSpec, ...] = (*STANDARD_OBJECTS, *CUSTOM_OBJECTS, WIDE_OBJECT)
+OBJECTS: tuple[ObjectSpec, ...] = (
+    *STANDARD_OBJECTS,
+    *CUSTOM_OBJECTS,
+    WIDE_OBJECT,
+    ENTITY_DEFINITION,
+    FIELD_DEFINITION,
+)
 OBJECTS_BY_NAME: dict[str, ObjectSpec] = {spec.name.lower(): spec for spec in OBJECTS}
 
 
@@ -19,9 +26,11 @@ __all__ = [
     "COMPOUND_TYPES",
     "FIELD_HISTORY_DATA_TYPES",
     "FORECAST_CATEGORIES",
+    "HISTORY_TRACKED",
     "NUMBER_TYPES",
     "OBJECTS",
     "OBJECTS_BY_NAME",
+    "REQUIRED_FILTERS",
     "STAGES",
     "STRING_TYPES",
     "FieldSpec",

@@ -153,6 +153,8 @@ class ObjectSpec:
     # Objects with soft delete support getDeleted and hide IsDeleted rows from `query`.
     replicateable: bool = True
     history_of: str | None = None
+    # Setup entities (FieldDefinition...) answer queries but are not in describeGlobal here.
+    listed: bool = True
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -61,7 +61,11 @@ def _landed(destination: Path) -> dict[str, list[str]]:
         table = ds.dataset(folder, format="parquet", partitioning="hive").to_table()
         rows = []
         for row in table.to_pylist():
-            row = {k: v for k, v in row.items() if k not in ("extracted_at", "_sdc_extracted_at")}
+            row = {
+                k: v
+                for k, v in row.items()
+                if k not in ("extracted_at", "_sdc_extracted_at", "snapshot_at")
+            }
             rows.append(json.dumps(_normalised(row), sort_keys=True, default=str))
         landed[folder.name] = sorted(rows)
     return landed
