@@ -18,6 +18,12 @@ from .soql.parser import Query, SoqlError, parse
 from .soql.render import bulk_unsupported_reason, csv_page
 
 DEFAULT_MAX_RECORDS = 100_000
+# Bulk API 2.0 splits a large query into primary-key chunks, unless it has ORDER BY (or LIMIT):
+# then it runs as one query, and on a large object that exceeds the 2-minute limit and the job
+# fails with QUERY_TIMEOUT ("Understanding Bulk API 2.0 Query", "How Bulk Queries Are Processed").
+ORDER_BY_MAX_ROWS = 500_000
+INTERNAL_ERROR = "InternalServerError : Internal error processing the query; retry the job"
+QUERY_TIMEOUT = "QUERY_TIMEOUT : Your query request was running for too long."
 
 
 @dataclass
@@ -33,6 +39,7 @@ class BulkJob:
     polls: int = 0
     fails: bool = False
     error_message: str | None = None
+    failure: str = INTERNAL_ERROR  # the errorMessage a failing job ends with
     started: float = field(default_factory=time.monotonic)
 
 
@@ -48,6 +55,7 @@ class BulkJobs:
         check_query_timeout: Callable[[Query], None],
         new_id: Callable[[str], str],
         bulk_job_seconds: float = 0.0,
+        order_by_max_rows: int = ORDER_BY_MAX_ROWS,
     ) -> None:
         self.data = data
         self.engine = engine
@@ -56,6 +64,7 @@ class BulkJobs:
         self.check_query_timeout = check_query_timeout
         self.new_id = new_id
         self.bulk_job_seconds = bulk_job_seconds
+        self.order_by_max_rows = order_by_max_rows
         self.jobs: dict[str, BulkJob] = {}
 
     def create_job(self, body: dict, version: str) -> dict:
@@ -99,6 +108,10 @@ class BulkJobs:
             result=result,
             fails=self.faults.take_failed_job(),
         )
+        if query.order_by and self.data.table(obj.name).num_rows > self.order_by_max_rows:
+            # Unchunked on a large object: the job is accepted, then times out while it runs.
+            self.faults.record("QUERY_TIMEOUT")
+            job.fails, job.failure = True, QUERY_TIMEOUT
         self.jobs[job.id] = job
         return self.job_info(job)
 
@@ -137,9 +150,7 @@ class BulkJobs:
                 job.state = "InProgress"
             elif job.fails:
                 job.state = "Failed"
-                job.error_message = (
-                    "InternalServerError : Internal error processing the query; retry the job"
-                )
+                job.error_message = job.failure
                 job.result = None
             else:
                 job.state = "JobComplete"

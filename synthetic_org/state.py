@@ -17,7 +17,7 @@ from http.server import ThreadingHTTPServer
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .bulk import BulkJobs
+from .bulk import ORDER_BY_MAX_ROWS, BulkJobs
 from .data.org import SyntheticOrg
 from .errors import SalesforceError
 from .faults import Faults
@@ -52,6 +52,7 @@ class SandboxOrg:
         latency_ms: float = 0.0,
         bulk_job_seconds: float = 0.0,
         unreadable_objects: tuple[str, ...] = (),
+        bulk_order_by_max_rows: int = ORDER_BY_MAX_ROWS,
     ) -> None:
         if anchor is None:
             anchor = dt.datetime.now(dt.timezone.utc).replace(
@@ -89,6 +90,7 @@ class SandboxOrg:
             self.rest.check_query_timeout,
             self.new_id,
             bulk_job_seconds,
+            bulk_order_by_max_rows,
         )
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
