@@ -9,12 +9,52 @@ from __future__ import annotations
 from .metadata import REQUIRED_FILTERS, ObjectSpec
 from .soql.parser import BoolOp, Comparison, Condition, InList, Not, Query, SoqlError
 
+# Big objects: the index a query must filter on, in this order (FieldHistoryArchive's index).
+BIG_OBJECT_INDEXES: dict[str, tuple[str, ...]] = {
+    "FieldHistoryArchive": ("FieldHistoryType", "ParentId", "CreatedDate"),
+}
+
 
 def check_rest_query(spec: ObjectSpec, query: Query) -> None:
     """Raise the error a real org answers for a query this object refuses."""
     required = REQUIRED_FILTERS.get(spec.name)
     if required:
         _check_setup_entity(spec, query, required)
+    index = BIG_OBJECT_INDEXES.get(spec.name)
+    if index:
+        _check_big_object(spec, query, index)
+
+
+def _check_big_object(spec: ObjectSpec, query: Query, index: tuple[str, ...]) -> None:
+    """Big objects ("SOQL with Big Objects"): filters only on the index fields, in index order and
+    without gaps; every field but the last with "=", the last with =, <, >, <=, >= or IN; no
+    aggregates."""
+    if query.is_count:
+        raise SoqlError("MALFORMED_QUERY", f"Aggregate queries are not supported on {spec.name}")
+    terms = _conjuncts(query.where)
+    names = []
+    for term in terms:
+        if isinstance(term, (BoolOp, Not)) or (isinstance(term, InList) and term.negated):
+            raise SoqlError("MALFORMED_QUERY", f"{spec.name}: unsupported filter operator")
+        if isinstance(term, Comparison) and term.op in ("!=", "LIKE"):
+            raise SoqlError(
+                "MALFORMED_QUERY", f"{spec.name}: unsupported filter operator {term.op}"
+            )
+        names.append(term.field.text.lower())  # type: ignore[union-attr]
+    wanted = [name.lower() for name in index[: len(set(names))]]
+    if sorted(set(names)) != sorted(wanted) or not names:
+        raise SoqlError(
+            "INVALID_QUERY_FILTER_OPERATOR",
+            f"{spec.name}: filter on the index fields in order, without gaps: {', '.join(index)}",
+        )
+    last = wanted[-1]
+    for term in terms:
+        field = term.field.text.lower()  # type: ignore[union-attr]
+        if field != last and not (isinstance(term, Comparison) and term.op == "="):
+            raise SoqlError(
+                "INVALID_QUERY_FILTER_OPERATOR",
+                f"{spec.name}: only = is allowed on {field}, an index field before the last one filtered",
+            )
 
 
 def _check_setup_entity(spec: ObjectSpec, query: Query, required: tuple[str, ...]) -> None:

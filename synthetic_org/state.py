@@ -9,6 +9,7 @@ Use it in-process::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import threading
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .bulk import ORDER_BY_MAX_ROWS, BulkJobs
+from .data.archive import archived_history
 from .data.org import SyntheticOrg
 from .errors import SalesforceError
 from .faults import Faults
@@ -53,6 +55,7 @@ class SandboxOrg:
         bulk_job_seconds: float = 0.0,
         unreadable_objects: tuple[str, ...] = (),
         bulk_order_by_max_rows: int = ORDER_BY_MAX_ROWS,
+        field_audit_trail: bool = False,
     ) -> None:
         if anchor is None:
             anchor = dt.datetime.now(dt.timezone.utc).replace(
@@ -64,7 +67,18 @@ class SandboxOrg:
         self.extras = {spec.name.lower(): spec for spec in make_extra_objects(extra_objects)}
         for spec in self.extras.values():
             self.org.replace(spec.name, spec.arrow_schema().empty_table())
-        self.objects = (*OBJECTS, *self.extras.values())
+        if field_audit_trail:
+            # Field Audit Trail on: FieldHistoryArchive becomes readable (big-object rules apply,
+            # Bulk API 2.0 refuses it) and holds the org's field history.
+            archive = dataclasses.replace(
+                find_object("FieldHistoryArchive"), queryable=True, bulk_supported=False
+            )  # type: ignore[type-var]
+            self.extras[archive.name.lower()] = archive
+            self.org.replace(archive.name, archived_history(self.org))
+        self.objects = (
+            *(o for o in OBJECTS if o.name.lower() not in self.extras),
+            *self.extras.values(),
+        )
         # Realism knobs for measurements (the embedded org answers in ~1 ms, a real one does not):
         # a delay before every API answer, and the wall time a Bulk query job takes to complete.
         self.latency_ms = latency_ms
@@ -206,7 +220,7 @@ class SandboxOrg:
     def find_object(self, name: str) -> ObjectSpec | None:
         if name.lower() in self.unreadable:
             return None
-        return find_object(name) or self.extras.get(name.lower())
+        return self.extras.get(name.lower()) or find_object(name)
 
     def limits(self) -> dict:
         return {
