@@ -22,7 +22,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 
 from .run import BASELINE, TAP, TARGET, median_run, run_one, run_pipe
 

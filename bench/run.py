@@ -29,8 +29,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import requests
 
+from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.catalog import select
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tools.project_copy import copy_project
 
 BIN = Path(sys.executable).parent

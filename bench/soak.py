@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.run import ROWS_PER_SCALE, STREAM, TAP, TARGET, _wait
+from synthetic_org import SandboxOrg
+from synthetic_org.faults import Faults
 from tap_salesforce_temporal.catalog import select
-from tap_salesforce_temporal.sandbox.faults import Faults
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 
 FAULT_RATE = 0.08
 MAX_ATTEMPTS = 60

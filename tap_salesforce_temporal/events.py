@@ -261,8 +261,16 @@ class StageTracker:
 # --- approvals, activities, setup ------------------------------------------------------------
 
 
+# Step statuses that record no decision yet: an approver who has not answered. The decision comes
+# later as its own step row (Approved, Rejected...), which is when the event is emitted; a pending
+# instance's only event is its submission (the Started step).
+UNDECIDED_STEP_STATUSES = frozenset({"Pending", "Held"})
+
+
 def approval_events(rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
     for row in rows:
+        if row.get("StepStatus") in UNDECIDED_STEP_STATUSES:
+            continue
         target = row.get("ProcessInstance.TargetObjectId")
         yield d.event(
             event_type="approval_decision",

@@ -23,8 +23,9 @@ from .runtime import Runtime
 from .schema import ObjectSchema, from_describe
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
-from .streams.decisions import HistoryTrackedFieldsStream, MicroDecisionEventsStream
+from .streams.decisions import MicroDecisionEventsStream
 from .streams.sobject import SObjectStream
+from .streams.tracked_fields import HistoryTrackedFieldsStream
 from .writer import FastWriter
 
 DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
@@ -96,7 +97,7 @@ class TapSalesforceTemporal(Tap):
         self._warn_untracked(by_name)
         streams: list[Stream] = [SObjectStream(self, schema, runtime) for schema in schemas]
         streams.append(MicroDecisionEventsStream(self, runtime, by_name))
-        streams.append(HistoryTrackedFieldsStream(self, by_name))
+        streams.append(HistoryTrackedFieldsStream(self, runtime, by_name))
         return streams
 
     def _warn_untracked(self, schemas: dict[str, ObjectSchema]) -> None:
@@ -245,7 +246,7 @@ def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
     """Start the embedded org in this process and point the settings at it."""
     import dataclasses
 
-    from .sandbox.server import SandboxOrg
+    from synthetic_org import SandboxOrg
 
     org = SandboxOrg(seed=settings.sandbox_seed, scale=settings.sandbox_scale).start()
     logger.info(

@@ -9,7 +9,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 
 
 @pytest.fixture(scope="session")

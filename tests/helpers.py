@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 
 BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-salesforce-temporal")

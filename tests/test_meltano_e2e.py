@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import BIN
 from tools.project_copy import copy_project
 

@@ -1,4 +1,4 @@
-"""The derived streams: ``micro_decision_events`` and ``history_tracked_fields``.
+"""The derived stream ``micro_decision_events`` (``history_tracked_fields`` is in ``tracked_fields``).
 
 micro_decision_events reads each source object (field history objects, OpportunityHistory,
 ProcessInstanceStep, Task, Event, SetupAuditTrail) incrementally with its own bookmark (one state
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from ..events import (
@@ -282,34 +281,3 @@ def _chunks(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-class HistoryTrackedFieldsStream(Stream):
-    """One row per (object, tracked field), from the Field picklist of each history object."""
-
-    name = "history_tracked_fields"
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    schema = {
-        "type": "object",
-        "properties": {
-            "object_name": {"type": "string"},
-            "history_object": {"type": "string"},
-            "field_name": {"type": "string"},
-            "field_label": {"type": ["string", "null"]},
-        },
-    }
-
-    def __init__(self, tap: Any, schemas: dict[str, ObjectSchema]) -> None:
-        self.history = [s for s in schemas.values() if s.history_parent_object]
-        super().__init__(tap=tap, schema=self.schema, name=self.name)
-        self.primary_keys = ["history_object", "field_name"]
-
-    def get_records(self, context: dict | None) -> Iterable[dict]:
-        for schema in sorted(self.history, key=lambda s: s.name):
-            for field_name, label in schema.tracked_fields:
-                yield {
-                    "object_name": schema.history_parent_object,
-                    "history_object": schema.name,
-                    "field_name": field_name,
-                    "field_label": label,
-                }

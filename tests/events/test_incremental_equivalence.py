@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import run_tap, tap_config
 
 SOURCES = [

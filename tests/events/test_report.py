@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tap_salesforce_temporal.sandbox.scenario import ADMIN, MARIA, DecisionScenario
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import TARGET, run_tap, run_target, tap_config
+from tests.scenario import ADMIN, MARIA, DecisionScenario
 from tests.system_tools import browser
 
 PROSPECTING_MEDIAN = (7.0417 + 20.0) / 2

@@ -9,9 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from synthetic_org import SandboxOrg
+from synthetic_org.ids import make_id
 from tap_salesforce_temporal.events import event_id
-from tap_salesforce_temporal.sandbox.ids import make_id
-from tap_salesforce_temporal.sandbox.scenario import (
+from tests.helpers import run_tap, tap_config
+from tests.scenario import (
     ACCOUNT,
     ADMIN,
     AUTOMATION,
@@ -33,8 +35,6 @@ from tap_salesforce_temporal.sandbox.scenario import (
     TASK,
     DecisionScenario,
 )
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
-from tests.helpers import run_tap, tap_config
 
 ORG_ID = "00D8d0000000001EAA"
 

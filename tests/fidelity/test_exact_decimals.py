@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from tap_salesforce_temporal.sandbox.generator import BEYOND_FLOAT_REVENUE
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
+from synthetic_org.data.accounts import BEYOND_FLOAT_REVENUE
 from tests.helpers import run_tap, run_target, tap_config
 
 EXACT = "9876543210987654.32"

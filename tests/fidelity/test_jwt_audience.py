@@ -9,9 +9,9 @@ import jwt
 import pytest
 import requests
 
+from synthetic_org import SandboxOrg
+from synthetic_org.oauth import JWT_GRANT
 from tap_salesforce_temporal.auth import jwt_audience
-from tap_salesforce_temporal.sandbox.oauth import JWT_GRANT
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import run_tap
 
 

@@ -6,8 +6,8 @@ import copy
 import json
 from pathlib import Path
 
+from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.catalog import select
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import run_tap, tap_config
 
 

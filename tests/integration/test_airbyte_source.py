@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import requests
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import BIN, run_tap, tap_config
 
 ROOT = Path(__file__).resolve().parents[2]

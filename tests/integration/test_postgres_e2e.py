@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import BIN
 from tests.postgres_server import postgres_server
 from tools.project_copy import copy_project

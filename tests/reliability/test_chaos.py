@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tap_salesforce_temporal.sandbox.faults import Faults
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
+from synthetic_org.faults import Faults
 from tests.helpers import TAP, TARGET, run_tap, tap_config, write_json
 
 OBJECTS = [

@@ -1,4 +1,4 @@
-"""``salesforce-sandbox serve``: the embedded org as its own process, at a real org's pace."""
+"""``synthetic-org serve``: the synthetic org as its own process, at a real org's pace."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.helpers import BIN
 def test_given_latency_and_bulk_job_seconds_when_serving_then_answers_wait_and_jobs_run() -> None:
     server = subprocess.Popen(
         [
-            str(BIN / "salesforce-sandbox"),
+            str(BIN / "synthetic-org"),
             "serve",
             "--json",
             "--scale",

@@ -7,7 +7,7 @@ import base64
 import pytest
 import requests
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.conftest import Api
 
 

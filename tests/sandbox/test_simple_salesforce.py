@@ -17,7 +17,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 
 
 class LoopbackSession(requests.Session):

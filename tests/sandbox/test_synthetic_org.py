@@ -13,10 +13,10 @@ import pyarrow.compute as pc
 import pytest
 import requests
 
-from tap_salesforce_temporal.sandbox.generator import SyntheticOrg
-from tap_salesforce_temporal.sandbox.ids import is_valid_id, make_id, to_18
-from tap_salesforce_temporal.sandbox.metadata import OBJECTS
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
+from synthetic_org.data.org import SyntheticOrg
+from synthetic_org.ids import is_valid_id, make_id, to_18
+from synthetic_org.metadata import OBJECTS
 from tests.conftest import Api
 
 ANCHOR = int(dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc).timestamp())
@@ -135,7 +135,7 @@ def test_given_the_cli_when_serving_then_it_prints_url_and_credentials_and_answe
         [
             sys.executable,
             "-m",
-            "tap_salesforce_temporal.sandbox",
+            "synthetic_org",
             "serve",
             "--scale",
             "20",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.errors import TapError
 from tap_salesforce_temporal.query.soql import Select, identifier
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import run_tap, tap_config
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import boto3
 
-from tap_salesforce_temporal.sandbox.scenario import DecisionScenario
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import TAP, TARGET, write_json
+from tests.scenario import DecisionScenario
 
 S3_SECRET = "s3-secret-Zq8vW2kP0xLm4Rt7"
 S3_SESSION = "s3-session-token-Yb6nC1dF9gHj3K"

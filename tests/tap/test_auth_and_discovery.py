@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.sandbox.metadata import OBJECTS
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
+from synthetic_org.metadata import OBJECTS
 from tests.helpers import run_tap, tap_config
 
 
@@ -108,7 +108,7 @@ def test_given_discover_then_every_queryable_object_is_a_stream_with_salesforce_
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {o.name for o in OBJECTS if o.queryable} | {
+    assert set(streams) == {o.name for o in OBJECTS if o.queryable and o.listed} | {
         "micro_decision_events",
         "history_tracked_fields",
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import TAP, run_tap, tap_config
 from tests.stub_http import Answer, Seen, StubServer
 

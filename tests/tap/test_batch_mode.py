@@ -9,8 +9,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.catalog import select
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.helpers import run_tap, run_target, tap_config
 
 OBJECTS = ["Account", "Contact", "OpportunityFieldHistory", "OpportunityHistory"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import run_tap, tap_config
 
 OBJECTS = ["OpportunityFieldHistory", "Account", "Task"]
@@ -22,7 +22,7 @@ def _truth(org: SandboxOrg) -> dict[str, set[str]]:
     return {
         name: set(
             org.engine.execute(
-                __import__("tap_salesforce_temporal.sandbox.soql", fromlist=["parse"]).parse(
+                __import__("synthetic_org.soql.parser", fromlist=["parse"]).parse(
                     f"SELECT Id FROM {name}"
                 ),
                 include_deleted=False,
@@ -155,7 +155,7 @@ def test_given_the_quota_crossed_mid_bulk_job_when_syncing_then_no_page_is_fetch
         assert run.returncode == 3, run.stderr
         assert "reached max_api_usage_percent=80; stopping cleanly" in run.stderr
         assert org.api_usage == 800, "the page that crossed 800 calls is the last call"
-        assert [job.state for job in org.jobs.values()] == ["JobComplete"]
+        assert [job.state for job in org.bulk.jobs.values()] == ["JobComplete"]
         assert "abort" not in run.stderr
         received = len(run.records("OpportunityFieldHistory"))
         assert 0 < received < org.count("OpportunityFieldHistory")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import TAP, run_tap, tap_config, write_json
 
 HISTORY = ["Opportunity", "OpportunityFieldHistory", "OpportunityHistory"]

@@ -16,8 +16,8 @@ import boto3
 import pyarrow.parquet as pq
 from moto.server import ThreadedMotoServer
 
+from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.catalog import select
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
 from tests.conftest import free_port
 from tests.helpers import TAP, TARGET, tap_config, write_json
 

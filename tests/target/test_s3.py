@@ -165,9 +165,9 @@ def test_given_plain_http_to_a_remote_endpoint_when_configured_then_refused(tmp_
 def test_given_the_scenario_landed_on_s3_then_the_report_reads_it_and_qa_compares_with_the_previous_run(
     s3_endpoint: str, tmp_path: Path
 ) -> None:
-    from tap_salesforce_temporal.sandbox.scenario import DecisionScenario
-    from tap_salesforce_temporal.sandbox.server import SandboxOrg
+    from synthetic_org import SandboxOrg
     from tests.helpers import TARGET, run_tap, tap_config, write_json
+    from tests.scenario import DecisionScenario
 
     _client(s3_endpoint).create_bucket(Bucket="decisions")
     with SandboxOrg(org=DecisionScenario()) as org:

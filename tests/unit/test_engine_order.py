@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_salesforce_temporal.sandbox.engine import in_order
+from synthetic_org.soql.engine import in_order
 
 DIRECTIONS = st.sampled_from(["ascending", "descending"])
 

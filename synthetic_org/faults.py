@@ -1,6 +1,6 @@
 """Fault switches: the failures a real org throws at an extractor, on demand and countable.
 
-Every switch can be set from the CLI (``salesforce-sandbox serve --fault-503-every 5``) or in-process
+Every switch can be set from the CLI (``synthetic-org serve --fault-503-every 5``) or in-process
 (``org.faults.unavailable_every = 5``). Counters are per server and thread-safe, and ``injected``
 tells a test how many faults it actually met.
 """

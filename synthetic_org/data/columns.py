@@ -11,8 +11,8 @@ import decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .ids import make_id
-from .metadata import ObjectSpec
+from ..ids import make_id
+from ..metadata import ObjectSpec
 
 
 class TableBuilder:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from ..ids import make_id
+from ..metadata import OBJECTS_BY_NAME
+from .base import DAY, HISTORY_SPAN_DAYS, World, day_number, ms
 from .columns import TableBuilder
-from .generator import DAY, HISTORY_SPAN_DAYS, day_number, ms
-from .ids import make_id
-from .metadata import OBJECTS_BY_NAME
-
-if TYPE_CHECKING:
-    from .generator import SyntheticOrg
 
 ARCHIVE_AFTER_DAYS = 365
 TASK_SUBJECTS = (
@@ -27,7 +23,7 @@ TASK_SUBJECTS = (
 EVENT_SUBJECTS = ("Meeting", "Demo", "Discovery call", "QBR", "Contract review")
 
 
-def _what(org: SyntheticOrg, rng: random.Random) -> tuple[str, str]:
+def _what(org: World, rng: random.Random) -> tuple[str, str]:
     roll = rng.random()
     if roll < 0.6:
         return make_id("006", 1 + rng.randrange(org.size.opportunities)), make_id(
@@ -41,7 +37,7 @@ def _what(org: SyntheticOrg, rng: random.Random) -> tuple[str, str]:
     )
 
 
-def _who(org: SyntheticOrg, rng: random.Random) -> tuple[str | None, str | None]:
+def _who(org: World, rng: random.Random) -> tuple[str | None, str | None]:
     roll = rng.random()
     if roll < 0.8:
         return make_id("003", 1 + rng.randrange(org.size.contacts)), "Contact"
@@ -50,20 +46,20 @@ def _who(org: SyntheticOrg, rng: random.Random) -> tuple[str | None, str | None]
     return None, None
 
 
-def simulate_activities(org: SyntheticOrg, rng: random.Random) -> dict[str, pa.Table]:
+def simulate_activities(org: World, rng: random.Random) -> dict[str, pa.Table]:
     tasks = TableBuilder(OBJECTS_BY_NAME["task"])
     events = TableBuilder(OBJECTS_BY_NAME["event"])
     relations = TableBuilder(OBJECTS_BY_NAME["taskwhorelation"])
     archive_before = org.anchor - ARCHIVE_AFTER_DAYS * DAY
-    for index, created in enumerate(org._sorted_times(rng, org.size.tasks, HISTORY_SPAN_DAYS)):
+    for index, created in enumerate(org.sorted_times(rng, org.size.tasks, HISTORY_SPAN_DAYS)):
         task_id = make_id("00T", index + 1)
-        owner = org._owner(rng)
+        owner = org.owner(rng)
         what_id, account_id = _what(org, rng)
         who_id, who_type = _who(org, rng)
         due = created + int(rng.uniform(0, 14) * DAY)
         done = due < org.anchor and rng.random() < 0.85
         completed_at = min(due + rng.randrange(0, 8 * 3600), org.anchor - 60) if done else None
-        deleted_at = org._deleted(rng, after=completed_at or created, rate=0.01)
+        deleted_at = org.deleted(rng, after=completed_at or created, rate=0.01)
         modified = deleted_at or completed_at or created
         subtype = rng.choice(("Task", "Email", "Call"))
         tasks.add(
@@ -105,8 +101,8 @@ def simulate_activities(org: SyntheticOrg, rng: random.Random) -> dict[str, pa.T
                 LastModifiedById=org.user_id(owner),
                 SystemModstamp=ms(created),
             )
-    for index, created in enumerate(org._sorted_times(rng, org.size.events, HISTORY_SPAN_DAYS)):
-        owner = org._owner(rng)
+    for index, created in enumerate(org.sorted_times(rng, org.size.events, HISTORY_SPAN_DAYS)):
+        owner = org.owner(rng)
         what_id, account_id = _what(org, rng)
         who_id, _ = _who(org, rng)
         start = created + int(rng.uniform(1, 21) * DAY)

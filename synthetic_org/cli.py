@@ -1,4 +1,4 @@
-"""``salesforce-sandbox serve``: run the embedded org on 127.0.0.1 until interrupted."""
+"""``synthetic-org serve``: run the synthetic org on 127.0.0.1 until interrupted."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import signal
 import threading
 
 from .faults import Faults
-from .server import SandboxOrg
+from .state import SandboxOrg
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="salesforce-sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="synthetic-org", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a seeded synthetic org over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info), flush=True)
     else:
         print(
-            f"Salesforce sandbox org listening on {org.base_url} (seed {args.seed}, scale {args.scale})"
+            f"Synthetic Salesforce org listening on {org.base_url} (seed {args.seed}, scale {args.scale})"
         )
         for key, value in info.items():
             if key != "url":

@@ -1,4 +1,4 @@
-"""Runs parsed SOQL over the org's Arrow tables and renders rows as REST JSON or Bulk 2.0 CSV.
+"""Runs parsed SOQL over the org's Arrow tables (rendering lives in ``render``).
 
 Filtering, sorting and relationship lookups are Arrow compute kernels, so a query over a million
 history rows costs milliseconds and the sandbox never bottlenecks the pipelines it serves.
@@ -6,25 +6,21 @@ history rows costs milliseconds and the sandbox never bottlenecks the pipelines 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 
-from .ids import to_18
-from .metadata import COMPOUND_TYPES, NUMBER_TYPES, FieldSpec, ObjectSpec, find_object
-from .soql import BoolOp, Condition, FieldRef, InList, Literal, Not, Query, SoqlError
+from ..ids import to_18
+from ..metadata import COMPOUND_TYPES, NUMBER_TYPES, FieldSpec, ObjectSpec, find_object
+from .parser import BoolOp, Condition, FieldRef, InList, Literal, Not, Query, SoqlError
 
 _WSDL_HINT = (
     "If you are attempting to use a custom field, be sure to append the '__c' after the custom "
     "field name. Please reference your WSDL or the describe call for the appropriate names."
 )
-CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # Bulk 2.0: 2024-01-15T10:30:00.000Z (%S carries the millis)
-REST_DATETIME = "%Y-%m-%dT%H:%M:%S+0000"  # REST: 2024-01-15T10:30:00.000+0000
 _ADDRESS_PARTS = (
     ("city", "City"),
     ("country", "Country"),
@@ -382,99 +378,3 @@ def _scalar(column: Column, literal: Literal) -> pa.Scalar:
     if spec.type in ("id", "reference") and len(value) == 15:
         value = to_18(value)
     return pa.scalar(value, type=pa.string())
-
-
-# --- Rendering -------------------------------------------------------------------------------
-
-
-def _rest_values(column: Column, array: pa.Array, data_types: list | None, base: str) -> list:
-    spec = column.spec
-    if spec.type == "datetime":
-        return pc.strftime(array, format=REST_DATETIME).to_pylist()
-    if spec.type == "date":
-        return array.cast(pa.string()).to_pylist()
-    if spec.type == "base64":
-        return [None if v is None else f"{base}/{v}" for v in array.to_pylist()]
-    values = array.to_pylist()
-    if spec.type == "anyType" and data_types is not None:
-        return [_typed_any(v, t) for v, t in zip(values, data_types, strict=True)]
-    if spec.type == "int":
-        return [None if v is None else int(v) for v in values]
-    return values
-
-
-def _typed_any(value: str | None, data_type: str | None) -> object:
-    """REST renders anyType history values with their JSON type (numbers, booleans)."""
-    if value is None:
-        return None
-    if data_type in ("Currency", "Double", "Percent"):
-        return float(value)
-    if data_type == "Boolean":
-        return value == "true"
-    return value
-
-
-def rest_records(result: QueryResult, start: int, stop: int, version: str) -> list[dict]:
-    """The ``records`` array of a query page, exactly as Salesforce shapes it."""
-    page = result.table.slice(start, stop - start)
-    obj = result.obj.name
-    sobjects = f"/services/data/v{version}/sobjects"
-    ids = page["Id"].to_pylist()
-    data_types = page["DataType"].to_pylist() if "DataType" in page.column_names else None
-    columns: list[tuple[Column, list]] = []
-    for column in result.columns:
-        if f"__rest__{column.key}" in page.column_names:
-            columns.append((column, page[f"__rest__{column.key}"].to_pylist()))
-            continue
-        array = page[column.key].combine_chunks()
-        columns.append((column, _rest_values(column, array, data_types, f"{sobjects}/{obj}")))
-    records = []
-    for row, record_id in enumerate(ids):
-        record: dict = {"attributes": {"type": obj, "url": f"{sobjects}/{obj}/{record_id}"}}
-        for column, values in columns:
-            if column.relationship is None:
-                record[column.name] = values[row]
-                continue
-            rel_name = column.relationship.relationship_name or ""
-            parent_id = page[f"__ref__{rel_name}"][row].as_py()
-            if parent_id is None:
-                record[rel_name] = None
-                continue
-            nested = record.get(rel_name) or {
-                "attributes": {
-                    "type": column.target.name,  # type: ignore[union-attr]
-                    "url": f"{sobjects}/{column.target.name}/{parent_id}",  # type: ignore[union-attr]
-                }
-            }
-            nested[column.spec.name] = values[row]
-            record[rel_name] = nested
-        records.append(record)
-    return records
-
-
-def csv_page(result: QueryResult, start: int, stop: int) -> bytes:
-    """One Bulk 2.0 result page: every value quoted, nulls empty, ISO datetimes with ``.000Z``."""
-    page = result.table.slice(start, stop - start)
-    arrays, names = [], []
-    for column in result.columns:
-        array = page[column.key]
-        if f"__csv__{column.key}" in page.column_names:
-            array = page[f"__csv__{column.key}"]
-        elif column.spec.type == "datetime":
-            array = pc.strftime(array, format=CSV_DATETIME)
-        elif column.spec.type == "date":
-            array = array.cast(pa.string())
-        arrays.append(array)
-        names.append(column.name)
-    buffer = io.BytesIO()
-    options = pa_csv.WriteOptions(include_header=True, quoting_style="all_valid")
-    pa_csv.write_csv(pa.table(arrays, names=names), buffer, write_options=options)
-    return buffer.getvalue()
-
-
-def bulk_unsupported_reason(result: QueryResult) -> str | None:
-    if any(c.spec.type in COMPOUND_TYPES for c in result.columns):
-        return "Selecting compound data not supported in Bulk Query"
-    if any(c.spec.type == "base64" for c in result.columns):
-        return "Selecting base64 fields not supported in Bulk Query"
-    return None

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .columns import TableBuilder
-from .generator import SyntheticOrg
-from .ids import make_id
-from .metadata import OBJECTS
+from synthetic_org.data.columns import TableBuilder
+from synthetic_org.data.org import SyntheticOrg
+from synthetic_org.ids import make_id
+from synthetic_org.metadata import OBJECTS
 
 
 def at(text: str) -> int:
@@ -45,7 +45,8 @@ FIELD_HISTORY = [make_id("017", n) for n in range(1, 7)]
 class DecisionScenario(SyntheticOrg):
     def __init__(self) -> None:
         super().__init__(seed=0, scale=1, anchor=at("2025-04-01T00:00:00Z") // 1000)
-        tables = {spec.name: TableBuilder(spec) for spec in OBJECTS}
+        # Setup metadata (FieldDefinition...) stays derived from the catalogue: only data objects here.
+        tables = {spec.name: TableBuilder(spec) for spec in OBJECTS if spec.listed}
         audit = {"CreatedById": ADMIN, "LastModifiedById": ADMIN}
         users = [
             (ADMIN, "Ada", "Admin", "Standard"),

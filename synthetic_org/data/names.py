@@ -1,0 +1,60 @@
+"""Names, companies and places the synthetic records are made of."""
+
+FIRST_NAMES = (
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Eun-ji",
+    "Femi",
+    "Gita",
+    "Hugo",
+    "Ines",
+    "Jon",
+    "Kofi",
+    "Lena",
+    "Mia",
+    "Noor",
+    "Omar",
+    "Pia",
+)
+LAST_NAMES = (
+    "Alvarez",
+    "Brown",
+    "Chen",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Müller",
+    "Nakamura",
+    "O'Brien",
+    "Patel",
+)
+COMPANY_WORDS = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Wonka",
+)
+COMPANY_SUFFIX = ("Inc.", "LLC", "GmbH", "Ltd", "S.A.", "Corp")
+CITIES = (
+    ("San Francisco", "CA", "US", 37.7749, -122.4194),
+    ("Austin", "TX", "US", 30.2672, -97.7431),
+    ("London", None, "GB", 51.5072, -0.1276),
+    ("Berlin", None, "DE", 52.52, 13.405),
+    ("Tokyo", None, "JP", 35.6762, 139.6503),
+)

@@ -1,0 +1,1 @@
+"""The SOQL engine: a parser with Salesforce's error codes, execution over Arrow, wire rendering."""
