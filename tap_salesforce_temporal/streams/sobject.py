@@ -203,7 +203,7 @@ class SObjectStream(IncrementalStream):
         """
         if self.runtime.stopped_reason or not self.selected:
             return None
-        state = self.get_context_state(None)
+        state = self.tap_state
         saved = copy.deepcopy(state)
         try:
             self.sdk_start_replication_value(None)
