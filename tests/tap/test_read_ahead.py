@@ -33,7 +33,9 @@ def slow_org() -> SandboxOrg:
 def _without_clock(messages: list[dict]) -> list[dict]:
     """Messages without what follows the wall clock (time_extracted, the signpost, extracted_at)."""
     text = json.dumps([{k: v for k, v in m.items() if k != "time_extracted"} for m in messages])
-    return json.loads(re.sub(r'"(replication_key_signpost|extracted_at)": "[^"]*"', '"clock": 0', text))
+    return json.loads(
+        re.sub(r'"(replication_key_signpost|extracted_at)": "[^"]*"', '"clock": 0', text)
+    )
 
 
 def _calls(org: SandboxOrg, since: int) -> Counter:
@@ -62,7 +64,7 @@ def test_given_read_ahead_when_syncing_then_output_state_and_calls_equal_a_seque
     assert _without_clock(runs[8].messages) == _without_clock(runs[1].messages), (
         "the same records and STATE, in the same order"
     )
-    assert {s for s in OBJECTS} <= set(runs[8].last_state["bookmarks"])
+    assert set(OBJECTS) <= set(runs[8].last_state["bookmarks"])
 
 
 def test_given_read_ahead_when_a_stream_is_written_then_the_next_streams_jobs_already_run(
@@ -94,10 +96,8 @@ def test_given_read_ahead_when_a_stream_is_written_then_the_next_streams_jobs_al
         if tap.poll() is None:
             tap.kill()
     lines = [json.loads(line) for line in out.splitlines()]
-    first = [m for m in lines if m["type"] == "RECORD"][0]
+    first = next(m for m in lines if m["type"] == "RECORD")
     assert first["stream"] == "OpportunityFieldHistory"
-    written = sum(
-        len(json.dumps(m)) for m in lines if m.get("stream") == "OpportunityFieldHistory"
-    )
+    written = sum(len(json.dumps(m)) for m in lines if m.get("stream") == "OpportunityFieldHistory")
     assert written > 1 << 19, "the first stream's output is more than the pipe and buffer hold"
     assert tap.returncode == 0
