@@ -101,3 +101,35 @@ def test_given_read_ahead_when_a_stream_is_written_then_the_next_streams_jobs_al
     written = sum(len(json.dumps(m)) for m in lines if m.get("stream") == "OpportunityFieldHistory")
     assert written > 1 << 19, "the first stream's output is more than the pipe and buffer hold"
     assert tap.returncode == 0
+
+
+def test_given_a_bulk_job_without_order_by_then_the_bookmark_moves_only_once_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """ORDER BY disables PK chunking for Bulk API 2.0 queries: jobs are sent without it, their
+    rows come in any order, and STATE during the job keeps the bookmark where it was."""
+    with SandboxOrg(seed=5, scale=300) as org:
+        config = tap_config(
+            org,
+            objects=["OpportunityFieldHistory"],
+            api_type="bulk",
+            bulk_page_records=1000,
+            event_types=["activity"],  # micro_decision_events reads no field history here
+        )
+        run = run_tap(tmp_path, config)
+        assert run.returncode == 0, run.stderr
+        queries = [job.query for job in org.jobs.values()]
+        assert queries
+        assert not [q for q in queries if "ORDER BY" in q.upper()]
+        records = run.records("OpportunityFieldHistory")
+        keys = [r["CreatedDate"] for r in records]
+        stream_states = []
+        for message in run.messages:
+            if message["type"] == "STATE":
+                stream_states.append(
+                    message["value"]["bookmarks"]
+                    .get("OpportunityFieldHistory", {})
+                    .get("replication_key_value")
+                )
+        assert stream_states[-1] == max(keys)
+        assert set(stream_states) == {None, max(keys)}, "no bookmark part-way through the job"
