@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             bulk_job_seconds=args.bulk_job_seconds,
         )
-    print("\n".join(lines))  # noqa: T201
+    print("\n".join(lines))
     return 0
 
 
