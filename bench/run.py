@@ -624,6 +624,11 @@ def main(argv: list[str] | None = None) -> int:
         default=20_000,
         help="org scale of the per-object table (20000: ~1M rows over every object; 0 skips it)",
     )
+    parser.add_argument(
+        "--no-whole-org",
+        action="store_true",
+        help="skip the whole-org section (250 ms per answer, 5 s per Bulk job; minutes)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
     parser.add_argument(
         "--memory-sizes",
@@ -650,6 +655,11 @@ def main(argv: list[str] | None = None) -> int:
 
             objects = per_object(args.objects_scale, Path(tmp) / "objects")
         threshold = [] if args.no_threshold else bulk_threshold(Path(tmp) / "threshold")
+        whole: list[str] = []
+        if not args.no_whole_org:
+            from bench.whole_org import whole_org
+
+            whole = whole_org(Path(tmp) / "whole-org")
         if args.soak_rows:
             from bench.soak import soak
 
@@ -657,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     table = render(all_results) + "\n" + discovered + "\n" + "\n".join(threshold) + "\n"
     if objects:
         table += "\n".join(objects) + "\n"
+    if whole:
+        table += "\n" + "\n".join(whole) + "\n"
     if soak_lines:
         table += "\n" + "\n".join(soak_lines) + "\n"
     if len(memory) >= 2:

@@ -6,6 +6,8 @@ Every call goes through ``SalesforceClient.call``. What a failure means is decid
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import random
 import re
@@ -30,6 +32,9 @@ from .errors import (
 from .settings import Settings
 
 T = TypeVar("T")
+# Whose work a call is (a stream's name): the run summary counts API calls per stream even when
+# a stream's queries are opened ahead on another thread.
+owner: contextvars.ContextVar[str] = contextvars.ContextVar("owner", default="")
 MAX_BACKOFF_SECONDS = 60.0
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
@@ -44,6 +49,7 @@ class ApiUsage:
     retries: int = 0
     refreshes: int = 0
     faults: dict[str, int] = field(default_factory=dict)
+    calls_by_owner: dict[str, int] = field(default_factory=dict)
 
     @property
     def percent(self) -> float:
@@ -54,19 +60,26 @@ class ApiUsage:
 
 
 class SalesforceClient:
-    """Thread-safe enough for concurrent describes; one instance per tap run."""
+    """One instance per tap run, shared by the threads that describe and read ahead.
+
+    Thread safety: the session is created and refreshed under ``_lock`` (a refresh replaces only
+    the session that failed, so threads that saw the same expiry log in once); usage counters
+    are updated under ``_count_lock``; requests' connection pool is thread-safe and sized for
+    ``max_concurrency`` plus each reader's page thread.
+    """
 
     def __init__(
         self, settings: Settings, logger: logging.Logger, http: requests.Session | None = None
     ) -> None:
         self.settings = settings
         self.logger = logger
-        self.http = http or requests.Session()
+        self.http = http or _pooled_session(settings)
         self.http.headers["User-Agent"] = "tap-salesforce-temporal"
         self.auth = Authenticator(settings, self.http)
         self.usage = ApiUsage()
         self._session: Session | None = None
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep
 
     # -- session --
@@ -173,7 +186,8 @@ class SalesforceClient:
                 MAX_BACKOFF_SECONDS, self.settings.retry_backoff_seconds * 2 ** (attempt - 1)
             )
             delay *= random.uniform(0.5, 1.0)
-            self.usage.retries += 1
+            with self._count_lock:
+                self.usage.retries += 1
             self.logger.warning(
                 "%s: %s; retry %d/%d in %.1fs",
                 context,
@@ -188,13 +202,24 @@ class SalesforceClient:
         return self.call("GET", path, context=context, read=json_object, **kwargs)
 
     def _count_fault(self, name: str) -> None:
-        self.usage.faults[name] = self.usage.faults.get(name, 0) + 1
+        with self._count_lock:
+            self.usage.faults[name] = self.usage.faults.get(name, 0) + 1
 
     def _track_usage(self, response: requests.Response) -> None:
-        self.usage.calls += 1
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
-        if match:
-            self.usage.used, self.usage.limit = int(match[1]), int(match[2])
+        with self._count_lock:
+            usage = self.usage
+            usage.calls += 1
+            who = owner.get()
+            usage.calls_by_owner[who] = usage.calls_by_owner.get(who, 0) + 1
+            if match:
+                used = int(match[1])
+                # Answers arrive out of order across threads: usage only grows within a day.
+                usage.used, usage.limit = max(used, usage.used), int(match[2])
+
+    def calls_of(self, who: str) -> int:
+        with self._count_lock:
+            return self.usage.calls_by_owner.get(who, 0)
 
     def quota_reached(self) -> bool:
         return bool(self.usage.limit) and self.usage.percent >= self.settings.max_api_usage_percent
@@ -205,6 +230,28 @@ class SalesforceClient:
             raise QuotaReached(
                 f"API usage {self.usage.describe()} reached max_api_usage_percent={self.settings.max_api_usage_percent:g}; stopping cleanly, the next run resumes from STATE"
             )
+
+
+def _pooled_session(settings: Settings) -> requests.Session:
+    """A session whose connection pool holds a connection per concurrent request: the read-ahead
+    (``max_concurrency``), each reader's page thread and discovery's describes."""
+    session = requests.Session()
+    size = max(10, settings.max_concurrency * 2, settings.max_workers) + 2
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def in_context(function: Callable[..., T]) -> Callable[..., T]:
+    """``function`` run in a copy of the caller's context (its ``owner``), on any thread."""
+    context = contextvars.copy_context()
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> T:
+        return context.run(function, *args, **kwargs)
+
+    return run
 
 
 def whole_body(response: requests.Response) -> bytes:

@@ -45,6 +45,10 @@ class BulkJobFailed(TapError):
     """A Bulk API 2.0 query job ended in state Failed or Aborted."""
 
 
+class Cancelled(TapError):
+    """Work opened ahead that the run no longer needs (it stopped or failed)."""
+
+
 class QuotaReached(TapError):
     """API usage reached ``max_api_usage_percent``: stop cleanly and resume from STATE later."""
 

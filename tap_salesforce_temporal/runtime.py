@@ -8,14 +8,15 @@ import time
 from dataclasses import dataclass, field
 
 from .client import SalesforceClient
+from .query.ahead import NoReadAhead, ReadAhead
 from .settings import Settings
 
 
 @dataclass
 class StreamStats:
+    name: str = ""
     rows: int = 0
     path: str = "-"
-    api_calls: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     tombstones: int = 0
@@ -37,6 +38,8 @@ class Runtime:
     started_monotonic: float = field(default_factory=time.monotonic)
     key_prefixes: dict[str, str] = field(default_factory=dict)
     queryable_objects: set[str] = field(default_factory=set)
+    # Opens upcoming streams' queries while one is written (tap.sync_all sets it up).
+    ahead: ReadAhead = field(default_factory=NoReadAhead)
     _user_types: dict[str, str | None] | None = None
 
     def user_types(self) -> dict[str, str | None]:
@@ -53,13 +56,13 @@ class Runtime:
         return self._user_types
 
     def stats_for(self, stream: str) -> StreamStats:
-        return self.stats.setdefault(stream, StreamStats())
+        return self.stats.setdefault(stream, StreamStats(name=stream))
 
     def summary_lines(self) -> list[str]:
         lines = [f"{'stream':<28} {'rows':>10} {'path':<6} {'api calls':>9} {'seconds':>8}  errors"]
         for name, s in self.stats.items():
             lines.append(
-                f"{name:<28} {s.rows:>10,} {s.path:<6} {s.api_calls:>9} {s.seconds:>8.1f}  {'; '.join(s.errors) or '-'}"
+                f"{name:<28} {s.rows:>10,} {s.path:<6} {self.client.calls_of(name):>9} {s.seconds:>8.1f}  {'; '.join(s.errors) or '-'}"
             )
         usage = self.client.usage
         lines.append(

@@ -13,14 +13,17 @@ from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from typing_extensions import override
 
 from .client import SalesforceClient
 from .errors import SalesforceApiError, SettingError, TapError
+from .query.ahead import ReadAhead
 from .runtime import Runtime
 from .schema import ObjectSchema, from_describe
+from .sdk_hooks import TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
 from .streams.decisions import MicroDecisionEventsStream
@@ -32,7 +35,7 @@ DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
 TRACKABLE_STANDARD_OBJECTS = frozenset({"Account", "Case", "Contact", "Lead", "Opportunity"})
 
 
-class TapSalesforceTemporal(Tap):
+class TapSalesforceTemporal(TapHooks):
     """Discovers Salesforce objects as streams with incremental STATE, over REST and Bulk API 2.0."""
 
     name = "tap-salesforce-temporal"
@@ -57,7 +60,8 @@ class TapSalesforceTemporal(Tap):
     def settings(self) -> Settings:
         return Settings.from_config(self.config)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    @override
+    def validate_settings(self, *, raise_errors: bool) -> list[str]:
         """Replaces the SDK's check, whose jsonschema messages quote the value (a password too).
 
         This tap's settings are parsed by ``Settings``; the SDK's built-in ones (batch_config,
@@ -210,15 +214,42 @@ class TapSalesforceTemporal(Tap):
                     )
 
     # -- sync --
+    @override
     def sync_all(self) -> None:
+        runtime = self.runtime
+        self._plan_read_ahead(runtime)
         try:
             super().sync_all()
         finally:
+            runtime.ahead.close()
             for line in self.runtime.summary_lines():
                 self.logger.info("Run summary | %s", line)
         if self.runtime.stopped_reason:
             self.logger.warning("Stopped early: %s", self.runtime.stopped_reason)
             _exit_after_quota_stop(self.runtime)
+
+    def _plan_read_ahead(self, runtime: Runtime) -> None:
+        """Queue every selected object stream's first query, in sync order, to open ahead."""
+        concurrency = runtime.settings.max_concurrency
+        if concurrency <= 1:
+            return
+        client = runtime.client
+        runtime.ahead = ReadAhead(
+            concurrency - 1,
+            self.logger,
+            stopped=lambda: bool(runtime.stopped_reason) or client.quota_reached(),
+        )
+        for stream in self.streams.values():
+            if not isinstance(stream, SObjectStream):
+                continue
+            plan = stream.plan_read()
+            if plan is None:
+                continue
+            reader = stream.reader
+            runtime.ahead.plan(
+                plan.key, stream.name, lambda cancel, r=reader, p=plan: r.open(p, cancel)
+            )
+        runtime.ahead.start()
 
 
 def _exit_after_quota_stop(runtime: Runtime) -> None:

@@ -9,6 +9,7 @@ size, never the result size. A job interrupted before it completes is aborted so
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,8 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pyarrow as pa
 import requests
 
-from ..client import SalesforceClient, UnreadableBody, json_object, whole_body
-from ..errors import BulkJobFailed
+from ..client import SalesforceClient, UnreadableBody, in_context, json_object, whole_body
+from ..errors import BulkJobFailed, Cancelled
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s
 # with doubling up to 8 s; capped at 5 s it is seen at ~12 s, for at most 12 polls a minute.
@@ -41,6 +42,14 @@ class BulkQuery:
     def pages(
         self, soql: str, parse: Callable[[bytes], pa.Table], *, all_rows: bool
     ) -> Iterator[pa.Table]:
+        """A new job's result pages, parsed."""
+        job_id = self.start(soql, all_rows=all_rows)
+        for table, _last in self.results(job_id, parse):
+            yield table
+
+    def start(self, soql: str, *, all_rows: bool, cancel: threading.Event | None = None) -> str:
+        """Create a job and wait until it is complete; its id. A job interrupted before it
+        completes (an error, a stop, ``cancel`` set by the read-ahead) is aborted."""
         job = self.client.call(
             "POST",
             "/jobs/query",
@@ -58,29 +67,35 @@ class BulkQuery:
         if not isinstance(job_id, str):
             raise BulkJobFailed(f"{self.context}: Bulk API 2.0 answered a job without an id")
         try:
-            self._wait(job_id)
+            self._wait(job_id, cancel)
         except BulkJobFailed:
             raise  # a Failed job has nothing left to abort
         except BaseException:
             self._abort(job_id)  # interrupted while the org still works on it
             raise
+        return job_id
+
+    def results(
+        self, job_id: str, parse: Callable[[bytes], pa.Table]
+    ) -> Iterator[tuple[pa.Table, bool]]:
+        """A complete job's result pages, each with whether it is the last."""
         # A JobComplete job cannot be aborted (Salesforce answers INVALIDJOBSTATE): stopping while
         # its pages are read costs no abort call, which matters when the quota guard stopped us.
         with ThreadPoolExecutor(1, thread_name_prefix="bulk-page") as ahead:
-            pending: Future | None = ahead.submit(self._page, job_id, None, parse)
+            pending: Future | None = ahead.submit(in_context(self._page), job_id, None, parse)
             while pending is not None:
                 table, locator = pending.result()
                 more = bool(locator) and locator != "null"
                 # The next page downloads and parses while this one is consumed; not once
                 # the quota guard would stop the run after this page.
                 pending = (
-                    ahead.submit(self._page, job_id, locator, parse)
+                    ahead.submit(in_context(self._page), job_id, locator, parse)
                     if more and not self.client.quota_reached()
                     else None
                 )
-                yield table
+                yield table, not more
                 if more and pending is None:
-                    pending = ahead.submit(self._page, job_id, locator, parse)
+                    pending = ahead.submit(in_context(self._page), job_id, locator, parse)
 
     def _page(
         self, job_id: str, locator: str | None, parse: Callable[[bytes], pa.Table]
@@ -107,11 +122,14 @@ class BulkQuery:
             read=read,
         )
 
-    def _wait(self, job_id: str) -> None:
+    def _wait(self, job_id: str, cancel: threading.Event | None = None) -> None:
         started = time.monotonic()
         for attempt in range(10_000):
             delay = POLL_DELAYS[attempt] if attempt < len(POLL_DELAYS) else MAX_POLL_DELAY
-            self.sleep(delay)
+            if cancel is not None and cancel.wait(delay):
+                raise Cancelled(f"{self.context}: Bulk API 2.0 job {job_id} no longer needed")
+            if cancel is None:
+                self.sleep(delay)
             info = self.client.get_json(f"/jobs/query/{job_id}", context=self.context)
             state = info.get("state")
             if state == "JobComplete":

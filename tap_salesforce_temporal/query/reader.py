@@ -1,8 +1,9 @@
-"""Reads one object's rows in ``[start, end)`` ordered by (key, Id), whichever API fits.
+"""Reads one object's rows in ``[start, end)`` a page at a time, whichever API fits.
 
 Shared by the SObject streams and the derived events stream: path choice (auto counts first, Bulk
 at or above the threshold, REST when Bulk refuses), QUERY_TIMEOUT window halving, Bulk job retries,
-progress logging, and the quota guard between pages.
+progress logging, and the quota guard between pages. A read is opened (``open``) then read
+(``_fetch``): the opening can run ahead, on the read-ahead's pool, while another stream is written.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, TapError
@@ -20,6 +23,7 @@ from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from . import rest
 from .bulk import BulkQuery
+from .page import Page
 from .soql import Select
 from .values import RecordShaper
 
@@ -31,6 +35,45 @@ BULK_JOB_ATTEMPTS = 3
 MAX_QUERY_URL = 15_000
 # What a read yields: records, typed Arrow tables (BATCH files), or record-form pages (see read).
 Shape = Literal["records", "tables", "pages"]
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A query whose first round trips are done: the path chosen, and where its rows wait.
+
+    Opening is what can run ahead of the stream (``ahead.ReadAhead``): the COUNT, the Bulk job
+    created and waited for, or the first REST page; reading the rest needs the stream's turn.
+    """
+
+    path: Literal["bulk", "rest"]
+    total: int | None = None
+    job_id: str | None = None
+    first: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One query as the stream will send it; ``key`` identifies it for the read-ahead."""
+
+    base: Select
+    key_field: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    all_rows: bool
+    ordered: bool
+
+    @property
+    def select(self) -> Select:
+        if not self.key_field:
+            return self.base
+        return self.base.with_range(self.key_field, self.start, self.end)
+
+    @property
+    def key(self) -> tuple[str, bool, bool]:
+        return (self.select.soql(), self.all_rows, self.ordered)
+
+    def window(self, start: dt.datetime | None, end: dt.datetime | None) -> Plan:
+        return Plan(self.base, self.key_field, start, end, self.all_rows, self.ordered)
 
 
 class ObjectReader:
@@ -48,6 +91,23 @@ class ObjectReader:
         self.name = name or schema.name
         self.bulk_refused = False
 
+    def plan(
+        self,
+        fields: list[str],
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        *,
+        key: str | None,
+        where: list[str] | None = None,
+        all_rows: bool | None = None,
+        ordered: bool = True,
+    ) -> Plan:
+        """The first query ``read_pages`` sends for these arguments (the whole window)."""
+        order = [key, "Id"] if key else ["Id"]
+        select = Select(self.schema.name, fields, list(where or []), order_by=order)
+        include = self.runtime.settings.include_deleted if all_rows is None else all_rows
+        return Plan(select, key, start, end, include, ordered)
+
     def read(
         self,
         fields: list[str],
@@ -58,40 +118,57 @@ class ObjectReader:
         key: str | None,
         where: list[str] | None = None,
         all_rows: bool | None = None,
-        as_tables: bool = False,
-        as_pages: bool = False,
-    ) -> Iterator[Any]:
-        """Rows with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order:
-        records; with ``as_tables`` one typed Arrow table per page (BATCH mode); with
-        ``as_pages`` one page at a time in record form: a Bulk page as the Arrow table of record
-        values (compound objects not yet assembled), a REST page as its list of records."""
-        shape: Shape = "tables" if as_tables else "pages" if as_pages else "records"
-        order = [key, "Id"] if key else ["Id"]
-        select = Select(self.schema.name, fields, list(where or []), order_by=order)
+    ) -> Iterator[dict]:
+        """Records with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order."""
         shaper = RecordShaper(self.schema, fields)
-        include = self.runtime.settings.include_deleted if all_rows is None else all_rows
-        yield from self._read_range(select, shaper, key, start, end, stats, include, shape)
+        for page in self.read_pages(
+            fields, start, end, stats, key=key, where=where, all_rows=all_rows, shape="records"
+        ):
+            if isinstance(page.rows, list):
+                yield from page.rows
+            else:
+                yield from shaper.from_table(page.rows)
 
-    def _read_range(
+    def read_pages(
         self,
-        select: Select,
-        shaper: RecordShaper,
-        key: str | None,
+        fields: list[str],
         start: dt.datetime | None,
         end: dt.datetime | None,
         stats: StreamStats,
-        all_rows: bool,
+        *,
+        key: str | None,
+        where: list[str] | None = None,
+        all_rows: bool | None = None,
+        shape: Shape = "pages",
+        ordered: bool = True,
+    ) -> Iterator[Page]:
+        """The rows a page at a time. ``shape`` "tables": typed Arrow tables (BATCH files);
+        "pages": record form (a Bulk page as the Arrow table of record values, compound
+        objects not yet assembled; a REST page as its records); "records": REST records,
+        Bulk record values. ``ordered=False`` lets a Bulk job run without ORDER BY (see
+        ``page``): its pages say so, and the bookmark waits for the job's last page."""
+        plan = self.plan(
+            fields, start, end, key=key, where=where, all_rows=all_rows, ordered=ordered
+        )
+        shaper = RecordShaper(self.schema, fields)
+        yield from self._read_range(plan, shaper, stats, shape)
+
+    def _read_range(
+        self,
+        plan: Plan,
+        shaper: RecordShaper,
+        stats: StreamStats,
         shape: Shape,
-    ) -> Iterator[Any]:
+    ) -> Iterator[Page]:
         """Read ``[start, end)``; on QUERY_TIMEOUT before any row, split the window in two."""
-        windowed = select.with_range(key, start, end) if key else select
         emitted = 0
         try:
-            for record in self._fetch(windowed, shaper, stats, all_rows, shape):
-                emitted += 1
-                yield record
+            for page in self._fetch(plan, shaper, stats, shape):
+                emitted += len(page)
+                yield page
         except QueryTimeout:
-            if emitted or not key or end is None:
+            start, end = plan.start, plan.end
+            if emitted or not plan.key_field or end is None:
                 raise
             lower = start or EARLIEST
             if end - lower <= MIN_WINDOW:
@@ -104,86 +181,54 @@ class ObjectReader:
                 end,
                 middle,
             )
-            yield from self._read_range(select, shaper, key, lower, middle, stats, all_rows, shape)
-            yield from self._read_range(select, shaper, key, middle, end, stats, all_rows, shape)
+            for low, high in ((lower, middle), (middle, end)):
+                yield from self._read_range(plan.window(low, high), shaper, stats, shape)
 
-    def _fetch(
-        self,
-        select: Select,
-        shaper: RecordShaper,
-        stats: StreamStats,
-        all_rows: bool,
-        shape: Shape,
-    ) -> Iterator[Any]:
-        """Records, or one item per page (see ``read``)."""
+    def open(self, plan: Plan, cancel: threading.Event | None = None) -> Opened:
+        """The query's first round trips: COUNT (api_type auto), then the Bulk job created and
+        complete, or the first REST page. Safe to run on another thread (the read-ahead)."""
         settings, client = self.runtime.settings, self.runtime.client
         path = settings.api_type
         total: int | None = None  # known when auto counted the rows first: progress shows % and ETA
         if path == "auto":
-            rows = total = rest.count(client, select, all_rows=all_rows, context=self.name)
+            rows = total = rest.count(
+                client, plan.select, all_rows=plan.all_rows, context=self.name
+            )
             path = "bulk" if rows >= settings.bulk_threshold and rows > 0 else "rest"
             self.logger.info("%s: %d rows to read; using %s", self.name, rows, path.upper())
         if path == "bulk" and not self.bulk_refused:
             try:
-                yield from self._fetch_bulk(select, shaper, stats, all_rows, shape, total)
-                return
+                return Opened("bulk", total, job_id=self._start_bulk(plan, cancel))
             except BulkNotSupported as refused:
                 self.bulk_refused = True
                 self.logger.warning(
                     "%s: Bulk API refused (%s); falling back to REST", self.name, refused.sf_message
                 )
-        stats.path = "rest"
-        progress = _Progress(self.name, self.logger, client, total)
-        groups = split_for_url(select)
-        if len(groups) > 1:
-            self.logger.info(
-                "%s: %d fields exceed a GET URL; reading them as %d field sets joined on Id",
-                self.name,
-                len(select.fields),
-                len(groups),
-            )
-            pages: Iterator[list[dict]] = _joined_pages(client, groups, all_rows, self.name)
-        else:
-            pages = rest.pages(client, select.soql(), all_rows=all_rows, context=self.name)
-        for page in pages:
-            if shape == "tables":
-                yield shaper.rest_to_arrow(page)
-            elif shape == "pages":
-                yield list(shaper.from_rest(page))
-            else:
-                yield from shaper.from_rest(page)
-            progress.tick(len(page))
-            client.check_quota()  # before the next page is requested
-
-    def _fetch_bulk(
-        self,
-        select: Select,
-        shaper: RecordShaper,
-        stats: StreamStats,
-        all_rows: bool,
-        shape: Shape,
-        total: int | None = None,
-    ) -> Iterator[Any]:
-        settings, client = self.runtime.settings, self.runtime.client
-        stats.path = "bulk"
-        progress = _Progress(self.name, self.logger, client, total)
-        bulk = BulkQuery(
-            client, self.logger, page_records=settings.bulk_page_records, context=self.name
+        if len(split_for_url(plan.select)) > 1:
+            return Opened("rest", total)  # field sets joined on Id: opened when read
+        first = rest.first_page(
+            client, plan.select.soql(), all_rows=plan.all_rows, context=self.name
         )
+        return Opened("rest", total, first=first)
+
+    def _bulk(self) -> BulkQuery:
+        return BulkQuery(
+            self.runtime.client,
+            self.logger,
+            page_records=self.runtime.settings.bulk_page_records,
+            context=self.name,
+        )
+
+    def _start_bulk(self, plan: Plan, cancel: threading.Event | None) -> str:
+        """A complete Bulk job for the plan; a job that fails is started again (3 attempts)."""
+        select = plan.select
+        if not plan.ordered:
+            select = Select(select.object_name, select.fields, select.where, (), select.limit)
         for attempt in range(1, BULK_JOB_ATTEMPTS + 1):
             try:
-                for table in bulk.pages(select.soql(), shaper.csv_table, all_rows=all_rows):
-                    if shape == "tables":
-                        yield shaper.to_arrow(table)
-                    elif shape == "pages":
-                        yield table
-                    else:
-                        yield from shaper.from_table(table)
-                    progress.tick(table.num_rows)
-                    client.check_quota()  # before the next page is requested
-                return
+                return self._bulk().start(select.soql(), all_rows=plan.all_rows, cancel=cancel)
             except BulkJobFailed as failure:
-                if progress.rows or attempt == BULK_JOB_ATTEMPTS:
+                if attempt == BULK_JOB_ATTEMPTS:
                     raise
                 self.logger.warning(
                     "%s: %s; starting a new job (attempt %d/%d)",
@@ -192,6 +237,49 @@ class ObjectReader:
                     attempt + 1,
                     BULK_JOB_ATTEMPTS,
                 )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch(
+        self, plan: Plan, shaper: RecordShaper, stats: StreamStats, shape: Shape
+    ) -> Iterator[Page]:
+        """The plan's pages: opened ahead by the read-ahead when it could, else here."""
+        ticket = self.runtime.ahead.take(plan.key)
+        opened = ticket.result() if ticket is not None else self.open(plan)
+        client = self.runtime.client
+        progress = _Progress(self.name, self.logger, client, opened.total)
+        if opened.path == "bulk" and opened.job_id is not None:
+            stats.path = "bulk"
+            for table, last in self._bulk().results(opened.job_id, shaper.csv_table):
+                rows = shaper.to_arrow(table) if shape == "tables" else table
+                yield Page(rows, ordered=plan.ordered, last=last)
+                progress.tick(table.num_rows)
+                client.check_quota()  # before the next page is requested
+            return
+        stats.path = "rest"
+        groups = split_for_url(plan.select)
+        if len(groups) > 1:
+            self.logger.info(
+                "%s: %d fields exceed a GET URL; reading them as %d field sets joined on Id",
+                self.name,
+                len(plan.select.fields),
+                len(groups),
+            )
+            pages: Iterator[list[dict]] = _joined_pages(client, groups, plan.all_rows, self.name)
+        else:
+            pages = rest.pages(
+                client,
+                plan.select.soql(),
+                all_rows=plan.all_rows,
+                context=self.name,
+                first=opened.first,
+            )
+        for page in pages:
+            if shape == "tables":
+                yield Page(shaper.rest_to_arrow(page))
+            else:
+                yield Page(list(shaper.from_rest(page)))
+            progress.tick(len(page))
+            client.check_quota()  # before the next page is requested
 
 
 def split_for_url(select: Select, limit: int = MAX_QUERY_URL) -> list[Select]:

@@ -18,13 +18,30 @@ def count(client: SalesforceClient, select: Select, *, all_rows: bool, context: 
     return int(body["totalSize"])
 
 
+HEADERS = {"Sforce-Query-Options": f"batchSize={PAGE_SIZE}"}
+
+
+def first_page(client: SalesforceClient, soql: str, *, all_rows: bool, context: str) -> dict:
+    """The query's first page (its body, ``nextRecordsUrl`` included)."""
+    return _get_exact(
+        client, _resource(all_rows), params={"q": soql}, headers=HEADERS, context=context
+    )
+
+
 def pages(
-    client: SalesforceClient, soql: str, *, all_rows: bool, context: str
+    client: SalesforceClient,
+    soql: str,
+    *,
+    all_rows: bool,
+    context: str,
+    first: dict | None = None,
 ) -> Iterator[list[dict]]:
-    """Yield the ``records`` of each page; a page that fails mid-download is fetched again."""
-    headers = {"Sforce-Query-Options": f"batchSize={PAGE_SIZE}"}
-    body = _get_exact(
-        client, _resource(all_rows), params={"q": soql}, headers=headers, context=context
+    """Yield the ``records`` of each page; a page that fails mid-download is fetched again.
+
+    ``first``: the first page already fetched (by the read-ahead)."""
+    headers = HEADERS
+    body = (
+        first if first is not None else first_page(client, soql, all_rows=all_rows, context=context)
     )
     yield body["records"]
     while not body.get("done", True):

@@ -12,13 +12,33 @@ from typing import Any
 import pyarrow as pa
 from singer_sdk import Stream
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from typing_extensions import override
 
 from ..batches import ParquetBatchWriter, open_object_encoder, parquet_batch_directory
+from ..client import owner
 from ..errors import QuotaReached, TapError
 from ..runtime import Runtime, StreamStats
+from ..sdk_hooks import StreamHooks
 
 
-class IncrementalStream(Stream):
+def is_identity_map(stream: Stream) -> bool:
+    """No stream maps and no flattening: the stream's records go out exactly as read.
+
+    The one test every fast path (RECORD lines a page at a time, the tap's own Parquet batches)
+    makes before it bypasses the SDK's per-record mapping.
+    """
+    maps = stream.stream_maps
+    if len(maps) != 1:
+        return False
+    only = maps[0]
+    return (
+        type(only).__name__ == "SameRecordTransform"
+        and only.stream_alias == stream.name
+        and not getattr(only, "flattening_enabled", False)
+    )
+
+
+class IncrementalStream(StreamHooks):
     runtime: Runtime
 
     @property
@@ -26,7 +46,9 @@ class IncrementalStream(Stream):
         return self.replication_key is not None
 
     _deferred: tuple[dict, dict | None] | None = None
+    _holding = False
 
+    @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
         """The SDK logs "An unhandled error occurred while syncing" before re-raising any error;
         for a ``TapError`` the CLI prints the one line that says what is wrong, so skip it."""
@@ -34,21 +56,36 @@ class IncrementalStream(Stream):
             return
         super().log(message, *args, level=level, **kwargs)
 
-    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+    @override
+    def remember_bookmark(self, record: dict, context: dict | None) -> None:
         """Remember the latest record; the bookmark is computed only when STATE is written.
 
         Rows arrive sorted by (key, Id), so the bookmark after N records is the last record's
         key: the SDK's per-record bookkeeping (a third of the tap's time) is needed only when a
-        STATE message goes out or a partition is finalized.
+        STATE message goes out or a partition is finalized. While an unordered Bulk job is
+        written (``hold_bookmark``) records do not move it at all.
         """
+        if self._holding:
+            return
         if self.replication_key and self.is_sorted:
             if self._deferred is not None and self._deferred[1] != context:
-                self._apply_deferred()
-            self._deferred = (latest_record, context)
+                self.settle_bookmark()
+            self._deferred = (record, context)
             return
-        self._increment_now(latest_record, context)
+        self._increment_now(record, context)
 
-    def _apply_deferred(self) -> None:
+    def hold_bookmark(self) -> None:
+        """Rows from now on come in no particular order: they do not move the bookmark."""
+        self._holding = True
+
+    def release_bookmark(self, bookmark: dict | None, context: dict | None) -> None:
+        """The unordered rows are all written: the bookmark may move to ``bookmark``."""
+        self._holding = False
+        if bookmark:
+            self.remember_bookmark(bookmark, context)
+
+    @override
+    def settle_bookmark(self) -> None:
         if self._deferred is not None:
             record, context = self._deferred
             self._deferred = None
@@ -61,35 +98,25 @@ class IncrementalStream(Stream):
             value = latest_record.get(self.replication_key)
             if current is not None and value is not None and value < current:
                 return
-        super()._increment_stream_state(latest_record, context=context)
-
-    def _write_state_message(self) -> None:
-        self._apply_deferred()
-        super()._write_state_message()
-
-    def _finalize_state(self, state: dict | None = None) -> None:
-        self._apply_deferred()
-        super()._finalize_state(state)
+        self.sdk_increment_stream_state(latest_record, context)
 
     def get_batches(
         self, batch_config: BatchConfig, context: dict | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """Parquet batches of ``batch_size`` records with open objects as JSON text.
 
-        Records still flow through ``_sync_records`` (bookmarks, partitions, finalization), so the
+        Records still flow through the SDK's record loop (bookmarks, partitions, finalization), so the
         STATE the SDK writes after each BATCH covers exactly the records in the files announced.
         Other encodings, remote roots and non-identity stream maps: the SDK's batcher.
         """
         directory = parquet_batch_directory(batch_config)
-        maps = self.stream_maps
-        identity = len(maps) == 1 and maps[0].stream_alias == self.name
-        if directory is None or not identity:
+        if directory is None or not is_identity_map(self):
             yield from super().get_batches(batch_config, context)
             return
         writer = ParquetBatchWriter.for_config(directory, batch_config, self.name)
         encode = open_object_encoder(self.schema)
         chunk: list[dict] = []
-        for record in self._sync_records(context, write_messages=False):
+        for record in self.sdk_sync_records(context, write_messages=False):
             chunk.append(encode(dict(record)))
             if len(chunk) >= batch_config.batch_size:
                 for batch in writer.add(pa.Table.from_pylist(chunk)):
@@ -125,13 +152,15 @@ class IncrementalStream(Stream):
         the streams after it; other user-facing errors are recorded and re-raised.
         """
         runtime = self.runtime
-        started, calls_before = time.monotonic(), runtime.client.usage.calls
+        started = time.monotonic()
+        owner.set(stats.name)  # API calls made from here on are this stream's
         try:
             for record in records:
                 stats.rows += len(record) if tables else 1
                 yield record
         except QuotaReached as stop:
             runtime.stopped_reason = str(stop)
+            runtime.ahead.close()  # nothing more is read: abort what was opened ahead
             stats.errors.append("stopped: API quota guard")
             self.logger.warning("%s", stop)
         except TapError as error:
@@ -139,4 +168,3 @@ class IncrementalStream(Stream):
             raise
         finally:
             stats.seconds += time.monotonic() - started
-            stats.api_calls += runtime.client.usage.calls - calls_before

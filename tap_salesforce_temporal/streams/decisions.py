@@ -171,6 +171,8 @@ class MicroDecisionEventsStream(IncrementalStream):
 
     name = "micro_decision_events"
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # Events name their source in context.source_object; the partition key is not a column.
+    records_carry_partition_keys = False
 
     def __init__(self, tap: Any, runtime: Runtime, schemas: dict[str, ObjectSchema]) -> None:
         self.runtime = runtime
@@ -183,11 +185,6 @@ class MicroDecisionEventsStream(IncrementalStream):
         super().__init__(tap=tap, schema=EVENT_SCHEMA, name=self.name)
         self.primary_keys = ["event_id"]
         self.replication_key = "timestamp_recorded"
-
-    def _process_record(
-        self, record: dict, child_context: dict | None = None, partition_context: dict | None = None
-    ) -> None:
-        """Events name their source in context.source_object; the partition key is not a column."""
 
     @property
     def partitions(self) -> list[dict]:

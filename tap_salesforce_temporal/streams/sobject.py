@@ -1,14 +1,15 @@
 """The generic SObject stream: incremental by SystemModstamp > LastModifiedDate > CreatedDate.
 
-Rows are read ordered by (replication key, Id) inside ``[start, end)`` where ``end`` is the run's
-start (or ``end_date``), so the SDK can emit STATE while the stream runs and a killed run resumes
-from its last STATE. Each incremental run re-reads ``lookback_window`` seconds before the bookmark:
+Rows are read inside ``[start, end)`` where ``end`` is the run's start (or ``end_date``): REST
+pages ordered by (replication key, Id), so STATE after each page resumes a killed run there;
+Bulk jobs without ORDER BY (see ``query.page``), so the bookmark moves once the job is written. Each incremental run re-reads ``lookback_window`` seconds before the bookmark:
 Salesforce commits SystemModstamp late, and a row committed after the previous run read past its
 timestamp would otherwise be lost. A QUERY_TIMEOUT halves the date window and tries again.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,35 +17,39 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
+from typing_extensions import override
 
 from ..batches import BatchFile, ParquetBatchWriter, parquet_batch_directory
-from ..query.reader import ObjectReader
+from ..query.page import BookmarkTracker, Page
+from ..query.reader import ObjectReader, Plan, Shape
 from ..query.values import RecordShaper, canonical_datetime, format_datetime
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..writer import FastRecordWriter, FastWriter
-from .base import IncrementalStream
+from .base import IncrementalStream, is_identity_map
 
 
-def _is_identity(stream_map: Any, name: str) -> bool:
-    return (
-        type(stream_map).__name__ == "SameRecordTransform"
-        and stream_map.stream_alias == name
-        and not getattr(stream_map, "flattening_enabled", False)
-    )
-
-
-def _bookmarked(batch: BatchFile, key: str | None) -> BatchFile:
-    """The file's last row with its replication key as the canonical bookmark string."""
-    if not key or batch.last_row.get(key) is None:
-        return batch
-    value = batch.last_row[key]
+def _bookmark_of(row: dict, key: str | None) -> dict | None:
+    """A file's last row as a bookmark, its key as the canonical bookmark string."""
+    if not key or row.get(key) is None:
+        return None
+    value = row[key]
     if isinstance(value, dt.datetime):
         value = format_datetime(value)
-    return BatchFile(batch.uri, batch.rows, {**batch.last_row, key: value})
+    return {**row, key: value}
+
+
+def _deleted_ids(rows: Any) -> list[str]:
+    """Ids of the page's soft-deleted rows (getDeleted tombstones skip them)."""
+    if isinstance(rows, pa.Table):
+        if "IsDeleted" not in rows.column_names:
+            return []
+        return rows.filter(pc.fill_null(rows["IsDeleted"], False))["Id"].to_pylist()
+    return [r["Id"] for r in rows if r.get("IsDeleted")]
 
 
 @dataclass(slots=True)
@@ -152,24 +157,79 @@ class SObjectStream(IncrementalStream):
             )
         return mapping
 
-    # -- writing --
-    def _write_record_message(self, record: dict) -> None:
+    # -- the page pipeline: window -> read pages -> tombstones; three ways to emit them --
+    def pages(self, context: dict | None, shape: Shape) -> Iterator[tuple[Page, dict | None]]:
+        """Every page of this run with the bookmark it allows once written (None: not yet).
+
+        The one place that decides what is read: the window (bookmark - lookback .. run start),
+        the selected fields, the rows a page at a time, then tombstones of hard deletes. Rows,
+        seconds and API calls are counted and the quota guard is handled (``accounted``).
+        """
+        stats = self.runtime.stats_for(self.name)
+        window = self._read_window(context)
+        if window is None:
+            return
+        start, end = window
+        tracker = BookmarkTracker(self.replication_key)
+        deleted_seen: set[str] = set()
+        for page in self.accounted(self._read_pages(start, end, stats, shape), stats, tables=True):
+            deleted_seen.update(_deleted_ids(page.rows))
+            yield page, tracker.after(page)
+        tombstones = self._hard_deleted(start, end, deleted_seen, stats)
+        if tombstones:
+            rows = pa.Table.from_pylist(tombstones) if shape == "tables" else tombstones
+            page = Page(rows, ordered=False, last=True)
+            yield page, tracker.after(page)
+
+    def _read_pages(
+        self, start: dt.datetime | None, end: dt.datetime | None, stats: StreamStats, shape: Shape
+    ) -> Iterator[Page]:
+        return self.reader.read_pages(
+            self.selected_fields(),
+            start,
+            end,
+            stats,
+            key=self.replication_key,
+            shape=shape,
+            ordered=False,
+        )
+
+    def plan_read(self) -> Plan | None:
+        """The first query this stream's sync will send, for the read-ahead (None: no query).
+
+        Computed before any stream syncs, from the same inputs the sync uses: the bookmark
+        (through the SDK's starting value, set and then undone so the state is untouched), the
+        selected fields and the run's end.
+        """
+        if self.runtime.stopped_reason or not self.selected:
+            return None
+        state = self.tap_state
+        saved = copy.deepcopy(state)
+        try:
+            self.sdk_start_replication_value(None)
+            start, end = self.query_range(None)
+        finally:
+            state.clear()
+            state.update(saved)
+        if start is not None and end is not None and start >= end:
+            return None
+        return self.reader.plan(
+            self.selected_fields(), start, end, key=self.replication_key, ordered=False
+        )
+
+    # -- emitting: RECORD lines a page at a time --
+    @override
+    def write_record(self, record: dict) -> bool:
         """Fast path for identity stream maps; anything else goes through the SDK unchanged."""
         writer = self._fast_writer()
         if writer is None:
-            super()._write_record_message(record)
-            return
+            return False
         writer.write(record)
-        self.state_manager.is_flushed = False
+        return True
 
     def _fast_writer(self) -> FastRecordWriter | None:
         if not hasattr(self, "_fast_record_writer"):
-            maps = self.stream_maps
-            identity = (
-                len(maps) == 1
-                and _is_identity(maps[0], self.name)
-                and self._tap.message_writer_class is FastWriter
-            )
+            identity = is_identity_map(self) and self._tap.message_writer_class is FastWriter
             mask = self.mask
             deselected = frozenset(
                 p for p in self.schema["properties"] if not mask.get(("properties", p), True)
@@ -177,10 +237,8 @@ class SObjectStream(IncrementalStream):
             self._fast_record_writer = FastRecordWriter(self.name, deselected) if identity else None
         return self._fast_record_writer
 
-    # -- RECORD mode, a page at a time --
-    def _sync_records(
-        self, context: dict | None = None, *, write_messages: bool = True
-    ) -> Iterator[dict]:
+    @override
+    def sync_own_records(self, context: dict | None, write_messages: bool) -> bool:
         """Identity maps: RECORD lines written a page at a time, STATE after each page.
 
         The SDK's loop costs ~3 µs per record (child contexts, metrics, state bookkeeping) and
@@ -196,88 +254,77 @@ class SObjectStream(IncrementalStream):
             or self.ABORT_AT_RECORD_COUNT is not None
             or not self.selected
         ):
-            yield from super()._sync_records(context, write_messages=write_messages)
-            return
-        with self.get_record_counter() as counter, self.get_sync_timer():
-            self._write_starting_replication_value(None)
-            for rows, last in self._write_pages(writer):
-                counter.increment(rows)
-                self.state_manager.is_flushed = False
-                if last:
-                    self._increment_stream_state(last)
-                self._write_state_message()  # after its records: the same buffered stdout
-            self._finalize_state(self.stream_state)
-        self._write_state_message()
-
-    def _write_pages(self, writer: FastRecordWriter) -> Iterator[tuple[int, dict]]:
-        """Write each page's records; yield (rows written, the last row's bookmark columns)."""
-        stats = self.runtime.stats_for(self.name)
-        window = self._read_window(None)
-        if window is None:
-            return
-        start, end = window
+            return False
         fields = self.selected_fields()
         shaper = RecordShaper(self.object_schema, fields)
-        marks = [c for c in (self.replication_key, "Id") if c]
-        deleted_seen: set[str] = set()
-        pages = self.reader.read(fields, start, end, stats, key=self.replication_key, as_pages=True)
-        for page in self.accounted(pages, stats, tables=True):
-            if not len(page):
-                continue
-            if isinstance(page, pa.Table):
-                if "IsDeleted" in page.column_names:
-                    deleted_seen.update(page.filter(page["IsDeleted"])["Id"].to_pylist())
-                writer.write_table(page, shaper.compounds, shaper.from_table)
-                yield len(page), {c: page[c][-1].as_py() for c in marks if c in page.column_names}
-                continue
-            deleted_seen.update(r["Id"] for r in page if r.get("IsDeleted"))
-            last = {c: page[-1].get(c) for c in marks}
-            for record in page:
-                writer.write(record)
-            yield len(page), last
-        tombstones = self._hard_deleted(start, end, deleted_seen, stats)
-        if tombstones:
-            for record in tombstones:
-                writer.write(dict(record))
-            yield len(tombstones), {c: tombstones[-1].get(c) for c in marks}
+        with self.get_record_counter() as counter, self.get_sync_timer():
+            self.sdk_start_replication_value(None)
+            for page, bookmark in self.pages(None, "pages"):
+                if isinstance(page.rows, pa.Table):
+                    writer.write_table(page.rows, shaper.compounds, shaper.from_table)
+                else:
+                    for record in page.rows:
+                        writer.write(dict(record))
+                counter.increment(len(page))
+                self.sdk_mark_unflushed()
+                if bookmark:
+                    self.remember_bookmark(bookmark, None)
+                self.sdk_write_state()  # after its records: the same buffered stdout
+            self._finalize_state(self.stream_state)
+        self.sdk_write_state()
+        return True
 
-    # -- BATCH mode --
-    def _sync_batches(self, batch_config: BatchConfig, context: dict | None = None) -> None:
-        """Parquet batches straight from typed pages; other encodings or remote roots: the SDK's."""
+    # -- emitting: records through the SDK's loop (stream maps, partitions, other writers) --
+    def get_records(self, context: dict | None) -> Iterable[dict]:
+        shaper = RecordShaper(self.object_schema, self.selected_fields())
+        for page, bookmark in self.pages(context, "pages"):
+            if not page.ordered:
+                self.hold_bookmark()  # the SDK's loop advances it per record
+            if isinstance(page.rows, pa.Table):
+                yield from shaper.from_table(page.rows)
+            else:
+                yield from page.rows
+            # Resumed: the SDK has written every record of the page.
+            if not page.ordered:
+                self.release_bookmark(bookmark, context)
+
+    # -- emitting: Parquet BATCH files straight from typed pages --
+    @override
+    def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
+        """Parquet batches on a local root; other encodings or remote roots: the SDK's."""
         directory = parquet_batch_directory(batch_config)
         if directory is None:
-            super()._sync_batches(batch_config, context=context)
-            return
+            return False
+        # What the record loop does first: the bookmark becomes this run's starting value.
+        self.sdk_start_replication_value(context)
         with self.get_batch_counter() as counter:
-            for alias, batch in self._parquet_batches(directory, batch_config, context):
+            for alias, batch, bookmark in self._parquet_batches(directory, batch_config, context):
                 counter.increment()
-                self._tap.write_message(
+                self.sdk_write_message(
                     SDKBatchMessage(
                         stream=alias, encoding=batch_config.encoding, manifest=[batch.uri]
                     )
                 )
-                self.state_manager.is_flushed = False
-                if batch.last_row:
-                    self._increment_stream_state(batch.last_row, context=context)
-                self._write_state_message()
+                self.sdk_mark_unflushed()
+                if bookmark:
+                    self.remember_bookmark(bookmark, context)
+                self.sdk_write_state()
+        return True
 
     def _parquet_batches(
         self, directory: Path, batch_config: BatchConfig, context: dict | None
-    ) -> Iterator[tuple[str, BatchFile]]:
-        """(stream alias, finished file) pairs; a file's ``last_row`` is set once all aliases have it."""
-        runtime = self.runtime
-        stats = runtime.stats_for(self.name)
-        # What _sync_records does first: the bookmark becomes this run's starting value.
-        self._write_starting_replication_value(context)
-        window = self._read_window(context)
-        if window is None:
-            return
-        start, end = window
+    ) -> Iterator[tuple[str, BatchFile, dict | None]]:
+        """(stream alias, finished file, bookmark once it is announced) triples.
+
+        Ordered pages: a file's bookmark is its last row once every alias has it. Unordered
+        pages (a Bulk job): no bookmark until the job's last page, whose files are all finished
+        first, so the job's largest key goes out only with its last file.
+        """
         key = self.replication_key
         bookmark_columns = [c for c in (key, "Id") if c]
         mask = self.mask
         maps = self.stream_maps
-        identity = len(maps) == 1 and _is_identity(maps[0], self.name)
+        identity = is_identity_map(self)
         writers = {
             m.stream_alias: ParquetBatchWriter.for_config(
                 directory,
@@ -288,39 +335,38 @@ class SObjectStream(IncrementalStream):
             )
             for m in maps
         }
-        deleted_seen: set[str] = set()
-        tables = self.reader.read(
-            self.selected_fields(), start, end, stats, key=key, as_tables=True
-        )
-        for table in self.accounted(tables, stats, tables=True):
-            if "IsDeleted" in table.column_names:
-                deleted_seen.update(table.filter(table["IsDeleted"])["Id"].to_pylist())
-            table = table.select(
+        for page, bookmark in self.pages(context, "tables"):
+            table = page.rows.select(
                 [
                     c
-                    for c in table.column_names
+                    for c in page.rows.column_names
                     if mask.get(("properties", c), True) or c in bookmark_columns
                 ]
             )
-            yield from self._announce(table, maps, writers, identity, key)
-        tombstones = self._hard_deleted(start, end, deleted_seen, stats)
-        if tombstones:
-            yield from self._announce(
-                pa.Table.from_pylist(tombstones), maps, writers, identity, key
-            )
+            files = list(self._announce(table, maps, writers, identity, key))
+            if not page.ordered:
+                files = [(alias, batch, None) for alias, batch, _ in files]
+                if bookmark:
+                    files += [(a, b, None) for a, w in writers.items() for b in w.finish()]
+                    if files:
+                        alias, batch, _ = files[-1]
+                        files[-1] = (alias, batch, bookmark)
+                    else:  # every row of the job is in files already announced
+                        self.remember_bookmark(bookmark, context)
+            yield from files
         for alias, writer in writers.items():
             for batch in writer.finish():
-                yield alias, _bookmarked(batch, key)
+                yield alias, batch, _bookmark_of(batch.last_row, key)
 
     def _announce(
         self, table: pa.Table, maps: list, writers: dict, identity: bool, key: str | None
-    ) -> Iterator[tuple[str, BatchFile]]:
+    ) -> Iterator[tuple[str, BatchFile, dict | None]]:
         """Identity maps: the table as is. Other maps: each record through each map, then a file
         per alias for this page, so the bookmark moves only when every alias has its rows."""
         if identity:
             alias = maps[0].stream_alias
             for batch in writers[alias].add(table):
-                yield alias, _bookmarked(batch, key)
+                yield alias, batch, _bookmark_of(batch.last_row, key)
             return
         records = table.to_pylist()
         last = {c: records[-1].get(c) for c in (key, "Id") if c} if records else {}
@@ -334,7 +380,7 @@ class SObjectStream(IncrementalStream):
             finished += [(stream_map.stream_alias, b) for b in writer.finish()]
         for position, (alias, batch) in enumerate(finished):
             final = position == len(finished) - 1
-            yield alias, _bookmarked(BatchFile(batch.uri, batch.rows, last if final else {}), key)
+            yield alias, batch, _bookmark_of(last, key) if final else None
 
     # -- reading --
     def selected_fields(self) -> list[str]:
@@ -355,23 +401,3 @@ class SObjectStream(IncrementalStream):
             ):
                 fields.append(info.name)
         return fields
-
-    def get_records(self, context: dict | None) -> Iterable[dict]:
-        stats = self.runtime.stats_for(self.name)
-        window = self._read_window(context)
-        if window is None:
-            return
-        yield from self.accounted(self._rows(*window, stats), stats)
-
-    def _rows(
-        self, start: dt.datetime | None, end: dt.datetime | None, stats: StreamStats
-    ) -> Iterator[dict]:
-        """The object's rows in the range, then tombstones of rows hard-deleted meanwhile."""
-        deleted_seen: set[str] = set()
-        for record in self.reader.read(
-            self.selected_fields(), start, end, stats, key=self.replication_key
-        ):
-            if record.get("IsDeleted"):
-                deleted_seen.add(record["Id"])
-            yield record
-        yield from self._hard_deleted(start, end, deleted_seen, stats)

@@ -82,7 +82,8 @@ def test_given_batch_config_then_bulk_pages_become_parquet_batches_that_land_lik
 def test_given_a_resumed_batch_run_then_it_starts_after_the_last_announced_file(
     org: SandboxOrg, tmp_path: Path
 ) -> None:
-    config = tap_config(org, objects=["OpportunityFieldHistory"], api_type="bulk")
+    # REST pages are ordered, so STATE moves file by file (a Bulk job's only once it is read).
+    config = tap_config(org, objects=["OpportunityFieldHistory"], api_type="rest")
     config["batch_config"] = _batch_config(tmp_path / "batches", size=1000)
     full = run_tap(tmp_path, config)
     ofh = [

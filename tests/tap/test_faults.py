@@ -198,5 +198,6 @@ def test_given_the_quota_stops_a_bulk_read_with_include_deleted_then_no_tombston
         emitted = stopped.records("Opportunity")
         assert 0 < len(emitted) < len(everything)
         assert not [r for r in emitted if r.get("_sdc_deleted_at")], "no tombstones after a stop"
-        bookmark = stopped.last_state["bookmarks"]["Opportunity"]["replication_key_value"]
-        assert bookmark <= max(r["SystemModstamp"] for r in emitted)
+        # A Bulk job read part of the way moves no bookmark (its rows come unordered).
+        bookmark = stopped.last_state["bookmarks"]["Opportunity"].get("replication_key_value")
+        assert bookmark is None

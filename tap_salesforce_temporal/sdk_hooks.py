@@ -1,0 +1,138 @@
+"""Every singer-sdk private method this tap overrides or calls, in one module.
+
+singer-sdk has no public hook for what the tap needs most (writing a page of records at once,
+its own Parquet BATCH files, a bookmark computed only when STATE goes out, a config check that
+never quotes a secret). Each override here is a thin ``@override`` that hands over to a public
+method of the tap's own classes, so the rest of the code never touches an SDK private name.
+``SDK_PRIVATE_NAMES`` lists every private name used, overridden or called; a test checks each one
+still exists on the pinned SDK (``singer-sdk~=0.54.9``) with the parameters used here.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterator
+
+from singer_sdk import Stream, Tap
+from singer_sdk.helpers._batch import BatchConfig
+from typing_extensions import override
+
+# (SDK class, private name, parameter names after self): overridden or called by this module.
+SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
+    (Stream, "_increment_stream_state", ("latest_record", "context")),
+    (Stream, "_write_state_message", ()),
+    (Stream, "_finalize_state", ("state",)),
+    (Stream, "_write_record_message", ("record",)),
+    (Stream, "_sync_records", ("context", "write_messages")),
+    (Stream, "_sync_batches", ("batch_config", "context")),
+    (Stream, "_process_record", ("record", "child_context", "partition_context")),
+    (Stream, "_write_starting_replication_value", ("context",)),
+    (Tap, "_validate_config", ("raise_errors",)),
+)
+# Private attributes of a stream instance read or written here.
+SDK_PRIVATE_ATTRIBUTES = ("_tap",)
+
+
+class StreamHooks(Stream):
+    """The SDK's private stream hooks, each handed to a public method of ``IncrementalStream``.
+
+    ``records_carry_partition_keys``: the SDK copies a partition's keys into each record; a stream
+    whose partition key is not a column (micro_decision_events) turns it off.
+    """
+
+    records_carry_partition_keys: t.ClassVar[bool] = True
+
+    # -- what subclasses provide --
+    def remember_bookmark(self, record: dict, context: dict | None) -> None:
+        """Called for every record (or page) the SDK counts as written."""
+        self.sdk_increment_stream_state(record, context)
+
+    def settle_bookmark(self) -> None:
+        """Called before STATE goes out and before a partition is finalized."""
+
+    def write_record(self, record: dict) -> bool:
+        """Write one RECORD line the fast way; False leaves it to the SDK."""
+        return False
+
+    def sync_own_records(self, context: dict | None, write_messages: bool) -> bool:
+        """Run the whole record sync without the SDK's per-record loop; False: use the SDK's."""
+        return False
+
+    def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
+        """Run the whole BATCH sync without the SDK's batcher; False: use the SDK's."""
+        return False
+
+    # -- calls into the SDK's private methods --
+    def sdk_increment_stream_state(self, record: dict, context: dict | None) -> None:
+        Stream._increment_stream_state(self, record, context=context)
+
+    def sdk_write_state(self) -> None:
+        self._write_state_message()
+
+    def sdk_start_replication_value(self, context: dict | None) -> None:
+        self._write_starting_replication_value(context)
+
+    def sdk_write_message(self, message: t.Any) -> None:
+        self._tap.write_message(message)
+
+    def sdk_sync_records(self, context: dict | None, write_messages: bool) -> Iterator[dict]:
+        """The SDK's own record loop, whatever ``sync_own_records`` decides."""
+        return Stream._sync_records(self, context, write_messages=write_messages)
+
+    def sdk_mark_unflushed(self) -> None:
+        self.state_manager.is_flushed = False
+
+    # -- the overrides --
+    @override
+    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+        self.remember_bookmark(latest_record, context)
+
+    @override
+    def _write_state_message(self) -> None:
+        self.settle_bookmark()
+        super()._write_state_message()
+
+    @override
+    def _finalize_state(self, state: dict | None = None) -> None:
+        self.settle_bookmark()
+        super()._finalize_state(state)
+
+    @override
+    def _write_record_message(self, record: dict) -> None:
+        if self.write_record(record):
+            self.sdk_mark_unflushed()
+            return
+        super()._write_record_message(record)
+
+    @override
+    def _sync_records(
+        self, context: dict | None = None, *, write_messages: bool = True
+    ) -> Iterator[dict]:
+        if self.sync_own_records(context, write_messages):
+            return
+        yield from super()._sync_records(context, write_messages=write_messages)
+
+    @override
+    def _sync_batches(self, batch_config: BatchConfig, context: dict | None = None) -> None:
+        if not self.sync_own_batches(batch_config, context):
+            super()._sync_batches(batch_config, context=context)
+
+    @override
+    def _process_record(
+        self, record: dict, child_context: dict | None = None, partition_context: dict | None = None
+    ) -> None:
+        if self.records_carry_partition_keys:
+            super()._process_record(
+                record, child_context=child_context, partition_context=partition_context
+            )
+
+
+class TapHooks(Tap):
+    """The SDK's private tap hook: the config check."""
+
+    def validate_settings(self, *, raise_errors: bool) -> list[str]:
+        return super()._validate_config(raise_errors=raise_errors)
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        return self.validate_settings(raise_errors=raise_errors)
