@@ -21,8 +21,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check tap_salesforce_temporal target_events tests bench tools
-	$(BIN)/ruff format --check tap_salesforce_temporal target_events tests bench tools
+	$(BIN)/ruff check tap_salesforce_temporal target_events synthetic_org tests bench tools
+	$(BIN)/ruff format --check tap_salesforce_temporal target_events synthetic_org tests bench tools
 
 # Programs some tests need, found where they are (tests/system_tools.py looks the same way):
 # Chromium renders the HTML report; PostgreSQL's server runs the target-postgres end-to-end test.

@@ -271,7 +271,7 @@ class Bench:
         env = {
             **meltano_env(self.meltano_project),
             **{f"TAP_SALESFORCE_TEMPORAL_{k.upper()}": v for k, v in org.login_settings().items()},
-            "TAP_SALESFORCE_TEMPORAL_SANDBOX": "false",
+            "TAP_SALESFORCE_TEMPORAL_EMBEDDED_ORG": "false",
             "TAP_SALESFORCE_TEMPORAL_API_TYPE": "bulk",
             "TAP_SALESFORCE_TEMPORAL_OBJECTS": json.dumps([STREAM]),
             "TAP_SALESFORCE_TEMPORAL__SELECT": json.dumps([f"{STREAM}.*"]),

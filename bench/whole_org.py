@@ -22,7 +22,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 
 from .run import TAP, run_one
 

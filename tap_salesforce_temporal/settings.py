@@ -25,6 +25,16 @@ EARLIEST_DATETIME = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
 LATEST_DATETIME = dt.datetime(4000, 12, 31, tzinfo=dt.timezone.utc)
 MAX_LOOKBACK_SECONDS = 366 * 24 * 3600
 
+# Settings that were renamed because their old name misled: "sandbox" read like a Salesforce
+# sandbox org (Meltano Hub's is_sandbox) while it swapped real credentials for synthetic data.
+RENAMED = {
+    "sandbox": "was renamed embedded_org: it starts a SYNTHETIC org, never a Salesforce sandbox "
+    "org (for a sandbox org, set domain: test and its credentials)",
+    "sandbox_scale": "was renamed embedded_org_scale",
+    "sandbox_seed": "was renamed embedded_org_seed",
+    "is_sandbox": "is not a setting of this tap: for a Salesforce sandbox org set domain: test",
+}
+
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("auth_flow", th.StringType, default="password", allowed_values=list(AUTH_FLOWS), title="Auth flow", description="OAuth flow used to log in: password, client_credentials, refresh_token or jwt."),
     th.Property("client_id", th.StringType, title="Client ID", description="Consumer key of the connected app."),
@@ -54,9 +64,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("bulk_page_records", th.IntegerType, default=50_000, title="Bulk page records", description="maxRecords per Bulk API 2.0 result page; bounds the tap's memory."),
     th.Property("event_types", th.ArrayType(th.StringType), title="Event types", description="Limit micro_decision_events to these types: field_change, stage_change, approval_decision, activity, setup_change."),
     th.Property("record_types", th.ArrayType(th.StringType), title="Record types", description="Limit micro_decision_events to decisions about these objects (e.g. Opportunity, Case)."),
-    th.Property("sandbox", th.BooleanType, default=False, title="Sandbox", description="Run against the embedded synthetic org started in-process (no credentials needed)."),
-    th.Property("sandbox_scale", th.IntegerType, default=200, title="Sandbox scale", description="Opportunities in the embedded org; every other object scales with it."),
-    th.Property("sandbox_seed", th.IntegerType, default=1, title="Sandbox seed", description="Seed of the embedded org's synthetic data."),
+    th.Property("embedded_org", th.BooleanType, default=False, title="Embedded synthetic org", description="Read seeded SYNTHETIC data from an org started in-process (demo, tests); never a real Salesforce org, not even a sandbox one (for that, set domain: test). Refused together with credentials or a domain."),
+    th.Property("embedded_org_scale", th.IntegerType, default=200, title="Embedded org scale", description="Opportunities in the embedded synthetic org; every other object scales with it."),
+    th.Property("embedded_org_seed", th.IntegerType, default=1, title="Embedded org seed", description="Seed of the embedded synthetic org's data."),
+    th.Property("embedded_org_latency_ms", th.NumberType, default=0, title="Embedded org latency", description="Milliseconds the embedded synthetic org adds to every API answer (a real org answers in 100-500 ms)."),
+    th.Property("embedded_org_bulk_job_seconds", th.NumberType, default=0, title="Embedded org Bulk job time", description="Seconds a Bulk query job of the embedded synthetic org stays InProgress (a real org takes seconds to minutes)."),
 ).to_dict()  # fmt: skip
 
 
@@ -206,9 +218,11 @@ class Settings:
     bulk_page_records: int
     event_types: tuple[str, ...]
     record_types: tuple[str, ...]
-    sandbox: bool
-    sandbox_scale: int
-    sandbox_seed: int
+    embedded_org: bool
+    embedded_org_scale: int
+    embedded_org_seed: int
+    embedded_org_latency_ms: float
+    embedded_org_bulk_job_seconds: float
 
     @property
     def login_url(self) -> str:
@@ -216,6 +230,9 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> Settings:
+        for old, hint in RENAMED.items():
+            if config.get(old) is not None:
+                raise _fail(old, hint)
         values = {}
         for name, spec in CONFIG_SCHEMA["properties"].items():
             raw = config.get(name)
@@ -223,6 +240,32 @@ class Settings:
         settings = cls(**values)
         settings.validate()
         return settings
+
+    def _refuse_real_org_settings(self) -> None:
+        """The embedded org serves synthetic data: a config that also names a real org (its
+        credentials or domain) is a mistake that would silently sync fake rows, so it stops."""
+        real = [
+            name
+            for name in (
+                "username",
+                "password",
+                "security_token",
+                "client_secret",
+                "refresh_token",
+                "private_key",
+                "instance_url",
+            )
+            if getattr(self, name)
+        ]
+        if self.domain != "login":
+            real.insert(0, "domain")
+        if real:
+            raise _fail(
+                "embedded_org",
+                "reads synthetic data, never a real org; remove it, or remove "
+                + ", ".join(real)
+                + " (for a Salesforce sandbox org set domain: test and its credentials)",
+            )
 
     def validate(self) -> None:
         """Cross-field rules the JSON Schema cannot express; each error names its setting."""
@@ -268,8 +311,18 @@ class Settings:
                 "must be between 1000 and 1000000",
             ),
             (
-                "sandbox_scale",
-                1 <= self.sandbox_scale <= 2_000_000,
+                "embedded_org_latency_ms",
+                0 <= self.embedded_org_latency_ms <= 60_000,
+                "must be between 0 and 60000",
+            ),
+            (
+                "embedded_org_bulk_job_seconds",
+                0 <= self.embedded_org_bulk_job_seconds <= 3_600,
+                "must be between 0 and 3600",
+            ),
+            (
+                "embedded_org_scale",
+                1 <= self.embedded_org_scale <= 2_000_000,
                 "must be between 1 and 2000000",
             ),
         )
@@ -292,7 +345,8 @@ class Settings:
         require_secure("domain", self.login_url)
         if self.instance_url:
             require_secure("instance_url", self.instance_url)
-        if self.sandbox:
+        if self.embedded_org:
+            self._refuse_real_org_settings()
             return
         required = {
             "password": ("username", "password", "client_id", "client_secret"),

@@ -87,8 +87,8 @@ class TapSalesforceTemporal(TapHooks):
     @cached_property
     def runtime(self) -> Runtime:
         settings = self.settings
-        if settings.sandbox:
-            settings = _start_embedded_sandbox(settings, self.logger)
+        if settings.embedded_org:
+            settings = _start_embedded_org(settings, self.logger)
         client = SalesforceClient(settings, self.logger)
         return Runtime(settings=settings, client=client, logger=self.logger)
 
@@ -273,18 +273,24 @@ def _exit_after_quota_stop(runtime: Runtime) -> None:
     sys.exit(code)
 
 
-def _start_embedded_sandbox(settings: Settings, logger: Any) -> Settings:
-    """Start the embedded org in this process and point the settings at it."""
+def _start_embedded_org(settings: Settings, logger: Any) -> Settings:
+    """Start the embedded synthetic org in this process and point the settings at it."""
     import dataclasses
 
     from synthetic_org import SandboxOrg
 
-    org = SandboxOrg(seed=settings.sandbox_seed, scale=settings.sandbox_scale).start()
-    logger.info(
-        "Embedded Salesforce sandbox org at %s (seed %d, scale %d)",
+    org = SandboxOrg(
+        seed=settings.embedded_org_seed,
+        scale=settings.embedded_org_scale,
+        latency_ms=settings.embedded_org_latency_ms,
+        bulk_job_seconds=settings.embedded_org_bulk_job_seconds,
+    ).start()
+    logger.warning(
+        "SYNTHETIC DATA: embedded_org is on; reading the embedded synthetic org at %s"
+        " (seed %d, scale %d), not Salesforce",
         org.base_url,
-        settings.sandbox_seed,
-        settings.sandbox_scale,
+        settings.embedded_org_seed,
+        settings.embedded_org_scale,
     )
     return dataclasses.replace(settings, instance_url=None, **org.login_settings())
 

@@ -54,7 +54,7 @@ def test_capabilities_and_settings_are_exactly_what_about_prints(kind: str, comm
 
 def _only(group: list[str]) -> dict:
     values = {
-        "sandbox": True,
+        "embedded_org": True,
         "domain": "acme.my.salesforce.com",
         "auth_flow": {
             frozenset(TAP_SETTING_GROUPS[2]): "client_credentials",

@@ -39,7 +39,7 @@ def test_given_a_fresh_project_copy_when_meltano_installs_and_runs_twice_then_th
             **os.environ,
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "TAP_SALESFORCE_TEMPORAL_SANDBOX": "false",
+            "TAP_SALESFORCE_TEMPORAL_EMBEDDED_ORG": "false",
             "TAP_SALESFORCE_TEMPORAL_DOMAIN": org.base_url,
             "TAP_SALESFORCE_TEMPORAL_USERNAME": creds.username,
             "TAP_SALESFORCE_TEMPORAL_PASSWORD": creds.password,

@@ -30,7 +30,7 @@ NOT_IN_MELTANO_SCHEMA = frozenset({"validate-records"})
 # One valid combination of settings per way to log in (mirrors Settings' per-flow checks; a test
 # proves each group is accepted by the tap and that dropping any member of it is refused).
 TAP_SETTING_GROUPS = [
-    ["sandbox"],
+    ["embedded_org"],
     ["username", "password", "client_id", "client_secret"],
     ["auth_flow", "client_id", "client_secret", "domain"],
     ["auth_flow", "client_id", "refresh_token"],
@@ -177,9 +177,9 @@ def meltano_project() -> dict:
                             {
                                 "name": "tap-salesforce-temporal",
                                 "config": {
-                                    "sandbox": True,
-                                    "sandbox_scale": 300,
-                                    "sandbox_seed": 1,
+                                    "embedded_org": True,
+                                    "embedded_org_scale": 300,
+                                    "embedded_org_seed": 1,
                                     "start_date": "2020-01-01T00:00:00Z",
                                 },
                             }

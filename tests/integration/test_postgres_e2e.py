@@ -43,7 +43,7 @@ def test_given_postgres_when_meltano_runs_twice_then_rows_are_upserted_and_event
             **os.environ,
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "TAP_SALESFORCE_TEMPORAL_SANDBOX": "false",
+            "TAP_SALESFORCE_TEMPORAL_EMBEDDED_ORG": "false",
             "TAP_SALESFORCE_TEMPORAL_DOMAIN": org.base_url,
             "TAP_SALESFORCE_TEMPORAL_USERNAME": creds.username,
             "TAP_SALESFORCE_TEMPORAL_PASSWORD": creds.password,

@@ -30,7 +30,9 @@ def test_given_a_wrong_value_for_each_setting_when_running_then_one_line_names_i
 ) -> None:
     spec = CONFIG_SCHEMA["properties"][name]
     run = run_tap(
-        tmp_path, {"sandbox": True, "sandbox_scale": 5, name: _wrong(name, spec)}, discover=True
+        tmp_path,
+        {"embedded_org": True, "embedded_org_scale": 5, name: _wrong(name, spec)},
+        discover=True,
     )
     assert run.returncode != 0, f"{name} accepted a wrong value"
     assert f"setting '{name}'" in run.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.sandbox.server import SandboxOrg
+from synthetic_org import SandboxOrg
 from tests.helpers import TAP, run_tap, tap_config, write_json
 
 OBJECTS = ["Account", "OpportunityHistory", "OpportunityFieldHistory", "CaseHistory", "Task"]
@@ -73,7 +73,7 @@ def test_given_read_ahead_when_a_stream_is_written_then_the_next_streams_jobs_al
     """The tap's stdout is not read: the first stream blocks on the full pipe, mid-records.
     A sequential tap could not create the next stream's Bulk job before it is unblocked."""
     config = tap_config(slow_org, objects=BIG_FIRST, api_type="bulk", max_concurrency=8)
-    jobs_before = set(slow_org.jobs)
+    jobs_before = set(slow_org.bulk.jobs)
     tap = subprocess.Popen(
         [TAP, "--config", str(write_json(tmp_path / "tap.json", config))],
         stdout=subprocess.PIPE,
@@ -84,7 +84,7 @@ def test_given_read_ahead_when_a_stream_is_written_then_the_next_streams_jobs_al
         later: set[str] = set()
         while time.monotonic() < deadline and tap.poll() is None:
             later = {
-                job.object_name for i, job in slow_org.jobs.items() if i not in jobs_before
+                job.object_name for i, job in slow_org.bulk.jobs.items() if i not in jobs_before
             } - {"OpportunityFieldHistory"}
             if len(later) >= 2:
                 break
@@ -118,7 +118,7 @@ def test_given_a_bulk_job_without_order_by_then_the_bookmark_moves_only_once_it_
         )
         run = run_tap(tmp_path, config)
         assert run.returncode == 0, run.stderr
-        queries = [job.query for job in org.jobs.values()]
+        queries = [job.query for job in org.bulk.jobs.values()]
         assert queries
         assert not [q for q in queries if "ORDER BY" in q.upper()]
         records = run.records("OpportunityFieldHistory")

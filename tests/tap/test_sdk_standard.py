@@ -10,8 +10,8 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_salesforce_temporal.tap import TapSalesforceTemporal
 
 CONFIG = {
-    "sandbox": True,
-    "sandbox_scale": 30,
+    "embedded_org": True,
+    "embedded_org_scale": 30,
     "objects": [
         "Account",
         "Opportunity",

@@ -12,11 +12,13 @@ appear in stdout or stderr, nor in ``--about``.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.errors import SettingError
 from tap_salesforce_temporal.settings import CONFIG_SCHEMA, SECRET_SETTINGS, Settings, _kind
 from tap_salesforce_temporal.tap import TapSalesforceTemporal
@@ -35,7 +37,22 @@ SECRETS = {
     "security_token": "st-8Hd5Fj2RwP6yTu1Oi",
     "private_key": "\n".join(PEM_LINES),
 }
-BASE = {"sandbox": True, "sandbox_scale": 1, "objects": ["Account"], **SECRETS}
+# The runs log in to a synthetic org on loopback with the password flow (embedded_org refuses
+# credentials beside it): its password, security token and client secret join SECRETS.
+BASE: dict = {}
+LOGIN = ("auth_flow", "domain", "instance_url", "username", "client_id", *SECRETS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _org() -> Iterator[None]:
+    with SandboxOrg(seed=1, scale=1) as org:
+        login = org.login_settings()
+        SECRETS.update({k: login[k] for k in ("password", "security_token", "client_secret")})
+        BASE.update({**SECRETS, **login, "objects": ["Account"]})
+        yield
+        BASE.clear()
+
+
 HUGE = 10**30
 
 WRONG_TYPES = {
@@ -160,12 +177,12 @@ def test_given_every_accepted_hostile_value_at_once_when_discovering_then_the_ru
 ) -> None:
     accepted = {}
     for name in SETTINGS:
-        if name in ("sandbox", "objects", "start_date", "end_date", "sandbox_scale"):
-            continue  # the run needs the embedded org, one small object and a sane date range
+        if name in (*LOGIN, "objects", "start_date", "end_date", "max_api_usage_percent"):
+            continue  # the run logs in to the org, reads one small object, in a sane range
         for value, _ in _cases(name):
             if _validation_error({**BASE, **accepted, name: value}) is None:
                 accepted[name] = value
-    assert {"username", "client_id", "lookback_window", "bulk_threshold"} <= set(accepted)
+    assert {"api_version", "lookback_window", "bulk_threshold", "event_types"} & set(accepted)
     run = _attempt(tmp_path / "run", {**BASE, **accepted})
     assert run.returncode == 0, run.stderr[-2000:]
     assert _error_lines(run.stderr) == []
