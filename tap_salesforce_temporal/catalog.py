@@ -1,4 +1,4 @@
-"""``python -m tap_salesforce_temporal.catalog select CATALOG STREAM...``: select streams for a shell pipe.
+"""``tap-salesforce-temporal catalog select CATALOG STREAM...`` (or ``python -m tap_salesforce_temporal.catalog``): select streams for a shell pipe.
 
 Meltano users select with ``meltano select``; this does the same for a plain Singer catalog: the
 named streams (exact names or glob patterns) are selected with all their fields, the others not.
@@ -29,7 +29,7 @@ def select(catalog: dict, patterns: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="tap-salesforce-temporal catalog", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     chooser = commands.add_parser("select", help="select streams and print the catalog")
     chooser.add_argument("catalog")

@@ -331,10 +331,20 @@ def _check_json_files(argv: list[str]) -> None:
 
 
 def main() -> None:
-    """Console entry point: user-facing errors become one line on stderr and exit code 1."""
+    """Console entry point: user-facing errors become one line on stderr and exit code 1.
+
+    ``tap-salesforce-temporal catalog ...`` runs the catalog tool; ``--help`` lists it beside the
+    tap's options (tap_salesforce_temporal/cli.py).
+    """
+    args = sys.argv[1:]
+    if args[:1] == ["catalog"] or args[:1] == ["--help"]:
+        from .cli import command
+
+        command().main(args, prog_name="tap-salesforce-temporal")
+        return
     _use_jemalloc()
     try:
-        _check_json_files(sys.argv[1:])
+        _check_json_files(args)
         TapSalesforceTemporal.cli()
     except ConfigValidationError as error:
         print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201
