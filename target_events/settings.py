@@ -45,7 +45,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("format", th.StringType, default="parquet", allowed_values=list(FORMATS), title="Format", description="parquet, jsonl, csv or delta (one Delta Lake table per stream, merged on its key)."),
     th.Property("compression", th.StringType, title="Compression", description="parquet and delta: zstd (default), snappy, gzip or none; jsonl/csv: gzip or none (default)."),
     th.Property("key_template", th.StringType, default=DEFAULT_TEMPLATE, title="Key template", description="Object key of each file; fields {stream} {partition} {run_id} {seq} {ext}."),
-    th.Property("partition_by", th.ObjectType(additional_properties=th.ObjectType(th.Property("field", th.StringType), th.Property("granularity", th.StringType))), title="Partition by", description="Per stream: {field, granularity day|month|hour} for Hive partitions; micro_decision_events defaults to timestamp_occurred by month. Not used by format delta."),
+    th.Property("partition_by", th.ObjectType(additional_properties=th.ObjectType(th.Property("field", th.StringType), th.Property("granularity", th.StringType))), title="Partition by", description="Per stream: {field, granularity day|month|hour} for Hive partitions, or {granularity: none} for none; micro_decision_events defaults to timestamp_occurred by month. Not used by format delta."),
     th.Property("max_batch_rows", th.IntegerType, default=100_000, title="Max batch rows", description="Rows buffered per stream before a file is written."),
     th.Property("max_batch_bytes", th.IntegerType, default=128 * 1024 * 1024, title="Max batch bytes", description="Buffered Arrow bytes per stream before a file is written."),
     th.Property("max_batch_age_seconds", th.NumberType, default=300, title="Max batch age", description="Seconds after which buffered rows are written and STATE is emitted."),
@@ -158,13 +158,16 @@ class Settings:
         template = check_template(text("key_template", get("key_template")))
         partitions = {name: Partitioning(**value) for name, value in DEFAULT_PARTITIONS.items()}
         for stream, spec in dict(get("partition_by") or {}).items():  # type: ignore[call-overload]
+            if isinstance(spec, Mapping) and spec.get("granularity") == "none":
+                partitions.pop(stream, None)  # unpartitioned, the default's too
+                continue
             if not isinstance(spec, Mapping) or not spec.get("field"):
                 raise fail("partition_by", f"stream {show(stream)} needs a field")
             granularity = spec.get("granularity") or "day"
             if granularity not in GRANULARITIES:
                 raise fail(
                     "partition_by",
-                    f"stream {show(stream)}: granularity {show(granularity)} is not one of {', '.join(GRANULARITIES)}",
+                    f"stream {show(stream)}: granularity {show(granularity)} is not one of {', '.join(GRANULARITIES)} or none",
                 )
             field_name = text("partition_by", spec["field"])
             partitions[stream] = Partitioning(field_name, str(granularity))

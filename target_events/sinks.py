@@ -76,13 +76,15 @@ class EventsSink(BatchSink):
         self.partitioning = self.settings.partition_by.get(stream_name)
         if self.partitioning:
             problem = partition_problem(self.partitioning.field, self.stream_schema.arrow)
-            if problem and stream_name in (self.config.get("partition_by") or {}):
-                raise SchemaProblem(problem)
-            if problem:  # the default partitioning of a stream another tap shaped differently
-                self.logger.warning(
-                    "Stream %s: %s (a default); writing unpartitioned", stream_name, problem
+            if problem and stream_name not in (self.config.get("partition_by") or {}):
+                # The default partitioning, on a stream another tap shaped differently: stop
+                # rather than guess, and say how to choose (the rows before are kept).
+                problem += (
+                    f" (the default for {stream_name}); set partition_by.{stream_name} to a"
+                    ' date-time field, or {"granularity": "none"}'
                 )
-                self.partitioning = None
+            if problem:
+                raise SchemaProblem(problem)
         self.dedup_key = self.settings.dedup_key.get(stream_name)
         if self.dedup_key:
             check_dedup_key(self.dedup_key, self.stream_schema.arrow)

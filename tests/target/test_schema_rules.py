@@ -124,11 +124,11 @@ def test_given_a_schema_the_target_cannot_honour_then_one_line_and_what_came_bef
     assert last == f"target-events: {expected}"
 
 
-def test_given_micro_decision_events_from_another_tap_then_the_default_partitioning_steps_aside(
+def test_given_micro_decision_events_from_another_tap_then_the_default_partitioning_says_how_to_choose(
     tmp_path: Path,
 ) -> None:
-    """The default partition field of micro_decision_events as a plain string: a warning, and the
-    rows written unpartitioned (the user set nothing that could be wrong)."""
+    """The default partition field of micro_decision_events as a plain string: one line naming
+    the stream, the field and the two ways out, exit 1; with granularity none the rows land."""
     schema = _schema(
         "micro_decision_events",
         {"Id": {"type": "string"}, "timestamp_occurred": {"type": "string"}},
@@ -137,8 +137,19 @@ def test_given_micro_decision_events_from_another_tap_then_the_default_partition
         schema, _record("micro_decision_events", Id="e1", timestamp_occurred="yesterday")
     )
     run = run_target(tmp_path, {"destination": str(tmp_path / "out")}, lines)
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("target-events:")]
+    assert len(errors) == 1, run.stderr
+    assert "stream 'micro_decision_events'" in errors[0]
+    assert "field 'timestamp_occurred' is string, not a date-time or date" in errors[0]
+    assert '{"granularity": "none"}' in errors[0]
+    assert "Traceback" not in run.stderr
+    config = {
+        "destination": str(tmp_path / "out"),
+        "partition_by": {"micro_decision_events": {"granularity": "none"}},
+    }
+    run = run_target(tmp_path, config, lines)
     assert run.returncode == 0, run.stderr
-    assert "field 'timestamp_occurred' is string, not a date-time or date" in run.stderr
     assert [r["Id"] for r in _rows(tmp_path / "out", "micro_decision_events")] == ["e1"]
 
 
