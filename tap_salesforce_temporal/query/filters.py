@@ -292,6 +292,13 @@ def checked(condition: Condition, schema: ObjectSchema) -> Condition:
         raise FilterError(
             name, f"field '{info.name}' of type {info.sf_type} cannot be filtered here"
         )
+    if isinstance(condition, Comparison):
+        if condition.op == "LIKE" and wanted != "string":
+            raise FilterError(
+                name, f"field '{info.name}' ({info.sf_type}): LIKE needs a text field"
+            )
+        if wanted == "boolean" and condition.op not in ("=", "!="):
+            raise FilterError(name, f"field '{info.name}' (boolean): only = and !=")
     literals = condition.literals if isinstance(condition, InList) else (condition.literal,)
     for literal in literals:
         if literal.kind == "null":
@@ -305,12 +312,6 @@ def checked(condition: Condition, schema: ObjectSchema) -> Condition:
                 f"got {literal.kind}",
             )
     if isinstance(condition, Comparison):
-        if condition.op == "LIKE" and wanted != "string":
-            raise FilterError(
-                name, f"field '{info.name}' ({info.sf_type}): LIKE needs a text field"
-            )
-        if wanted == "boolean" and condition.op not in ("=", "!="):
-            raise FilterError(name, f"field '{info.name}' (boolean): only = and !=")
         return Comparison(info.name, condition.op, condition.literal)
     return InList(info.name, condition.literals, condition.negated)
 
