@@ -125,7 +125,7 @@ def _kind(spec: Mapping[str, object]) -> str:
 def coerce(setting: str, spec: Mapping[str, object], value: object) -> object:
     """One setting's value in its declared type, or an error that names the setting."""
     if value is None:
-        return () if _kind(spec) == "array" else None
+        return () if _kind(spec) in ("array", "object") else None
     kind = _kind(spec)
     if kind == "string" and spec.get("format") == "date-time":
         if not isinstance(value, str):
