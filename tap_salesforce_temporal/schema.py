@@ -53,6 +53,8 @@ class FieldInfo:
     calculated: bool = False
     nillable: bool = True
     compound_field_name: str | None = None
+    # The describe's flag: whether a WHERE clause may name the field (object_filters checks it).
+    filterable: bool = True
 
     @property
     def kind(self) -> str:
@@ -212,6 +214,7 @@ def from_describe(describe: dict) -> ObjectSchema:
                 calculated=bool(raw.get("calculated")),
                 nillable=bool(raw.get("nillable", True)),
                 compound_field_name=raw.get("compoundFieldName"),
+                filterable=bool(raw.get("filterable", True)),
             )
         )
     names = {f.name for f in fields}

@@ -62,6 +62,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("max_retries", th.IntegerType, default=8, title="Max retries", description="Retries of a transient failure (5xx, REQUEST_LIMIT_EXCEEDED, dropped connection) before the run fails."),
     th.Property("retry_backoff_seconds", th.NumberType, default=1.0, title="Retry backoff", description="First retry delay in seconds; doubles per attempt, with jitter, up to 60 s."),
     th.Property("bulk_page_records", th.IntegerType, default=50_000, title="Bulk page records", description="maxRecords per Bulk API 2.0 result page; bounds the tap's memory."),
+    th.Property("object_filters", th.ObjectType(additional_properties=th.StringType), title="Object filters", description="A WHERE condition per object, e.g. {\"Opportunity\": \"StageName != 'Closed Lost' AND Amount > 1000\"}: comparisons, LIKE, [NOT] IN, = null, AND/OR (not mixed without parentheses), NOT; parsed and checked against the describe, never pasted into the query. Object streams only."),
     th.Property("event_types", th.ArrayType(th.StringType), title="Event types", description="Limit micro_decision_events to these types: field_change, stage_change, approval_decision, activity, setup_change."),
     th.Property("record_types", th.ArrayType(th.StringType), title="Record types", description="Limit micro_decision_events to decisions about these objects (e.g. Opportunity, Case)."),
     th.Property("embedded_org", th.BooleanType, default=False, title="Embedded synthetic org", description="Read seeded SYNTHETIC data from an org started in-process (demo, tests); never a real Salesforce org, not even a sandbox one (for that, set domain: test). Refused together with credentials or a domain."),
@@ -124,7 +125,7 @@ def _kind(spec: Mapping[str, object]) -> str:
 def coerce(setting: str, spec: Mapping[str, object], value: object) -> object:
     """One setting's value in its declared type, or an error that names the setting."""
     if value is None:
-        return () if _kind(spec) == "array" else None
+        return () if _kind(spec) in ("array", "object") else None
     kind = _kind(spec)
     if kind == "string" and spec.get("format") == "date-time":
         if not isinstance(value, str):
@@ -160,6 +161,12 @@ def coerce(setting: str, spec: Mapping[str, object], value: object) -> object:
         if kind == "integer" and isinstance(value, (float, decimal.Decimal)) and value != number:
             raise _fail(setting, f"expects an integer, got {shown(setting, value)}")
         return number
+    if kind == "object":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise _fail(setting, f"expects an object of strings, got {shown(setting, value)}")
+        return tuple(sorted(value.items()))
     if kind == "array":
         if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
             raise _fail(setting, f"expects a list of strings, got {shown(setting, value)}")
@@ -218,6 +225,7 @@ class Settings:
     bulk_page_records: int
     event_types: tuple[str, ...]
     record_types: tuple[str, ...]
+    object_filters: tuple[tuple[str, str], ...]
     embedded_org: bool
     embedded_org_scale: int
     embedded_org_seed: int
@@ -339,6 +347,13 @@ class Settings:
             )
         if self.start_date and self.end_date and self.end_date <= self.start_date:
             raise _fail("end_date", "must be after start_date")
+        from .query.filters import FilterError, parse
+
+        for object_name, condition in self.object_filters:
+            try:
+                parse(object_name, condition)  # the syntax now; fields are checked at discovery
+            except FilterError as error:
+                raise _fail("object_filters", error.problem) from None
         for pattern in self.objects:
             if not re.fullmatch(r"[A-Za-z0-9_*?\[\]]+", pattern):
                 raise _fail("objects", f"{pattern!r} is not an object name or glob pattern")

@@ -99,10 +99,21 @@ class TapSalesforceTemporal(TapHooks):
         schemas = self._describe_all(runtime, names)
         by_name = {schema.name: schema for schema in schemas}
         self._warn_untracked(by_name)
+        self._warn_unused_filters(by_name)
         streams: list[Stream] = [SObjectStream(self, schema, runtime) for schema in schemas]
         streams.append(MicroDecisionEventsStream(self, runtime, by_name))
         streams.append(HistoryTrackedFieldsStream(self, runtime, by_name))
         return streams
+
+    def _warn_unused_filters(self, schemas: dict[str, ObjectSchema]) -> None:
+        """A filter for an object this run does not read is likely a typo or a stale entry."""
+        known = {name.lower() for name in schemas}
+        for name, _ in self.runtime.settings.object_filters:
+            if name.lower() not in known:
+                self.logger.warning(
+                    "setting 'object_filters': %s is not a discovered or selected object; its filter is unused",
+                    name,
+                )
 
     def _warn_untracked(self, schemas: dict[str, ObjectSchema]) -> None:
         """Objects whose history we would expect but cannot see: tracking off, or no access."""

@@ -90,6 +90,14 @@ class FieldSpec:
         raise ValueError(f"field {self.name} of type {self.type} has no storage column")
 
     @property
+    def filterable(self) -> bool:
+        """Whether WHERE may name the field: not compound fields, not long text areas (a
+        textarea over 255 characters), nor anyType or base64, as Salesforce's describe says."""
+        if self.type == "textarea":
+            return self.length <= 255
+        return self.type not in ("address", "location", "anyType", "base64")
+
+    @property
     def is_custom(self) -> bool:
         return self.name.endswith("__c")
 
@@ -110,7 +118,7 @@ class FieldSpec:
             "defaultedOnCreate": self.type == "boolean",
             "digits": self.precision if self.type == "int" else 0,
             "externalId": False,
-            "filterable": self.type not in ("textarea", "address", "location"),
+            "filterable": self.filterable,
             "groupable": self.type not in ("double", "currency", "percent", "textarea", "anyType"),
             "idLookup": self.type == "id",
             "label": self.label or _label(self.name),
@@ -159,6 +167,14 @@ class ObjectSpec:
 
     def __post_init__(self) -> None:
         self._by_name.update({f.name.lower(): f for f in self.fields})
+
+    @property
+    def filterable(self) -> bool:
+        """Whether WHERE may name the field: not compound fields, not long text areas (a
+        textarea over 255 characters), nor anyType or base64, as Salesforce's describe says."""
+        if self.type == "textarea":
+            return self.length <= 255
+        return self.type not in ("address", "location", "anyType", "base64")
 
     @property
     def is_custom(self) -> bool:

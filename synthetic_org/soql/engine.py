@@ -244,14 +244,21 @@ class Engine:
             return ~self._expression(node.operand, obj)
         column = self.resolve_field(obj, node.field)
         field = pc.field(column.key)
-        if column.spec.type in COMPOUND_TYPES:
+        if not column.spec.filterable:
             raise SoqlError(
                 "INVALID_FIELD", f"field '{column.name}' can not be filtered in a query call"
             )
+        case_insensitive = column.spec.arrow_type == pa.string() and column.spec.type not in (
+            "id",
+            "reference",
+        )
         if isinstance(node, InList):
             values = [_scalar(column, literal) for literal in node.literals]
-            value_set = pa.array([v.as_py() for v in values], type=values[0].type)
-            member = field.isin(value_set)
+            plain = [v.as_py() for v in values]
+            if case_insensitive:
+                field = pc.utf8_lower(field)
+                plain = [v.lower() for v in plain]
+            member = field.isin(pa.array(plain, type=values[0].type))
             return (~member | field.is_null()) if node.negated else member
         literal = node.literal
         if literal.kind == "null":
@@ -267,10 +274,6 @@ class Engine:
                     "INVALID_FIELD", f"invalid operator on {column.spec.type} field: LIKE"
                 )
             return pc.match_like(field, pattern=value.as_py(), ignore_case=True)
-        case_insensitive = column.spec.arrow_type == pa.string() and column.spec.type not in (
-            "id",
-            "reference",
-        )
         if case_insensitive and node.op in ("=", "!="):
             field = pc.utf8_lower(field)
             value = pa.scalar(value.as_py().lower())

@@ -84,8 +84,11 @@ class ObjectReader:
         logger: logging.Logger,
         *,
         name: str | None = None,
+        where: tuple[str, ...] = (),
     ) -> None:
         self.runtime = runtime
+        # Conditions every query of this reader carries (an object_filters entry), COUNT included.
+        self.where = where
         self.schema = schema
         self.logger = logger
         self.name = name or schema.name
@@ -104,7 +107,7 @@ class ObjectReader:
     ) -> Plan:
         """The first query ``read_pages`` sends for these arguments (the whole window)."""
         order = [key, "Id"] if key else ["Id"]
-        select = Select(self.schema.name, fields, list(where or []), order_by=order)
+        select = Select(self.schema.name, fields, [*self.where, *(where or [])], order_by=order)
         include = self.runtime.settings.include_deleted if all_rows is None else all_rows
         return Plan(select, key, start, end, include, ordered)
 

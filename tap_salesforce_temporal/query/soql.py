@@ -34,6 +34,27 @@ def string_literal(value: str) -> str:
     return f"'{escaped}'"
 
 
+def enclosed(condition: str) -> bool:
+    """True when one pair of parentheses encloses the whole condition (quoted text skipped),
+    so ``(a OR b)`` is not wrapped again while ``(a) OR (b)`` is."""
+    if not (condition.startswith("(") and condition.endswith(")")):
+        return False
+    depth, quoted, escaped = 0, False, False
+    for position, char in enumerate(condition):
+        if quoted:
+            escaped, quoted = (not escaped and char == "\\"), quoted and (escaped or char != "'")
+            continue
+        if char == "'":
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0 and position < len(condition) - 1:
+                return False
+    return depth == 0
+
+
 @dataclass(frozen=True)
 class Select:
     object_name: str
@@ -55,7 +76,9 @@ class Select:
         columns = ", ".join(identifier(f) for f in self.fields) if self.fields else "COUNT()"
         text = f"SELECT {columns} FROM {identifier(self.object_name, what='object')}"  # noqa: S608 - identifiers validated above
         if self.where:
-            text += " WHERE " + " AND ".join(f"({c})" if " OR " in c else c for c in self.where)
+            text += " WHERE " + " AND ".join(
+                f"({c})" if " OR " in c and not enclosed(c) else c for c in self.where
+            )
         if self.order_by and self.fields:
             text += " ORDER BY " + ", ".join(f"{identifier(f)} ASC" for f in self.order_by)
         if self.limit is not None:

@@ -24,6 +24,7 @@ from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 from typing_extensions import override
 
 from ..batches import BatchFile, ParquetBatchWriter, parquet_batch_directory
+from ..query.filters import object_filter
 from ..query.page import BookmarkTracker, Page
 from ..query.reader import ObjectReader, Plan, Shape
 from ..query.values import RecordShaper, canonical_datetime, format_datetime
@@ -78,7 +79,12 @@ class SObjectStream(IncrementalStream):
         super().__init__(tap=tap, schema=self.build_schema(), name=object_schema.name)
         self.primary_keys = ["Id"]
         self.replication_key = object_schema.replication_key
-        self.reader = ObjectReader(runtime, object_schema, self.logger)
+        self.reader = ObjectReader(
+            runtime,
+            object_schema,
+            self.logger,
+            where=object_filter(runtime.settings, object_schema),
+        )
 
     def build_schema(self) -> dict:
         return self.object_schema.json_schema()

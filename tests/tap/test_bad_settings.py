@@ -15,6 +15,7 @@ WRONG_BY_KIND = {
     "number": "lots",
     "boolean": "maybe",
     "array": "Account",
+    "object": "Account",
 }
 
 

@@ -62,6 +62,14 @@ WRONG_TYPES = {
     "boolean": ["maybe", 2, [True], {"b": True}],
     "array": ["Account", [1, 2], {"a": "b"}, [["Account"]]],
     "date-time": ["2024-13-45T00:00:00Z", 0, "0001-01-01T00:00:00Z", "yesterday", ["2024-01-01"]],
+    "object": [
+        "Account",
+        ["Account"],
+        {"Account": 5},
+        {"Account": "Name = 'x' OR"},
+        {"Acc\nount": "Name = 'x'"},
+        {"Account": "Name = 'x'; DELETE"},
+    ],
 }
 HOSTILE = {
     "string": ["back\\slash@host", "new\nline\r\x00", "http://192.0.2.2:1\\@127.0.0.1"],
@@ -70,6 +78,7 @@ HOSTILE = {
     "boolean": ["TRUE"],
     "array": [["*"], ["Acc\\ount"], ["a\nb"]],
     "date-time": ["9999-12-31T23:59:59-23:59", "1700-01-01T00:00:00Z"],
+    "object": [{"Account": "Name = 'x\\' OR Id != null' OR Name != null"}],
 }
 # Settings whose hostile string values must be refused (URLs the credentials go to, enums).
 MUST_REFUSE_STRINGS = {"domain", "instance_url", "api_version", "auth_flow", "api_type"}
