@@ -29,6 +29,7 @@ from .state import checked_state
 from .streams.decisions import MicroDecisionEventsStream
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
+from .unsyncable import is_unsyncable
 from .writer import FastWriter
 
 DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
@@ -130,6 +131,7 @@ class TapSalesforceTemporal(TapHooks):
         self._check_selected_exist({e["name"] for e in body["sobjects"]})
         catalog_names = self._catalog_stream_names()
         names = []
+        unsyncable = []
         for entry in body["sobjects"]:
             name = entry["name"]
             if patterns and not any(
@@ -141,7 +143,15 @@ class TapSalesforceTemporal(TapHooks):
             if not entry.get("queryable", False):
                 self.logger.warning("Object %s is not queryable by this user; skipped", name)
                 continue
+            if is_unsyncable(name):
+                unsyncable.append(name)
+                continue
             names.append(name)
+        if unsyncable:
+            self.logger.info(
+                "Setup/metadata objects that need a filter or a parent query are not synced as streams: %s",
+                ", ".join(sorted(unsyncable)),
+            )
         return names
 
     def _selected_in_catalog(self) -> set[str] | None:
