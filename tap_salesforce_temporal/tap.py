@@ -26,6 +26,7 @@ from .schema import ObjectSchema, from_describe
 from .sdk_hooks import TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
+from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
 from .streams.decisions import MicroDecisionEventsStream
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
@@ -100,7 +101,12 @@ class TapSalesforceTemporal(TapHooks):
         schemas = self._describe_all(runtime, names)
         by_name = {schema.name: schema for schema in schemas}
         self._warn_untracked(by_name)
-        streams: list[Stream] = [SObjectStream(self, schema, runtime) for schema in schemas]
+        streams: list[Stream] = [
+            SObjectStream(self, schema, runtime) for schema in schemas if schema.name != ARCHIVE
+        ]
+        if ARCHIVE in by_name:  # Field Audit Trail: a big object with its own query rules
+            types = history_types(runtime.queryable_objects)
+            streams.append(FieldHistoryArchiveStream(self, by_name[ARCHIVE], runtime, types))
         streams.append(MicroDecisionEventsStream(self, runtime, by_name))
         streams.append(HistoryTrackedFieldsStream(self, runtime, by_name))
         return streams
