@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import time
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import pyarrow.compute as pc
 
 from .data.org import SyntheticOrg
 from .errors import SalesforceError, sf_datetime
@@ -41,6 +44,22 @@ class BulkJob:
     error_message: str | None = None
     failure: str = INTERNAL_ERROR  # the errorMessage a failing job ends with
     started: float = field(default_factory=time.monotonic)
+
+
+def unordered(result: QueryResult, seed: str) -> QueryResult:
+    """The rows in a seeded shuffled order, as a query without ORDER BY comes back from Bulk.
+
+    Salesforce splits such a job into primary-key chunks processed in parallel and returns the
+    chunks' results in whatever order they finish ("How Bulk Queries Are Processed"): nothing
+    promises key order. Shuffling every row (a superset of shuffled chunks) keeps a client from
+    relying on an order the real API does not give; the same rows of one object shuffle the same
+    way, so a failure reproduces.
+    """
+    rows = result.table.num_rows
+    if rows < 2:
+        return result
+    noise = pc.random(rows, initializer=zlib.crc32(seed.encode()))
+    return replace(result, table=result.table.take(pc.sort_indices(noise)))
 
 
 class BulkJobs:
@@ -98,6 +117,10 @@ class BulkJobs:
         reason = bulk_unsupported_reason(result)
         if reason:
             raise SalesforceError(400, "API_ERROR", reason)
+        if not query.order_by:
+            # Seeded by object, not query text: two runs whose windows differ only in their end
+            # (the run's start) get their rows in the same order.
+            result = unordered(result, f"{self.data.seed}:{operation}:{obj.name}")
         job = BulkJob(
             id=self.new_id("750"),
             operation=operation,

@@ -26,9 +26,11 @@ from .schema import ObjectSchema, from_describe
 from .sdk_hooks import TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
+from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
 from .streams.decisions import MicroDecisionEventsStream
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
+from .unsyncable import is_unsyncable
 from .writer import FastWriter
 
 DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
@@ -100,7 +102,12 @@ class TapSalesforceTemporal(TapHooks):
         by_name = {schema.name: schema for schema in schemas}
         self._warn_untracked(by_name)
         self._warn_unused_filters(by_name)
-        streams: list[Stream] = [SObjectStream(self, schema, runtime) for schema in schemas]
+        streams: list[Stream] = [
+            SObjectStream(self, schema, runtime) for schema in schemas if schema.name != ARCHIVE
+        ]
+        if ARCHIVE in by_name:  # Field Audit Trail: a big object with its own query rules
+            types = history_types(runtime.queryable_objects)
+            streams.append(FieldHistoryArchiveStream(self, by_name[ARCHIVE], runtime, types))
         streams.append(MicroDecisionEventsStream(self, runtime, by_name))
         streams.append(HistoryTrackedFieldsStream(self, runtime, by_name))
         return streams
@@ -141,6 +148,7 @@ class TapSalesforceTemporal(TapHooks):
         self._check_selected_exist({e["name"] for e in body["sobjects"]})
         catalog_names = self._catalog_stream_names()
         names = []
+        unsyncable = []
         for entry in body["sobjects"]:
             name = entry["name"]
             if patterns and not any(
@@ -152,7 +160,15 @@ class TapSalesforceTemporal(TapHooks):
             if not entry.get("queryable", False):
                 self.logger.warning("Object %s is not queryable by this user; skipped", name)
                 continue
+            if is_unsyncable(name):
+                unsyncable.append(name)
+                continue
             names.append(name)
+        if unsyncable:
+            self.logger.info(
+                "Setup/metadata objects that need a filter or a parent query are not synced as streams: %s",
+                ", ".join(sorted(unsyncable)),
+            )
         return names
 
     def _selected_in_catalog(self) -> set[str] | None:
