@@ -62,6 +62,9 @@ class HistoryTrackedFieldsStream(Stream):
         self.primary_keys = ["object_name", "field_name"]
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
+        if self.runtime.stopped_reason:  # the quota guard stopped the run: no more API calls
+            self.logger.info("history_tracked_fields: skipped, %s", self.runtime.stopped_reason)
+            return
         rows = [
             row
             for schema in sorted(self.history, key=lambda s: s.name)
