@@ -29,6 +29,7 @@ from synthetic_org import SandboxOrg
 from .run import BASELINE, TAP, TARGET, median_run, run_one, run_pipe
 
 AMPLIFIED_ROWS = 100_000  # RECORD rows per target measurement, the stream's lines repeated
+AMPLIFIED_BYTES = 200 * 1024 * 1024  # ... or this much input, whichever comes first
 _SUMMARY = re.compile(r"Run summary \| (\S+)\s+([\d,]+) (\w+)\s+\d+\s+([\d.]+)")
 
 
@@ -196,7 +197,10 @@ def _amplified(path: Path, rows: int) -> tuple[Path, int]:
     less CPU than the noise of the target's start-up (~0.6 s), which is taken out."""
     lines = path.read_bytes().splitlines(keepends=True)
     schema, records = lines[0], lines[1:]
-    times = -(-AMPLIFIED_ROWS // max(1, rows))
+    size = max(1, sum(len(line) for line in records))
+    # Rows up to AMPLIFIED_ROWS, bytes up to AMPLIFIED_BYTES (a wide object's 100,000 rows
+    # would be gigabytes).
+    times = max(1, min(-(-AMPLIFIED_ROWS // max(1, rows)), AMPLIFIED_BYTES // size))
     bigger = path.with_suffix(".amplified")
     with open(bigger, "wb") as out:
         out.write(schema)
