@@ -629,6 +629,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the whole-org section (250 ms per answer, 5 s per Bulk job; minutes)",
     )
+    parser.add_argument(
+        "--lake-runs",
+        type=int,
+        default=670,
+        help="simulated 15-minute runs into a Delta table (a week: 670; 0 skips the lake section)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
     parser.add_argument(
         "--memory-sizes",
@@ -660,6 +666,22 @@ def main(argv: list[str] | None = None) -> int:
             from bench.whole_org import whole_org
 
             whole = whole_org(Path(tmp) / "whole-org")
+        lake: list[str] = []
+        if args.lake_runs:
+            from bench.lake import lake_bench
+
+            # Merge cost at the goal's size; the week of runs on a smaller table (the file-count
+            # bound does not depend on the table's size, the week's wall time does).
+            merge = lake_bench(1_000_000, 1_000, 10, Path(tmp) / "lake-merge")
+            week = lake_bench(50_000, 1_000, args.lake_runs, Path(tmp) / "lake-week")
+            lake = [
+                f"Delta merge of 1,000 changed rows into a 1,000,000-row table: median"
+                f" {merge['median_merge_s']:.2f} s (goal: under 5 s).",
+                f"{args.lake_runs} simulated 15-minute runs of 1,000 changed rows: {week['live_rows']:,}"
+                f" live rows for {week['expected_rows']:,} live records, {week['duplicate_keys']}"
+                f" duplicate keys, {week['live_files']} live file(s), {week['data_files_on_disk']}"
+                f" data files on disk before vacuum's retention, {week['log_files']} log files.",
+            ]
         if args.soak_rows:
             from bench.soak import soak
 
@@ -669,6 +691,8 @@ def main(argv: list[str] | None = None) -> int:
         table += "\n".join(objects) + "\n"
     if whole:
         table += "\n" + "\n".join(whole) + "\n"
+    if lake:
+        table += "\n" + "\n".join(lake) + "\n"
     if soak_lines:
         table += "\n" + "\n".join(soak_lines) + "\n"
     if len(memory) >= 2:
