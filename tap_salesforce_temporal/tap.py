@@ -27,6 +27,7 @@ from .sdk_hooks import TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
 from .streams.decisions import MicroDecisionEventsStream
+from .streams.shared_events import read_users_first
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
 from .writer import FastWriter
@@ -217,6 +218,7 @@ class TapSalesforceTemporal(TapHooks):
     @override
     def sync_all(self) -> None:
         runtime = self.runtime
+        read_users_first(self.streams.values(), runtime)
         self._plan_read_ahead(runtime)
         try:
             super().sync_all()

@@ -29,21 +29,41 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+from singer_sdk import Stream
 
 from ..events import Derivation
 from ..query.page import Page
 from ..query.reader import Shape
 from ..query.values import RecordShaper, format_datetime
-from ..runtime import StreamStats
+from ..runtime import Runtime, StreamStats
 from .decisions import PER_ROW_EVENT_TYPES, MicroDecisionEventsStream, Source
 
 if TYPE_CHECKING:
     from .sobject import SObjectStream
 
 EVENTS_STREAM = MicroDecisionEventsStream.name
+
+
+def read_users_first(streams: Iterable[Stream], runtime: Runtime) -> None:
+    """Read the org's users (events' actor types) before any stream opens its query.
+
+    A shared source derives its events from its first page on; reading the users then would
+    put a call between the object's pages (and beside the read-ahead's), so a quota stop would
+    cross at another call than a sequential read's page. The events stream reads them anyway.
+    """
+    streams = list(streams)
+    events = next((s for s in streams if isinstance(s, MicroDecisionEventsStream)), None)
+    if events is None or not events.selected or runtime.client.quota_reached():
+        return
+    shared_kinds = {
+        name for name, source in events.sources.items() if source.event_type in PER_ROW_EVENT_TYPES
+    }
+    if any(s.selected and s.name in shared_kinds for s in streams if s is not events):
+        runtime.user_types()
 
 
 class SharedEvents:
