@@ -20,7 +20,8 @@ Shared only when the two reads are the same read (else X's events are read separ
 - the same key (the events' ``timestamp_recorded`` is X's replication key);
 - the same rows: no ``include_deleted`` (the events never read deleted or archived rows), and
   X's window starts at or before the events' (rows before the events' start are skipped);
-- X selects every field the rule reads, and the pages are in record form (not BATCH tables).
+- X selects every field the rule reads, and the run writes RECORD messages (in BATCH mode
+  the events stream writes its own batch files: RECORDs beside them would change the mode).
 
 Memory stays bounded: the events of one page are written as they are derived.
 """
@@ -99,6 +100,7 @@ class SharedEvents:
             or not events.selected
             or events.started
             or shape != "pages"
+            or events.get_batch_config(events.config) is not None  # events go out as BATCH
             or runtime.settings.include_deleted
         ):
             return None
