@@ -87,6 +87,7 @@ class SharedEvents:
         self.derivation: Derivation = events.derivation()
         self.record_types = frozenset(events.runtime.settings.record_types)
         self.stats: StreamStats = events.runtime.stats_for(f"{EVENTS_STREAM}:{source.object_name}")
+        self.stats.path = "shared"  # the run summary: no read of its own
 
     @classmethod
     def attach(

@@ -106,3 +106,43 @@ def test_given_an_object_stream_and_the_events_selected_then_each_source_is_read
     reads = log.since(before)
     # (OpportunityHistory is read twice: its snapshots before the window, then the window.)
     assert [reads[name] for name in OBJECT_STREAMS] == [1, 1, 1], reads
+
+
+def test_given_the_two_bookmarks_apart_when_both_are_selected_then_no_event_is_lost_or_added(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    """Object stream ahead of the events: the events are read on their own. Events ahead of the
+    object stream: shared, without the rows before the events' bookmark."""
+    log = QueryLog(org)
+    config = tap_config(org, api_type="rest")
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    both = select(copy.deepcopy(catalog), ["AccountHistory", "micro_decision_events"])
+    history_only = select(copy.deepcopy(catalog), ["AccountHistory"])
+    events_only = select(copy.deepcopy(catalog), ["micro_decision_events"])
+    cut = {**config, "end_date": "2025-06-01T00:00:00Z"}
+
+    def account_events(run: Any) -> dict[str, dict]:
+        return {
+            k: e
+            for k, e in _comparable(run.records("micro_decision_events")).items()
+            if e["context"]["source_object"] == "AccountHistory"
+        }
+
+    ahead = run_tap(tmp_path, cut, catalog=history_only).last_state
+    before = len(log.queries)
+    run = run_tap(tmp_path, config, state=ahead, catalog=both)
+    assert run.returncode == 0, run.stderr
+    assert log.since(before)["AccountHistory"] == 2, "the events read their own, longer window"
+    everything = account_events(run_tap(tmp_path, config, catalog=events_only))
+    assert account_events(run) == everything
+
+    behind = run_tap(tmp_path, cut, catalog=events_only).last_state
+    assert behind is not None
+    before = len(log.queries)
+    shared = run_tap(tmp_path, config, state=behind, catalog=both)
+    assert shared.returncode == 0, shared.stderr
+    assert log.since(before)["AccountHistory"] == 1
+    alone = run_tap(tmp_path, config, state=behind, catalog=events_only)
+    assert account_events(shared) == account_events(alone)
+    assert 0 < len(account_events(alone)) < len(everything)
+    assert len(shared.records("AccountHistory")) > len(account_events(shared))
