@@ -4,6 +4,8 @@ micro_decision_events reads each source object (field history objects, Opportuni
 ProcessInstanceStep, Task, Event, SetupAuditTrail) incrementally with its own bookmark (one state
 partition per source), derives events with the pure rules of ``events.py``, and emits them in the
 source's key order, which is also ``timestamp_recorded`` order: a killed run resumes per source.
+A source whose own object stream is selected and synced first may have had its events derived
+from that stream's pages (``shared_events``): its partition is then not read again.
 """
 
 from __future__ import annotations
