@@ -40,6 +40,9 @@ class Runtime:
     queryable_objects: set[str] = field(default_factory=set)
     # Opens upcoming streams' queries while one is written (tap.sync_all sets it up).
     ahead: ReadAhead = field(default_factory=NoReadAhead)
+    # Source objects whose micro_decision_events came from their own stream's pages this run
+    # (``streams.shared_events``): the events stream does not read them again.
+    shared_event_sources: set[str] = field(default_factory=set)
     _user_types: dict[str, str | None] | None = None
 
     def user_types(self) -> dict[str, str | None]:

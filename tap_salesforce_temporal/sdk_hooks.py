@@ -27,6 +27,7 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Stream, "_sync_batches", ("batch_config", "context")),
     (Stream, "_process_record", ("record", "child_context", "partition_context")),
     (Stream, "_write_starting_replication_value", ("context",)),
+    (Stream, "_write_schema_message", ()),
     (Tap, "_validate_config", ("raise_errors",)),
 )
 # Private attributes of a stream instance read or written here.
@@ -71,6 +72,17 @@ class StreamHooks(Stream):
 
     def sdk_start_replication_value(self, context: dict | None) -> None:
         self._write_starting_replication_value(context)
+
+    def sdk_write_schema(self) -> None:
+        self._write_schema_message()
+
+    def sdk_write_record(self, record: dict) -> None:
+        """One record through this stream's maps and writer, outside its own sync."""
+        self._write_record_message(record)
+
+    def sdk_tap_stream(self, name: str) -> Stream | None:
+        """Another stream of the same tap (None when the tap has no such stream)."""
+        return self._tap.streams.get(name)
 
     def sdk_write_message(self, message: t.Any) -> None:
         self._tap.write_message(message)

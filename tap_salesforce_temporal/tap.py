@@ -28,6 +28,7 @@ from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
 from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
 from .streams.decisions import MicroDecisionEventsStream
+from .streams.shared_events import read_users_first
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
 from .unsyncable import is_unsyncable
@@ -244,6 +245,7 @@ class TapSalesforceTemporal(TapHooks):
     @override
     def sync_all(self) -> None:
         runtime = self.runtime
+        read_users_first(self.streams.values(), runtime)
         self._plan_read_ahead(runtime)
         try:
             super().sync_all()

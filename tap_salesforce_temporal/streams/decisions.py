@@ -4,6 +4,8 @@ micro_decision_events reads each source object (field history objects, Opportuni
 ProcessInstanceStep, Task, Event, SetupAuditTrail) incrementally with its own bookmark (one state
 partition per source), derives events with the pure rules of ``events.py``, and emits them in the
 source's key order, which is also ``timestamp_recorded`` order: a killed run resumes per source.
+A source whose own object stream is selected and synced first may have had its events derived
+from that stream's pages (``shared_events``): its partition is then not read again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from ..schema import ObjectSchema
 from .base import IncrementalStream
 
 CHUNK_ROWS = 2000
+# Rules that need nothing but the row: each page's events can come from any read of the rows.
+PER_ROW_EVENT_TYPES = frozenset({"field_change", "activity", "setup_change"})
 PRIOR_IDS_PER_QUERY = 150
 _ID = re.compile(r"[A-Za-z0-9]{15,18}")
 
@@ -173,6 +177,10 @@ class MicroDecisionEventsStream(IncrementalStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     # Events name their source in context.source_object; the partition key is not a column.
     records_carry_partition_keys = False
+    # Set once this stream's own sync has begun: an object stream synced later (an unusual order)
+    # must not derive events for a source this stream already read.
+    started = False
+    schema_written = False
 
     def __init__(self, tap: Any, runtime: Runtime, schemas: dict[str, ObjectSchema]) -> None:
         self.runtime = runtime
@@ -190,24 +198,38 @@ class MicroDecisionEventsStream(IncrementalStream):
     def partitions(self) -> list[dict]:
         return [{"source_object": name} for name in self.sources]
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
-        if context is None:
-            return
-        source = self.sources[context["source_object"]]
+    def derivation(self) -> Derivation:
+        """What every rule needs besides the rows (the org's users are read once per run)."""
         runtime = self.runtime
-        stats = runtime.stats_for(f"{self.name}:{source.object_name}")
-        if runtime.stopped_reason:
-            return
-        start, end = self.query_range(context)
-        if start is not None and end is not None and start >= end:
-            return
-        derivation = Derivation(
+        return Derivation(
             user_types=runtime.user_types(),
             key_prefixes=runtime.key_prefixes,
             org_id=runtime.client.session.org_id,
             extracted_at=format_datetime(runtime.run_started),
             extractor_version=EXTRACTOR_VERSION,
         )
+
+    def get_records(self, context: dict | None) -> Iterable[dict]:
+        if context is None:
+            return
+        self.started = True
+        source = self.sources[context["source_object"]]
+        runtime = self.runtime
+        stats = runtime.stats_for(f"{self.name}:{source.object_name}")
+        if runtime.stopped_reason:
+            return
+        if source.object_name in runtime.shared_event_sources:
+            self.logger.info(
+                "%s: %s events came from the %s stream's pages; not read again",
+                self.name,
+                source.object_name,
+                source.object_name,
+            )
+            return
+        start, end = self.query_range(context)
+        if start is not None and end is not None and start >= end:
+            return
+        derivation = self.derivation()
         reader = ObjectReader(
             runtime,
             self.schemas[source.object_name],
@@ -230,12 +252,8 @@ class MicroDecisionEventsStream(IncrementalStream):
         start: Any,
         stats: StreamStats,
     ) -> Iterator[dict]:
-        name = source.object_name
-        if source.event_type == "field_change":
-            schema = self.schemas[name]
-            yield from field_history_events(
-                name, schema.history_parent_object or "", schema.history_parent_field or "", rows, d
-            )
+        if source.event_type in PER_ROW_EVENT_TYPES:
+            yield from self.row_events(source, rows, d)
         elif source.event_type == "stage_change":
             tracker = StageTracker()
             for chunk in _chunks(rows, CHUNK_ROWS):
@@ -243,8 +261,17 @@ class MicroDecisionEventsStream(IncrementalStream):
                     unseen = sorted({r["OpportunityId"] for r in chunk} - set(tracker.states))
                     tracker.seed(self._prior_snapshots(reader, unseen, start, stats))
                 yield from tracker.events(chunk, d)
-        elif source.event_type == "approval_decision":
+        else:
             yield from approval_events(rows, d)
+
+    def row_events(self, source: Source, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
+        """Events of a source whose rule looks at one row at a time (``PER_ROW_EVENT_TYPES``)."""
+        name = source.object_name
+        if source.event_type == "field_change":
+            schema = self.schemas[name]
+            yield from field_history_events(
+                name, schema.history_parent_object or "", schema.history_parent_field or "", rows, d
+            )
         elif source.event_type == "activity":
             yield from activity_events(name, rows, d)
         else:

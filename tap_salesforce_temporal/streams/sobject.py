@@ -32,6 +32,7 @@ from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..writer import FastRecordWriter, FastWriter
 from .base import IncrementalStream, is_identity_map
+from .shared_events import SharedEvents
 
 
 def _bookmark_of(row: dict, key: str | None) -> dict | None:
@@ -168,7 +169,9 @@ class SObjectStream(IncrementalStream):
         """Every page of this run with the bookmark it allows once written (None: not yet).
 
         The one place that decides what is read: the window (bookmark - lookback .. run start),
-        the selected fields, the rows a page at a time, then tombstones of hard deletes. Rows,
+        the selected fields, the rows a page at a time, then tombstones of hard deletes; the
+        object's micro_decision_events come from the same pages when they can
+        (``shared_events``). Rows,
         seconds and API calls are counted and the quota guard is handled (``accounted``).
         """
         stats = self.runtime.stats_for(self.name)
@@ -178,9 +181,16 @@ class SObjectStream(IncrementalStream):
         start, end = window
         tracker = BookmarkTracker(self.replication_key)
         deleted_seen: set[str] = set()
+        # micro_decision_events of this object from these same pages, when it is selected too
+        events = SharedEvents.attach(self, start, shape)
         for page in self.accounted(self._read_pages(start, end, stats, shape), stats, tables=True):
             deleted_seen.update(_deleted_ids(page.rows))
-            yield page, tracker.after(page)
+            bookmark = tracker.after(page)
+            if events is not None:
+                events.write(page, bookmark)  # before the page: STATE after it covers both
+            yield page, bookmark
+        if events is not None:
+            events.finish()
         tombstones = self._hard_deleted(start, end, deleted_seen, stats)
         if tombstones:
             rows = pa.Table.from_pylist(tombstones) if shape == "tables" else tombstones

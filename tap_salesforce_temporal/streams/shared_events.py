@@ -1,0 +1,170 @@
+"""One read per source object: micro_decision_events derived from an object stream's own pages.
+
+When an object's stream and ``micro_decision_events`` are both selected, the events of that
+object used to cost a second query of the same rows. Streams sync one after another and the
+object streams come first, so while object X's stream reads its pages, X's events are derived
+from the same pages, and X's partition of the events stream is then skipped.
+
+Message order, per page of X: the page's events (RECORDs of micro_decision_events), then X's
+RECORDs, then STATE. The STATE line is the whole tap state, so it carries X's bookmark and the
+events bookmark for X together; the events bookmark moves only after the page's events are
+written, and only when X's own bookmark moves (an unordered Bulk job: at its last page), to
+the same key value: it never passes a row whose events were not written. A kill at any point
+leaves the events bookmark at or behind X's, and a run whose events bookmark is behind X's
+window reads the events separately, as before: nothing is lost and nothing is shared wrongly.
+
+Shared only when the two reads are the same read (else X's events are read separately):
+- the rule looks at one row at a time (field history, Task/Event, SetupAuditTrail), so pages in
+  any order give the same events; OpportunityHistory's stage changes need the previous snapshot
+  per opportunity in order, and ProcessInstanceStep needs relationship fields;
+- the same key (the events' ``timestamp_recorded`` is X's replication key);
+- the same rows: no ``include_deleted`` (the events never read deleted or archived rows), and
+  X's window starts at or before the events' (rows before the events' start are skipped);
+- X selects every field the rule reads, and the run writes RECORD messages (in BATCH mode
+  the events stream writes its own batch files: RECORDs beside them would change the mode).
+
+Memory stays bounded: the events of one page are written as they are derived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from singer_sdk import Stream
+
+from ..events import Derivation
+from ..query.page import Page
+from ..query.reader import Shape
+from ..query.values import RecordShaper, format_datetime
+from ..runtime import Runtime, StreamStats
+from .decisions import PER_ROW_EVENT_TYPES, MicroDecisionEventsStream, Source
+
+if TYPE_CHECKING:
+    from .sobject import SObjectStream
+
+EVENTS_STREAM = MicroDecisionEventsStream.name
+
+
+def read_users_first(streams: Iterable[Stream], runtime: Runtime) -> None:
+    """Read the org's users (events' actor types) before any stream opens its query.
+
+    A shared source derives its events from its first page on; reading the users then would
+    put a call between the object's pages (and beside the read-ahead's), so a quota stop would
+    cross at another call than a sequential read's page. The events stream reads them anyway.
+    """
+    streams = list(streams)
+    events = next((s for s in streams if isinstance(s, MicroDecisionEventsStream)), None)
+    if events is None or not events.selected or runtime.client.quota_reached():
+        return
+    shared_kinds = {
+        name for name, source in events.sources.items() if source.event_type in PER_ROW_EVENT_TYPES
+    }
+    if any(s.selected and s.name in shared_kinds for s in streams if s is not events):
+        runtime.user_types()
+
+
+class SharedEvents:
+    """Writes the events of one source object from the pages its object stream reads."""
+
+    def __init__(
+        self,
+        events: MicroDecisionEventsStream,
+        source: Source,
+        shaper: RecordShaper,
+        floor: str | None,
+        logger: logging.Logger,
+    ) -> None:
+        self.events = events
+        self.source = source
+        self.context = {"source_object": source.object_name}
+        self.shaper = shaper
+        self.floor = floor  # rows keyed before it are before the events' window
+        self.logger = logger
+        self.derivation: Derivation = events.derivation()
+        self.record_types = frozenset(events.runtime.settings.record_types)
+        self.stats: StreamStats = events.runtime.stats_for(f"{EVENTS_STREAM}:{source.object_name}")
+        self.stats.path = "shared"  # the run summary: no read of its own
+
+    @classmethod
+    def attach(
+        cls, stream: SObjectStream, start: dt.datetime | None, shape: Shape
+    ) -> SharedEvents | None:
+        """The sharing for ``stream``'s read starting at ``start``, or None: read separately."""
+        events = stream.sdk_tap_stream(EVENTS_STREAM)
+        runtime = stream.runtime
+        if (
+            not isinstance(events, MicroDecisionEventsStream)
+            or not events.selected
+            or events.started
+            or shape != "pages"
+            or events.get_batch_config(events.config) is not None  # events go out as BATCH
+            or runtime.settings.include_deleted
+        ):
+            return None
+        source = events.sources.get(stream.name)
+        if (
+            source is None
+            or source.event_type not in PER_ROW_EVENT_TYPES
+            or source.key != stream.replication_key
+            or not set(source.fields) <= set(stream.selected_fields())
+        ):
+            return None
+        context = {"source_object": source.object_name}
+        events.sdk_start_replication_value(context)  # what the events' own sync does first
+        events_start, events_end = events.query_range(context)
+        if events_start is not None and events_end is not None and events_start >= events_end:
+            return None  # nothing for the events to read: their own turn finds that too
+        if start is not None and (events_start is None or start > events_start):
+            stream.logger.info(
+                "%s: the %s bookmark is behind this stream's; its events are read separately",
+                stream.name,
+                EVENTS_STREAM,
+            )
+            return None
+        floor = None
+        if events_start is not None and (start is None or start < events_start):
+            floor = format_datetime(events_start)
+        if not events.schema_written:
+            events.sdk_write_schema()  # its RECORDs go out before its own sync writes it again
+            events.schema_written = True
+        shaper = RecordShaper(stream.object_schema, list(source.fields))
+        return cls(events, source, shaper, floor, stream.logger)
+
+    def write(self, page: Page, bookmark: dict | None) -> None:
+        """Write the page's events, then move the events bookmark with the page's bookmark."""
+        key = self.source.key
+        if isinstance(page.rows, pa.Table):
+            rows = self.shaper.from_table(page.rows.select(list(self.source.fields)))
+        else:
+            rows = iter(page.rows)
+        if self.floor is not None:
+            floor = self.floor
+            rows = (r for r in rows if r.get(key) is not None and r[key] >= floor)
+        events = self.events
+        written = 0
+        for event in events.row_events(self.source, rows, self.derivation):
+            if self.record_types and event["record_type"] not in self.record_types:
+                continue
+            events.sdk_write_record(event)
+            written += 1
+        self.stats.rows += written
+        if bookmark and bookmark.get(key) is not None:
+            events.remember_bookmark({events.replication_key: bookmark[key]}, self.context)
+            events.settle_bookmark()
+
+    def finish(self) -> None:
+        """Every page was read and its events written: the events stream skips this source."""
+        runtime = self.events.runtime
+        if runtime.stopped_reason:
+            return  # read part of the way: the bookmark says how far, the next run goes on
+        runtime.shared_event_sources.add(self.source.object_name)
+        self.logger.info(
+            "%s: %d %s events derived from this stream's pages (no second read)",
+            self.source.object_name,
+            self.stats.rows,
+            EVENTS_STREAM,
+        )
