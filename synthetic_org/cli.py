@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--query-timeout-days", type=float, metavar="D", help="ranges wider than D days time out"
     )
     faults.add_argument(
+        "--fault-describe-unavailable",
+        action="append",
+        default=[],
+        metavar="OBJECT",
+        help="describes of OBJECT answer 503 every time (repeatable)",
+    )
+    faults.add_argument(
         "--random-fault-rate",
         type=float,
         default=0.0,
@@ -104,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         failed_bulk_jobs=args.failed_bulk_jobs,
         slow_polls=args.slow_polls,
         query_timeout_days=args.query_timeout_days,
+        unavailable_describes=frozenset(args.fault_describe_unavailable),
         random_rate=args.random_fault_rate,
         random_seed=args.seed,
     )

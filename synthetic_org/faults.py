@@ -24,6 +24,8 @@ class Faults:
     failed_bulk_jobs: int = 0  # the next N Bulk jobs end in state Failed
     slow_polls: int = 0  # polls a Bulk job stays InProgress before it completes
     query_timeout_days: float | None = None  # queries spanning more days answer QUERY_TIMEOUT
+    # Describes of these objects answer 503 SERVER_UNAVAILABLE, every time (retries exhausted).
+    unavailable_describes: frozenset[str] = frozenset()
     # Chaos mode: each API call independently meets one random fault with this probability.
     random_rate: float = 0.0
     random_seed: int = 0

@@ -101,6 +101,9 @@ class RestApi:
         spec = self.find_object(name)
         if spec is None:
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        if spec.name in self.faults.unavailable_describes:
+            self.faults.record("SERVER_UNAVAILABLE")
+            raise SalesforceError(503, "SERVER_UNAVAILABLE", "Server unavailable, try again later")
         entry = self._global_entry(spec, version)
         entry.update(
             {

@@ -36,6 +36,12 @@ from .writer import FastWriter
 
 DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
 TRACKABLE_STANDARD_OBJECTS = frozenset({"Account", "Case", "Contact", "Lead", "Opportunity"})
+# Describe answers that mean the object is not there for this user: skipped with a warning. Any
+# other failure (a session refused twice, retries exhausted) fails the run: a skipped object
+# ends the run "successfully" without its rows (the chaos test lost all of OpportunityHistory).
+UNDESCRIBABLE_CODES = frozenset(
+    {"NOT_FOUND", "INVALID_TYPE", "INSUFFICIENT_ACCESS", "INSUFFICIENT_ACCESS_OR_READONLY"}
+)
 
 
 class TapSalesforceTemporal(TapHooks):
@@ -212,6 +218,8 @@ class TapSalesforceTemporal(TapHooks):
                     f"/sobjects/{name}/describe", context=f"describe {name}"
                 )
             except SalesforceApiError as error:
+                if error.error_code not in UNDESCRIBABLE_CODES:
+                    raise  # a failed call, not a missing object: skipping it would lose its rows
                 self.logger.warning(
                     "Object %s cannot be described (%s); skipped", name, error.error_code
                 )

@@ -201,3 +201,18 @@ def test_given_the_quota_stops_a_bulk_read_with_include_deleted_then_no_tombston
         # A Bulk job read part of the way moves no bookmark (its rows come unordered).
         bookmark = stopped.last_state["bookmarks"]["Opportunity"].get("replication_key_value")
         assert bookmark is None
+
+
+def test_given_a_describe_that_keeps_failing_when_syncing_then_the_run_fails_naming_it(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    """A transient failure is not a missing object: skipping the object would exit 0 without
+    its rows (the chaos test lost every OpportunityHistory row to a twice-refused session)."""
+    org.faults.unavailable_describes = frozenset({"Task"})
+    run = run_tap(tmp_path, tap_config(org, objects=["Account", "Task"], max_retries=1))
+    assert run.returncode == 1
+    assert (
+        "tap-salesforce-temporal: describe Task: Salesforce answered 0 RETRIES_EXHAUSTED"
+        in run.stderr
+    )
+    assert not run.records(), "no stream syncs from a partial discovery"
