@@ -46,6 +46,18 @@ def _visible_tables(out: Path) -> dict[str, list[dict]]:
     return rows
 
 
+def _delta_tables(out: Path) -> dict[str, list[dict]]:
+    """format delta: every stream's table at its last commit (a kill never leaves it unreadable)."""
+    from deltalake import DeltaTable
+
+    rows: dict[str, list[dict]] = {}
+    for path in out.iterdir() if out.exists() else []:
+        if path.name.startswith(("_", ".")) or not DeltaTable.is_deltatable(str(path)):
+            continue
+        rows[path.name] = DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+    return rows
+
+
 def _pipeline(
     tmp: Path, state: dict | None, kill_after: float | None, rng: random.Random
 ) -> tuple[dict | None, bool, str]:
@@ -77,10 +89,14 @@ def _pipeline(
     return (states[-1] if states else state), tap.returncode == 0 and target.returncode == 0, victim
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize(
+    ("seed", "fmt"),
+    [(1, "parquet"), (2, "parquet"), (3, "parquet"), (4, "parquet"), (5, "parquet"), (2, "delta")],
+)
 def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_is_lost(
-    tmp_path: Path, seed: int
+    tmp_path: Path, seed: int, fmt: str
 ) -> None:
+    landed_now = _delta_tables if fmt == "delta" else _visible_tables
     rng = random.Random(seed)
     faults = Faults(random_rate=0.06, random_seed=seed, query_timeout_days=1200)
     with SandboxOrg(seed=100 + seed, scale=150, faults=faults) as org:
@@ -100,6 +116,7 @@ def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_i
             tmp_path / "target.json",
             {
                 "destination": str(out),
+                "format": fmt,
                 "max_batch_rows": 1000,
                 "partition_by": {
                     "micro_decision_events": {"field": "timestamp_occurred", "granularity": "month"}
@@ -113,7 +130,7 @@ def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_i
             state, completed, victim = _pipeline(tmp_path, state, kill_after, rng)
             if victim:
                 kills[victim] += 1
-            _visible_tables(out)  # at every kill point: only complete files are visible
+            landed_now(out)  # at every kill point: only complete files (or commits) are visible
             # A run that ends before its kill is not the end while kills are owed: the next
             # attempt starts from its STATE (an incremental run) and is killed in turn. A faster
             # pipeline would otherwise outrun the kills and test fewer of them.
@@ -125,7 +142,7 @@ def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_i
         truth = run_tap(tmp_path, tap_config(org, objects=OBJECTS, api_type="rest"))
         assert truth.returncode == 0, truth.stderr[-2000:]
 
-    landed = _visible_tables(out)
+    landed = landed_now(out)
     lost, duplicates = 0, 0
     for stream in [*OBJECTS, "micro_decision_events"]:
         key = "event_id" if stream == "micro_decision_events" else "Id"
@@ -135,7 +152,7 @@ def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_i
         lost += len(expected - set(got))
         assert expected <= set(got), f"{stream}: {len(expected - set(got))} records lost"
     print(
-        f"\nchaos seed {seed}: faults injected {faults_met} ({dict(faults.injected)}), kills {dict(kills)}, restarts {attempts - 1}, records lost {lost}, duplicates before dedup {duplicates}"
+        f"\nchaos seed {seed} ({fmt}): faults injected {faults_met} ({dict(faults.injected)}), kills {dict(kills)}, restarts {attempts - 1}, records lost {lost}, duplicates before dedup {duplicates}"
     )
     assert faults_met >= 20, f"only {faults_met} faults met"
     assert sum(kills.values()) >= KILLS
