@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from .arrow import TIMESTAMP
-from .checks import DATE_PATTERN, DATETIME_PATTERN
+from .checks import DATE_PATTERN, DATETIME_PATTERN, _decimal_problem
 from .errors import InputError
 from .json_schema import json_text, non_null_kinds
 
@@ -239,6 +239,9 @@ class ChunkConverter:
                     if value is not None and (
                         type(value) not in (int, decimal.Decimal)
                         or (type(value) is decimal.Decimal and not math.isfinite(value))
+                        # Arrow's reader rounds an exponent form (2.2e-311) to the scale where
+                        # the check refuses it: the check's own rule decides, value by value.
+                        or _decimal_problem(value, plan.target.precision, plan.target.scale)
                     ):
                         return None  # a string of digits, say: the per-record check words it
                 elif value is None or (isinstance(value, str) and not plan.kind):

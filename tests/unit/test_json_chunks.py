@@ -268,6 +268,7 @@ def _nested_per_record(raws: list[bytes]) -> pa.Table | None:
 @example(records=[{"Id": "a", "address": None}, {"Id": "b", "address": {"extra": {"k": [1]}}}])
 @example(records=[{"Id": "a", "meta": "not an object"}])
 @example(records=[{"Id": "a", "amount": 1.005}])
+@example(records=[{"Id": "0", "amount": 2.225073858507e-311}])  # found by CI: Arrow rounds it
 def test_nested_decimal_and_json_text_shapes_convert_like_the_per_record_path(
     records: list,
 ) -> None:
