@@ -107,3 +107,16 @@ def run_target(
         check=False,
     )
     return TargetRun(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
+
+
+def run_meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    """The real ``meltano`` CLI of this venv, run in ``project``."""
+    return subprocess.run(
+        [str(BIN / "meltano"), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,20 +11,8 @@ import pytest
 import requests
 
 from synthetic_org import SandboxOrg
-from tests.helpers import BIN
+from tests.helpers import BIN, run_meltano
 from tools.project_copy import copy_project
-
-
-def _meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "meltano"), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
 
 
 @pytest.mark.slow
@@ -51,11 +38,11 @@ def test_given_a_fresh_project_copy_when_meltano_installs_and_runs_twice_then_th
                 ["Opportunity", "OpportunityHistory", "OpportunityFieldHistory", "User"]
             ),
         }
-        installed = _meltano(
+        installed = run_meltano(
             project, "install", "tap-salesforce-temporal", "target-events", env=env
         )
         assert installed.returncode == 0, installed.stderr[-3000:]
-        first = _meltano(project, "run", "tap-salesforce-temporal", "target-events", env=env)
+        first = run_meltano(project, "run", "tap-salesforce-temporal", "target-events", env=env)
         assert first.returncode == 0, first.stderr[-3000:]
         output = project / "output"
         opportunities = pq.read_table(output / "Opportunity").to_pylist()
@@ -70,7 +57,7 @@ def test_given_a_fresh_project_copy_when_meltano_installs_and_runs_twice_then_th
             f"{org.base_url}/__sandbox__/advance", json={"opportunities": 4}, timeout=10
         ).json()["opportunities"]
         assert touched > 0
-        second = _meltano(project, "run", "tap-salesforce-temporal", "target-events", env=env)
+        second = run_meltano(project, "run", "tap-salesforce-temporal", "target-events", env=env)
         assert second.returncode == 0, second.stderr[-3000:]
         manifests = sorted(
             (output / "_manifests").glob("*.json"),
@@ -81,7 +68,7 @@ def test_given_a_fresh_project_copy_when_meltano_installs_and_runs_twice_then_th
         # Rows at exactly the stored bookmark are read again (>=), so allow that one re-read row.
         assert touched <= latest["Opportunity"]["rows"] <= touched + 1
         assert touched <= latest["OpportunityFieldHistory"]["rows"] <= touched + 1
-        state = _meltano(
+        state = run_meltano(
             project, "state", "get", "demo:tap-salesforce-temporal-to-target-events", env=env
         )
         assert "OpportunityFieldHistory" in state.stdout

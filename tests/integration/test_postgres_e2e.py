@@ -6,30 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from synthetic_org import SandboxOrg
-from tests.helpers import BIN
+from tests.helpers import BIN, run_meltano
 from tests.postgres_server import postgres_server
 from tools.project_copy import copy_project
 
 OBJECTS = ["Opportunity", "OpportunityHistory", "OpportunityFieldHistory", "User"]
-
-
-def _meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "meltano"), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
 
 
 @pytest.mark.slow
@@ -57,12 +44,12 @@ def test_given_postgres_when_meltano_runs_twice_then_rows_are_upserted_and_event
             "TARGET_POSTGRES_PASSWORD": "unused-trust-auth",
             "TARGET_POSTGRES_DATABASE": pg.database,
         }
-        installed = _meltano(
+        installed = run_meltano(
             project, "install", "tap-salesforce-temporal", "target-postgres", env=env
         )
         assert installed.returncode == 0, installed.stderr[-3000:]
 
-        first = _meltano(project, "run", "tap-salesforce-temporal", "target-postgres", env=env)
+        first = run_meltano(project, "run", "tap-salesforce-temporal", "target-postgres", env=env)
         assert first.returncode == 0, first.stderr[-3000:]
         for name in OBJECTS:
             [[rows, ids]] = pg.query(
@@ -74,7 +61,7 @@ def test_given_postgres_when_meltano_runs_twice_then_rows_are_upserted_and_event
             f"{org.base_url}/__sandbox__/advance", json={"opportunities": 4}, timeout=10
         ).json()["opportunities"]
         assert touched > 0
-        second = _meltano(project, "run", "tap-salesforce-temporal", "target-postgres", env=env)
+        second = run_meltano(project, "run", "tap-salesforce-temporal", "target-postgres", env=env)
         assert second.returncode == 0, second.stderr[-3000:]
         [[rows, ids]] = pg.query(
             'SELECT count(*), count(DISTINCT "Id") FROM salesforce."Opportunity"'
