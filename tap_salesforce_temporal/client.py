@@ -21,6 +21,7 @@ import requests
 import urllib3
 
 from .auth import Authenticator, Session
+from .baton import Baton
 from .errors import (
     Action,
     BulkNotSupported,
@@ -36,6 +37,9 @@ T = TypeVar("T")
 # a stream's queries are opened ahead on another thread.
 owner: contextvars.ContextVar[str] = contextvars.ContextVar("owner", default="")
 MAX_BACKOFF_SECONDS = 60.0
+# Streams side by side: a call sent with a token that another thread's call has meanwhile
+# replaced is sent again with the new one, without counting as this call's own re-login.
+MAX_REPLACED_SESSIONS = 3
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
@@ -60,12 +64,12 @@ class ApiUsage:
 
 
 class SalesforceClient:
-    """One instance per tap run, shared by the threads that describe and read ahead.
+    """One instance per tap run, shared by the threads that describe and sync streams.
 
     Thread safety: the session is created and refreshed under ``_lock`` (a refresh replaces only
     the session that failed, so threads that saw the same expiry log in once); usage counters
     are updated under ``_count_lock``; requests' connection pool is thread-safe and sized for
-    ``max_concurrency`` plus each reader's page thread.
+    ``max_concurrency`` streams plus each Bulk reader's page thread.
     """
 
     def __init__(
@@ -81,6 +85,8 @@ class SalesforceClient:
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep
+        # Streams syncing side by side hand it over while they wait for an answer (``call``).
+        self.baton = Baton()
 
     # -- session --
     @property
@@ -90,11 +96,14 @@ class SalesforceClient:
                 self._session = self.auth.login()
             return self._session
 
-    def _refresh(self, stale: Session) -> None:
+    def _refresh(self, stale: Session) -> bool:
+        """Log in again unless another thread already replaced ``stale``; True if this did."""
         with self._lock:
             if self._session is stale:
                 self._session = self.auth.login()
                 self.usage.refreshes += 1
+                return True
+            return False
 
     @property
     def api_base(self) -> str:
@@ -119,10 +128,25 @@ class SalesforceClient:
         """Send a request and ``read`` its body, retrying the whole exchange on transient failures.
 
         ``read`` runs inside the retry loop, so a connection dropped while a page is being
-        downloaded retries that page instead of surfacing half of it.
+        downloaded retries that page instead of surfacing half of it. The whole exchange,
+        retries and their backoff included, runs with the baton handed over: other streams
+        work while this one waits.
         """
+        with self.baton.released():
+            return self._call(method, path, context=context, read=read, **kwargs)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        context: str,
+        read: Callable[[requests.Response], T],
+        **kwargs: object,
+    ) -> T:
         extra_headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
-        refreshed = False
+        refreshed = False  # this call logged in again once: a second expiry is an error
+        replaced = 0  # answers refused with a token another thread had already replaced
         attempt = 0
         while True:
             session = self.session
@@ -158,8 +182,10 @@ class SalesforceClient:
                         "%s: session expired (%s); logging in again", context, verdict.error_code
                     )
                     self._count_fault(verdict.error_code)
-                    self._refresh(session)
-                    refreshed = True
+                    if self._refresh(session):
+                        refreshed = True
+                    elif (replaced := replaced + 1) > MAX_REPLACED_SESSIONS:
+                        refreshed = True  # the next refusal is this call's error
                     continue
                 if verdict.action is Action.QUERY_TIMEOUT:
                     raise QueryTimeout(
@@ -233,8 +259,8 @@ class SalesforceClient:
 
 
 def _pooled_session(settings: Settings) -> requests.Session:
-    """A session whose connection pool holds a connection per concurrent request: the read-ahead
-    (``max_concurrency``), each reader's page thread and discovery's describes."""
+    """A session whose connection pool holds a connection per concurrent request: the streams
+    (``max_concurrency``), each Bulk reader's page thread and discovery's describes."""
     session = requests.Session()
     size = max(10, settings.max_concurrency * 2, settings.max_workers) + 2
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)

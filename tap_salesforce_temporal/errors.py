@@ -46,7 +46,7 @@ class BulkJobFailed(TapError):
 
 
 class Cancelled(TapError):
-    """Work opened ahead that the run no longer needs (it stopped or failed)."""
+    """Work the run no longer needs: another stream failed, or the run was interrupted."""
 
 
 class QuotaReached(TapError):

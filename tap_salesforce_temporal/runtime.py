@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .client import SalesforceClient
-from .query.ahead import NoReadAhead, ReadAhead
+from .errors import Cancelled
+from .query.soql import Select
 from .settings import Settings
 
 
@@ -38,12 +41,49 @@ class Runtime:
     started_monotonic: float = field(default_factory=time.monotonic)
     key_prefixes: dict[str, str] = field(default_factory=dict)
     queryable_objects: set[str] = field(default_factory=set)
-    # Opens upcoming streams' queries while one is written (tap.sync_all sets it up).
-    ahead: ReadAhead = field(default_factory=NoReadAhead)
+    # Set when the run must stop now (a stream failed, Ctrl-C): streams in flight stop at
+    # their next page, Bulk jobs still running are aborted (``scheduler``).
+    cancel: threading.Event = field(default_factory=threading.Event)
     # Source objects whose micro_decision_events came from their own stream's pages this run
     # (``streams.shared_events``): the events stream does not read them again.
     shared_event_sources: set[str] = field(default_factory=set)
     _user_types: dict[str, str | None] | None = None
+    # COUNTs sent ahead (``counts``), by (COUNT query, queryAll): each stream takes its own.
+    _counted: dict[tuple[str, bool], int] = field(default_factory=dict)
+    # Streams of this run not finished yet, each with the event set when it is.
+    _finished: dict[str, threading.Event] = field(default_factory=dict)
+
+    def remember_count(self, select: Select, all_rows: bool, rows: int) -> None:
+        self._counted[(select.count().soql(), all_rows)] = rows
+
+    def take_count(self, select: Select, all_rows: bool) -> int | None:
+        """The rows counted ahead for this query (once), or None: send the COUNT."""
+        return self._counted.pop((select.count().soql(), all_rows), None)
+
+    def expect_streams(self, names: Iterable[str]) -> None:
+        """The streams this run syncs; ``wait_for_stream`` waits only for these."""
+        self._finished = {name: threading.Event() for name in names}
+
+    def stream_done(self, name: str) -> None:
+        if name in self._finished:
+            self._finished[name].set()
+
+    def wait_for_stream(self, name: str) -> None:
+        """Wait (the baton handed over) until stream ``name`` has finished, if this run syncs it.
+
+        The events stream waits so for an object stream that may derive its events from its own
+        pages (``shared_events``): it then knows whether they still need a read of their own.
+        """
+        finished = self._finished.get(name)
+        if finished is None or finished.is_set():
+            return
+        with self.client.baton.released():
+            while not finished.wait(0.2):
+                self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("stopped: another stream of this run failed")
 
     def user_types(self) -> dict[str, str | None]:
         """User Id -> UserType for every user (actor_type of events), read once per run."""

@@ -29,9 +29,13 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Stream, "_write_starting_replication_value", ("context",)),
     (Stream, "_write_schema_message", ()),
     (Tap, "_validate_config", ("raise_errors",)),
+    (Tap, "_reset_state_progress_markers", ()),
+    (Tap, "_set_compatible_replication_methods", ()),
 )
 # Private attributes of a stream instance read or written here.
 SDK_PRIVATE_ATTRIBUTES = ("_tap",)
+# Private attributes of a tap instance read here.
+SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer",)
 
 
 class StreamHooks(Stream):
@@ -140,10 +144,25 @@ class StreamHooks(Stream):
 
 
 class TapHooks(Tap):
-    """The SDK's private tap hook: the config check."""
+    """The SDK's private tap hooks: the config check, and what ``Tap.sync_all`` does before
+    its loop over the streams (the tap runs its own loop: streams side by side)."""
 
     def validate_settings(self, *, raise_errors: bool) -> list[str]:
         return super()._validate_config(raise_errors=raise_errors)
+
+    def sdk_begin_sync(self) -> list[Stream]:
+        """``Tap.sync_all`` up to its stream loop; the streams that loop would sync, in order."""
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        if self.state:
+            self._state_writer.write_state(self.state)
+        streams = []
+        for stream in self.streams.values():
+            if not stream.selected and not stream.has_selected_descendents:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+            elif not stream.parent_stream_type:  # children are synced by their parents
+                streams.append(stream)
+        return streams
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

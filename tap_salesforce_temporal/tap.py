@@ -19,9 +19,10 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
 from .client import SalesforceClient
+from .counts import count_ahead
 from .errors import SalesforceApiError, SettingError, TapError
-from .query.ahead import ReadAhead
 from .runtime import Runtime
+from .scheduler import StreamScheduler
 from .schema import ObjectSchema, from_describe
 from .sdk_hooks import TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
@@ -252,41 +253,34 @@ class TapSalesforceTemporal(TapHooks):
     # -- sync --
     @override
     def sync_all(self) -> None:
+        """The SDK's sync, with up to ``max_concurrency`` streams side by side (``scheduler``)."""
         runtime = self.runtime
         read_users_first(self.streams.values(), runtime)
-        self._plan_read_ahead(runtime)
+        streams = self.sdk_begin_sync()
         try:
-            super().sync_all()
+            StreamScheduler(runtime, self.logger).run(self._sync_order(streams))
+            for stream in self.streams.values():
+                stream.log_sync_costs()
         finally:
-            runtime.ahead.close()
             for line in self.runtime.summary_lines():
                 self.logger.info("Run summary | %s", line)
         if self.runtime.stopped_reason:
             self.logger.warning("Stopped early: %s", self.runtime.stopped_reason)
             _exit_after_quota_stop(self.runtime)
 
-    def _plan_read_ahead(self, runtime: Runtime) -> None:
-        """Queue every selected object stream's first query, in sync order, to open ahead."""
-        concurrency = runtime.settings.max_concurrency
-        if concurrency <= 1:
-            return
-        client = runtime.client
-        runtime.ahead = ReadAhead(
-            concurrency - 1,
-            self.logger,
-            stopped=lambda: bool(runtime.stopped_reason) or client.quota_reached(),
-        )
-        for stream in self.streams.values():
-            if not isinstance(stream, SObjectStream):
-                continue
-            plan = stream.plan_read()
-            if plan is None:
-                continue
-            reader = stream.reader
-            runtime.ahead.plan(
-                plan.key, stream.name, lambda cancel, r=reader, p=plan: r.open(p, cancel)
-            )
-        runtime.ahead.start()
+    def _sync_order(self, streams: list[Stream]) -> list[Stream]:
+        """The SDK's order, one after another. Side by side: micro_decision_events first (its
+        sources that no object stream can share, OpportunityHistory's stage changes and
+        approvals, are read while the object streams run; it waits for the others, see
+        ``shared_events``), then the largest streams first, by the COUNTs sent ahead
+        (``counts``): a large object never starts last and leaves the run waiting for it."""
+        if self.runtime.settings.max_concurrency <= 1:
+            return streams
+        counts = count_ahead(streams, self.runtime)
+        first = [s for s in streams if isinstance(s, MicroDecisionEventsStream)]
+        rest = [s for s in streams if s not in first]
+        # Uncounted streams (not read with a COUNT) may be large: before the counted ones.
+        return first + sorted(rest, key=lambda s: -counts.get(s.name, 1 << 62))
 
 
 def _exit_after_quota_stop(runtime: Runtime) -> None:

@@ -49,7 +49,7 @@ class BulkQuery:
 
     def start(self, soql: str, *, all_rows: bool, cancel: threading.Event | None = None) -> str:
         """Create a job and wait until it is complete; its id. A job interrupted before it
-        completes (an error, a stop, ``cancel`` set by the read-ahead) is aborted."""
+        completes (an error, a stop, ``cancel`` set when another stream failed) is aborted."""
         job = self.client.call(
             "POST",
             "/jobs/query",
@@ -84,7 +84,8 @@ class BulkQuery:
         with ThreadPoolExecutor(1, thread_name_prefix="bulk-page") as ahead:
             pending: Future | None = ahead.submit(in_context(self._page), job_id, None, parse)
             while pending is not None:
-                table, locator = pending.result()
+                with self.client.baton.released():
+                    table, locator = pending.result()
                 more = bool(locator) and locator != "null"
                 # The next page downloads and parses while this one is consumed; not once
                 # the quota guard would stop the run after this page.
@@ -126,10 +127,11 @@ class BulkQuery:
         started = time.monotonic()
         for attempt in range(10_000):
             delay = POLL_DELAYS[attempt] if attempt < len(POLL_DELAYS) else MAX_POLL_DELAY
-            if cancel is not None and cancel.wait(delay):
-                raise Cancelled(f"{self.context}: Bulk API 2.0 job {job_id} no longer needed")
-            if cancel is None:
-                self.sleep(delay)
+            with self.client.baton.released():  # other streams work while the org does
+                if cancel is not None and cancel.wait(delay):
+                    raise Cancelled(f"{self.context}: Bulk API 2.0 job {job_id} no longer needed")
+                if cancel is None:
+                    self.sleep(delay)
             info = self.client.get_json(f"/jobs/query/{job_id}", context=self.context)
             state = info.get("state")
             if state == "JobComplete":

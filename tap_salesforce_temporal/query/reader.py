@@ -3,7 +3,7 @@
 Shared by the SObject streams and the derived events stream: path choice (auto counts first, Bulk
 at or above the threshold, REST when Bulk refuses), QUERY_TIMEOUT window halving, Bulk job retries,
 progress logging, and the quota guard between pages. A read is opened (``open``) then read
-(``_fetch``): the opening can run ahead, on the read-ahead's pool, while another stream is written.
+(``_fetch``).
 """
 
 from __future__ import annotations
@@ -33,17 +33,16 @@ PROGRESS_EVERY_SECONDS = 15.0
 BULK_JOB_ATTEMPTS = 3
 # Salesforce refuses GET request lines around 16,000 characters; stay clear of it with the host.
 MAX_QUERY_URL = 15_000
+# A query page with no rows, as the REST API answers it.
+NO_ROWS = {"totalSize": 0, "done": True, "records": []}
 # What a read yields: records, typed Arrow tables (BATCH files), or record-form pages (see read).
 Shape = Literal["records", "tables", "pages"]
 
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """A query whose first round trips are done: the path chosen, and where its rows wait.
-
-    Opening is what can run ahead of the stream (``ahead.ReadAhead``): the COUNT, the Bulk job
-    created and waited for, or the first REST page; reading the rest needs the stream's turn.
-    """
+    """A query whose first round trips are done: the path chosen, and where its rows wait:
+    the COUNT (api_type auto), the Bulk job created and waited for, or the first REST page."""
 
     path: Literal["bulk", "rest"]
     total: int | None = None
@@ -53,7 +52,7 @@ class Opened:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """One query as the stream will send it; ``key`` identifies it for the read-ahead."""
+    """One query as the stream sends it, narrowed by ``window`` when a QUERY_TIMEOUT splits it."""
 
     base: Select
     key_field: str | None
@@ -67,10 +66,6 @@ class Plan:
         if not self.key_field:
             return self.base
         return self.base.with_range(self.key_field, self.start, self.end)
-
-    @property
-    def key(self) -> tuple[str, bool, bool]:
-        return (self.select.soql(), self.all_rows, self.ordered)
 
     def window(self, start: dt.datetime | None, end: dt.datetime | None) -> Plan:
         return Plan(self.base, self.key_field, start, end, self.all_rows, self.ordered)
@@ -189,15 +184,22 @@ class ObjectReader:
 
     def open(self, plan: Plan, cancel: threading.Event | None = None) -> Opened:
         """The query's first round trips: COUNT (api_type auto), then the Bulk job created and
-        complete, or the first REST page. Safe to run on another thread (the read-ahead)."""
+        complete, or the first REST page. ``cancel`` set: a Bulk job still running is aborted."""
         settings, client = self.runtime.settings, self.runtime.client
         path = settings.api_type
         total: int | None = None  # known when auto counted the rows first: progress shows % and ETA
         if path == "auto":
-            rows = total = rest.count(
-                client, plan.select, all_rows=plan.all_rows, context=self.name
-            )
-            path = "bulk" if rows >= settings.bulk_threshold and rows > 0 else "rest"
+            rows = total = self.runtime.take_count(plan.select, plan.all_rows)
+            if rows is None:
+                rows = total = rest.count(
+                    client, plan.select, all_rows=plan.all_rows, context=self.name
+                )
+            if rows == 0:
+                # Nothing to read: no query. A row committed late with a key in this window
+                # leaves the bookmark where it is, and the next run's lookback reads it.
+                self.logger.info("%s: no rows to read", self.name)
+                return Opened("rest", 0, first=NO_ROWS)
+            path = "bulk" if rows >= settings.bulk_threshold else "rest"
             self.logger.info("%s: %d rows to read; using %s", self.name, rows, path.upper())
         if path == "bulk" and not self.bulk_refused:
             try:
@@ -245,9 +247,8 @@ class ObjectReader:
     def _fetch(
         self, plan: Plan, shaper: RecordShaper, stats: StreamStats, shape: Shape
     ) -> Iterator[Page]:
-        """The plan's pages: opened ahead by the read-ahead when it could, else here."""
-        ticket = self.runtime.ahead.take(plan.key)
-        opened = ticket.result() if ticket is not None else self.open(plan)
+        """The plan's pages."""
+        opened = self.open(plan, self.runtime.cancel)
         client = self.runtime.client
         progress = _Progress(self.name, self.logger, client, opened.total)
         if opened.path == "bulk" and opened.job_id is not None:
@@ -260,14 +261,16 @@ class ObjectReader:
             return
         stats.path = "rest"
         groups = split_for_url(plan.select)
-        if len(groups) > 1:
+        if opened.first is NO_ROWS:
+            pages: Iterator[list[dict]] = iter([[]])
+        elif len(groups) > 1:
             self.logger.info(
                 "%s: %d fields exceed a GET URL; reading them as %d field sets joined on Id",
                 self.name,
                 len(plan.select.fields),
                 len(groups),
             )
-            pages: Iterator[list[dict]] = _joined_pages(client, groups, plan.all_rows, self.name)
+            pages = _joined_pages(client, groups, plan.all_rows, self.name)
         else:
             pages = rest.pages(
                 client,

@@ -154,13 +154,15 @@ class IncrementalStream(StreamHooks):
         runtime = self.runtime
         started = time.monotonic()
         owner.set(stats.name)  # API calls made from here on are this stream's
+        cancel = runtime.cancel
         try:
             for record in records:
+                if cancel.is_set():  # another stream failed: stop at this page
+                    runtime.check_cancelled()
                 stats.rows += len(record) if tables else 1
                 yield record
         except QuotaReached as stop:
             runtime.stopped_reason = str(stop)
-            runtime.ahead.close()  # nothing more is read: abort what was opened ahead
             stats.errors.append("stopped: API quota guard")
             self.logger.warning("%s", stop)
         except TapError as error:

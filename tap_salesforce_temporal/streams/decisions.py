@@ -4,8 +4,8 @@ micro_decision_events reads each source object (field history objects, Opportuni
 ProcessInstanceStep, Task, Event, SetupAuditTrail) incrementally with its own bookmark (one state
 partition per source), derives events with the pure rules of ``events.py``, and emits them in the
 source's key order, which is also ``timestamp_recorded`` order: a killed run resumes per source.
-A source whose own object stream is selected and synced first may have had its events derived
-from that stream's pages (``shared_events``): its partition is then not read again.
+A source whose own object stream is selected may have its events derived from that stream's
+pages (``shared_events``): its partition waits for that stream and is then not read again.
 """
 
 from __future__ import annotations
@@ -177,9 +177,6 @@ class MicroDecisionEventsStream(IncrementalStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     # Events name their source in context.source_object; the partition key is not a column.
     records_carry_partition_keys = False
-    # Set once this stream's own sync has begun: an object stream synced later (an unusual order)
-    # must not derive events for a source this stream already read.
-    started = False
     schema_written = False
 
     def __init__(self, tap: Any, runtime: Runtime, schemas: dict[str, ObjectSchema]) -> None:
@@ -193,10 +190,16 @@ class MicroDecisionEventsStream(IncrementalStream):
         super().__init__(tap=tap, schema=EVENT_SCHEMA, name=self.name)
         self.primary_keys = ["event_id"]
         self.replication_key = "timestamp_recorded"
+        # Sources whose own read this stream has begun: an object stream synced later (an
+        # unusual order) must not derive their events from its pages too.
+        self.sources_begun: set[str] = set()
 
     @property
     def partitions(self) -> list[dict]:
-        return [{"source_object": name} for name in self.sources]
+        """Sources no object stream can share first: side by side with the object streams,
+        their reads start at once while the shareable ones wait for their object stream."""
+        ordered = sorted(self.sources.values(), key=lambda s: s.event_type in PER_ROW_EVENT_TYPES)
+        return [{"source_object": source.object_name} for source in ordered]
 
     def derivation(self) -> Derivation:
         """What every rule needs besides the rows (the org's users are read once per run)."""
@@ -212,9 +215,12 @@ class MicroDecisionEventsStream(IncrementalStream):
     def get_records(self, context: dict | None) -> Iterable[dict]:
         if context is None:
             return
-        self.started = True
         source = self.sources[context["source_object"]]
         runtime = self.runtime
+        if source.event_type in PER_ROW_EVENT_TYPES:
+            # Its object stream, running beside this one, may derive these events itself.
+            runtime.wait_for_stream(source.object_name)
+        self.sources_begun.add(source.object_name)
         stats = runtime.stats_for(f"{self.name}:{source.object_name}")
         if runtime.stopped_reason:
             return

@@ -1,9 +1,10 @@
 """One read per source object: micro_decision_events derived from an object stream's own pages.
 
 When an object's stream and ``micro_decision_events`` are both selected, the events of that
-object used to cost a second query of the same rows. Streams sync one after another and the
-object streams come first, so while object X's stream reads its pages, X's events are derived
-from the same pages, and X's partition of the events stream is then skipped.
+object used to cost a second query of the same rows. While object X's stream reads its pages,
+X's events are derived from the same pages, and X's partition of the events stream is then
+skipped: that partition waits for X's stream to finish (streams run side by side, the events
+stream first: ``scheduler``), and in a sequential run the object streams come first anyway.
 
 Message order, per page of X: the page's events (RECORDs of micro_decision_events), then X's
 RECORDs, then STATE. The STATE line is the whole tap state, so it carries X's bookmark and the
@@ -53,12 +54,16 @@ def read_users_first(streams: Iterable[Stream], runtime: Runtime) -> None:
     """Read the org's users (events' actor types) before any stream opens its query.
 
     A shared source derives its events from its first page on; reading the users then would
-    put a call between the object's pages (and beside the read-ahead's), so a quota stop would
-    cross at another call than a sequential read's page. The events stream reads them anyway.
+    put a call between the object's pages, so a quota stop would cross at another call than a
+    sequential read's page. Streams side by side would each start the same read. The events
+    stream reads them anyway.
     """
     streams = list(streams)
     events = next((s for s in streams if isinstance(s, MicroDecisionEventsStream)), None)
     if events is None or not events.selected or runtime.client.quota_reached():
+        return
+    if runtime.settings.max_concurrency > 1:
+        runtime.user_types()
         return
     shared_kinds = {
         name for name, source in events.sources.items() if source.event_type in PER_ROW_EVENT_TYPES
@@ -99,7 +104,6 @@ class SharedEvents:
         if (
             not isinstance(events, MicroDecisionEventsStream)
             or not events.selected
-            or events.started
             or shape != "pages"
             or events.get_batch_config(events.config) is not None  # events go out as BATCH
             or runtime.settings.include_deleted
@@ -108,6 +112,7 @@ class SharedEvents:
         source = events.sources.get(stream.name)
         if (
             source is None
+            or source.object_name in events.sources_begun
             or source.event_type not in PER_ROW_EVENT_TYPES
             or source.key != stream.replication_key
             or not set(source.fields) <= set(stream.selected_fields())

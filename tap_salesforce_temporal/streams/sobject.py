@@ -211,7 +211,7 @@ class SObjectStream(IncrementalStream):
         )
 
     def plan_read(self) -> Plan | None:
-        """The first query this stream's sync will send, for the read-ahead (None: no query).
+        """The first query this stream's sync will send (None: no query), for ``counts``.
 
         Computed before any stream syncs, from the same inputs the sync uses: the bookmark
         (through the SDK's starting value, set and then undone so the state is untouched), the
