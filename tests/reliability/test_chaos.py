@@ -98,7 +98,7 @@ def test_given_random_faults_and_kills_when_restarting_from_state_then_nothing_i
 ) -> None:
     landed_now = _delta_tables if fmt == "delta" else _visible_tables
     rng = random.Random(seed)
-    faults = Faults(random_rate=0.06, random_seed=seed, query_timeout_days=1200)
+    faults = Faults(random_rate=0.1, random_seed=seed, query_timeout_days=1200)
     with SandboxOrg(seed=100 + seed, scale=150, faults=faults) as org:
         out = tmp_path / "out"
         write_json(
