@@ -14,7 +14,7 @@ import io
 import sys
 import time
 import typing as t
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import msgspec
 import pyarrow as pa
@@ -27,6 +27,8 @@ _encoder = msgspec.json.Encoder(decimal_format="number")
 # A page's lines are built this many rows at a time: the text of a whole 50,000-row page and its
 # per-column pieces would add ~100 MB to the tap's peak for no speed.
 LINES_PER_SLICE = 10_000
+# Deselected properties inside objects: name -> None (drop it) or the tree to apply inside its value.
+DropTree = dict[str, "DropTree | None"]
 _raw: object = None
 _buffered: t.Any = None
 
@@ -74,9 +76,12 @@ class FastRecordWriter:
     SDK would emit exactly this line, only slower. ``time_extracted`` is refreshed once a second.
     """
 
-    def __init__(self, stream_name: str, drop: frozenset[str]) -> None:
+    def __init__(
+        self, stream_name: str, drop: frozenset[str], nested: Mapping[str, DropTree] | None = None
+    ) -> None:
         self._prefix = b'{"type":"RECORD","stream":' + _encoder.encode(stream_name) + b',"record":'
         self._drop = drop
+        self._nested = dict(nested or {})
         self._stamp_second = -1.0
         self._stamp = b""
         self._out = stdout()
@@ -84,6 +89,8 @@ class FastRecordWriter:
     def write(self, record: dict) -> None:
         for name in self._drop:
             record.pop(name, None)
+        if self._nested:
+            drop_nested(record, self._nested)
         self._out.write(self._prefix + _encoder.encode(record) + self._time_extracted())
 
     def write_table(
@@ -115,3 +122,49 @@ class FastRecordWriter:
                 + b"}\n"
             )
         return self._stamp
+
+
+def deselected_properties(mask: Mapping[tuple[str, ...], bool]) -> DropTree | None:
+    """What the SDK's ``pop_deselected_record_properties`` removes from every record, as a tree.
+
+    The SDK looks each record key up in the stream's selection mask, a breadcrumb absent from it
+    taking its parent's value, and recurses into selected object values. So only breadcrumbs the
+    mask marks False under selected parents remove anything. None when the stream itself is not
+    selected: every unlisted key would then be dropped, a case left to the SDK.
+    """
+    if not mask[()]:
+        return None
+    tree: DropTree = {}
+    for breadcrumb, selected in mask.items():
+        if selected or not _is_property_path(breadcrumb):
+            continue
+        if not all(mask[breadcrumb[:end]] for end in range(2, len(breadcrumb), 2)):
+            continue  # an enclosing property is dropped whole
+        node = tree
+        for name in breadcrumb[1:-2:2]:
+            child = node.get(name)  # never a dropped leaf: every enclosing property is selected
+            if child is None:
+                child = node[name] = {}
+            node = child
+        node[breadcrumb[-1]] = None
+    return tree
+
+
+def _is_property_path(breadcrumb: tuple[str, ...]) -> bool:
+    """``("properties", a, "properties", b, ...)``: the only breadcrumbs the SDK's walk reads."""
+    return (
+        len(breadcrumb) >= 2
+        and len(breadcrumb) % 2 == 0
+        and all(part == "properties" for part in breadcrumb[::2])
+    )
+
+
+def drop_nested(record: dict, tree: Mapping[str, DropTree | None]) -> None:
+    """Remove ``tree``'s deselected properties from ``record`` in place (its key order is kept)."""
+    for name, inner in tree.items():
+        if inner is None:
+            record.pop(name, None)
+        else:
+            value = record.get(name)
+            if isinstance(value, dict):
+                drop_nested(value, inner)

@@ -13,7 +13,8 @@ import datetime as dt
 import decimal
 import functools
 import io
-from collections.abc import Iterator
+import typing as t
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +38,11 @@ def canonical_datetime(value: str | None) -> str | None:
 def format_datetime(value: dt.datetime) -> str:
     value = value.astimezone(dt.timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _exact_decimal(value: t.Any) -> decimal.Decimal:
+    """A REST number as a Decimal: already one when the JSON had a fraction (read exactly)."""
+    return value if type(value) is decimal.Decimal else decimal.Decimal(value)
 
 
 def _any_text(value: object) -> str | None:
@@ -66,6 +72,15 @@ class RecordShaper:
             if kinds[f] == "decimal"
         }
         self._kinds = kinds
+        # Per REST record, in the order the steps above were applied: (field, conversion of a
+        # non-null value). Every conversion keeps null as null.
+        self._conversions: list[tuple[str, Callable[[t.Any], t.Any]]] = [
+            *((f, canonical_datetime) for f in self._datetimes),
+            *((f, _any_text) for f in self._any),
+            *((f, int) for f in self._ints),
+            *((f, float) for f in self._floats),
+            *((f, _exact_decimal) for f in self._decimals),
+        ]
         self.compounds = [
             (field.name, parts)
             for field, parts in schema.compound_fields()
@@ -79,25 +94,27 @@ class RecordShaper:
 
     def _rest_values(self, records: list[dict]) -> Iterator[dict]:
         """The selected fields of REST records, typed like a Bulk page (no compounds yet)."""
+        fields = self.fields
+        conversions = self._conversions
         for raw in records:
-            record = {name: raw.get(name) for name in self.fields}
+            record = {name: raw.get(name) for name in fields}
             for path in self._paths:
                 parent, _, child = path.partition(".")
                 nested = raw.get(parent)
                 record[path] = nested.get(child) if isinstance(nested, dict) else None
-            for name in self._datetimes:
-                record[name] = canonical_datetime(record[name])
-            for name in self._any:
-                record[name] = _any_text(record[name])
-            for name in self._ints:
-                if record[name] is not None:
-                    record[name] = int(record[name])
-            for name in self._floats:
-                if record[name] is not None:
-                    record[name] = float(record[name])
-            for name in self._decimals:
-                if record[name] is not None:
-                    record[name] = decimal.Decimal(record[name])
+            for name, convert in conversions:
+                value = record[name]
+                if value is None:
+                    continue
+                if (
+                    convert is canonical_datetime
+                    and type(value) is str
+                    and len(value) == 28
+                    and value[-5:] == "+0000"
+                ):
+                    record[name] = value[:-5] + "Z"  # REST's form, the common case, inline
+                else:
+                    record[name] = convert(value)
             yield record
 
     # -- Bulk CSV --

@@ -33,6 +33,7 @@ from ..query.values import format_datetime
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from .base import IncrementalStream
+from .fast_records import FastRecords
 
 CHUNK_ROWS = 2000
 # Rules that need nothing but the row: each page's events can come from any read of the rows.
@@ -170,7 +171,7 @@ def find_sources(
     return sources
 
 
-class MicroDecisionEventsStream(IncrementalStream):
+class MicroDecisionEventsStream(FastRecords, IncrementalStream):
     """One standardized record per decision, bookmarked per source object."""
 
     name = "micro_decision_events"
