@@ -11,6 +11,9 @@ written before it: each stream's bookmark never passes a row not emitted, as in 
 run. API calls are those of the sequential run: every stream sends the queries it would send
 alone.
 
+A stream with partitions (micro_decision_events: one per source object) is synced a partition
+at a time, so its sources are read side by side too; the stream is finalized after the last.
+
 The first error ends the run: the workers stop taking streams, the streams in flight stop at
 their next page (``Runtime.cancel``) and the error is raised once every worker has stopped.
 ``max_concurrency`` 1 syncs on the calling thread, one stream after another, with no baton.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 
 from singer_sdk import Stream
@@ -28,23 +31,30 @@ from singer_sdk import Stream
 from .errors import Cancelled
 from .runtime import Runtime
 
+# One unit of work: a stream's whole sync (context None), or one partition of it.
+Work = tuple[Stream, dict | None]
+
 
 class StreamScheduler:
     def __init__(self, runtime: Runtime, logger: logging.Logger) -> None:
         self.runtime = runtime
         self.logger = logger
-        self._queue: deque[Stream] = deque()
+        self._queue: deque[Work] = deque()
+        self._parts_left: Counter[str] = Counter()
         self._error: BaseException | None = None
 
-    def run(self, streams: Sequence[Stream]) -> None:
+    def run(self, work: Sequence[Work]) -> None:
+        """Sync each unit of ``work``, in order (side by side: as workers free up). A stream
+        split into partitions is finalized once its last partition is synced."""
         runtime = self.runtime
-        runtime.expect_streams(s.name for s in streams)
-        workers = min(runtime.settings.max_concurrency, len(streams))
+        runtime.expect_streams(dict.fromkeys(stream.name for stream, _ in work))
+        self._parts_left = Counter(stream.name for stream, context in work if context is not None)
+        workers = min(runtime.settings.max_concurrency, len(work))
         if workers <= 1:
-            for stream in streams:
-                self._sync(stream)
+            for stream, context in work:
+                self._sync(stream, context)
             return
-        self._queue.extend(streams)
+        self._queue.extend(work)
         threads = [
             threading.Thread(target=self._work, name=f"stream-{n}", daemon=True)
             for n in range(workers)
@@ -67,18 +77,25 @@ class StreamScheduler:
             with baton.held():
                 if not self._queue or self.runtime.cancel.is_set():
                     return
-                stream = self._queue.popleft()
+                stream, context = self._queue.popleft()
                 try:
-                    self._sync(stream)
+                    self._sync(stream, context)
                 except BaseException as error:
                     if self._error is None and not isinstance(error, Cancelled):
                         self._error = error
                     self.runtime.cancel.set()
                     return
 
-    def _sync(self, stream: Stream) -> None:
-        try:
-            stream.sync()
-            stream.finalize_state_progress_markers()
-        finally:
+    def _sync(self, stream: Stream, context: dict | None) -> None:
+        if context is None:
+            try:
+                stream.sync()
+                stream.finalize_state_progress_markers()
+            finally:
+                self.runtime.stream_done(stream.name)
+            return
+        stream.sync(context)
+        self._parts_left[stream.name] -= 1
+        if not self._parts_left[stream.name]:
+            stream.finalize_state_progress_markers()  # every partition, then STATE
             self.runtime.stream_done(stream.name)

@@ -22,7 +22,7 @@ from .client import SalesforceClient
 from .counts import count_ahead
 from .errors import SalesforceApiError, SettingError, TapError
 from .runtime import Runtime
-from .scheduler import StreamScheduler
+from .scheduler import StreamScheduler, Work
 from .schema import ObjectSchema, from_describe
 from .sdk_hooks import TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
@@ -268,19 +268,26 @@ class TapSalesforceTemporal(TapHooks):
             self.logger.warning("Stopped early: %s", self.runtime.stopped_reason)
             _exit_after_quota_stop(self.runtime)
 
-    def _sync_order(self, streams: list[Stream]) -> list[Stream]:
-        """The SDK's order, one after another. Side by side: micro_decision_events first (its
-        sources that no object stream can share, OpportunityHistory's stage changes and
-        approvals, are read while the object streams run; it waits for the others, see
-        ``shared_events``), then the largest streams first, by the COUNTs sent ahead
-        (``counts``): a large object never starts last and leaves the run waiting for it."""
+    def _sync_order(self, streams: list[Stream]) -> list[Work]:
+        """The SDK's order, one whole stream after another. Side by side, micro_decision_events
+        a source at a time: first its sources no object stream can share (OpportunityHistory's
+        stage changes, approvals), read beside the object streams; then the object streams,
+        largest first by the COUNTs sent ahead (``counts``), so a large object never starts
+        last and leaves the run waiting for it; then its other sources, each of which waits for
+        its object stream, whose pages it may come from (``shared_events``)."""
         if self.runtime.settings.max_concurrency <= 1:
-            return streams
+            return [(stream, None) for stream in streams]
         counts = count_ahead(streams, self.runtime)
-        first = [s for s in streams if isinstance(s, MicroDecisionEventsStream)]
-        rest = [s for s in streams if s not in first]
+        events = [s for s in streams if isinstance(s, MicroDecisionEventsStream)]
+        others = [s for s in streams if s not in events]
         # Uncounted streams (not read with a COUNT) may be large: before the counted ones.
-        return first + sorted(rest, key=lambda s: -counts.get(s.name, 1 << 62))
+        others.sort(key=lambda s: -counts.get(s.name, 1 << 62))
+        first: list[Work] = []
+        last: list[Work] = []
+        for stream in events:
+            for context in stream.partitions:
+                (last if stream.shareable(context) else first).append((stream, context))
+        return first + [(stream, None) for stream in others] + last
 
 
 def _exit_after_quota_stop(runtime: Runtime) -> None:

@@ -202,6 +202,10 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
         ordered = sorted(self.sources.values(), key=lambda s: s.event_type in PER_ROW_EVENT_TYPES)
         return [{"source_object": source.object_name} for source in ordered]
 
+    def shareable(self, context: dict) -> bool:
+        """Whether this source's events may come from its own object stream's pages."""
+        return self.sources[context["source_object"]].event_type in PER_ROW_EVENT_TYPES
+
     def derivation(self) -> Derivation:
         """What every rule needs besides the rows (the org's users are read once per run)."""
         runtime = self.runtime
