@@ -18,7 +18,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from .client import SalesforceClient
+from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import SalesforceApiError, SettingError, TapError
 from .runtime import Runtime
@@ -255,10 +255,13 @@ class TapSalesforceTemporal(TapHooks):
     def sync_all(self) -> None:
         """The SDK's sync, with up to ``max_concurrency`` streams side by side (``scheduler``)."""
         runtime = self.runtime
-        read_users_first(self.streams.values(), runtime)
         streams = self.sdk_begin_sync()
         try:
-            StreamScheduler(runtime, self.logger).run(self._sync_order(streams))
+            with ThreadPoolExecutor(1, "users") as side:  # beside the COUNTs sent ahead
+                users = side.submit(in_context(read_users_first), self.streams.values(), runtime)
+                work = self._sync_order(streams)
+                users.result()
+            StreamScheduler(runtime, self.logger).run(work)
             for stream in self.streams.values():
                 stream.log_sync_costs()
         finally:
