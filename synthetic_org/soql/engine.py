@@ -6,6 +6,7 @@ history rows costs milliseconds and the sandbox never bottlenecks the pipelines 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -144,7 +145,9 @@ class Engine:
         needed: dict[str, Column] = {c.key: c for c in selected}
         referenced = self._referenced_columns(obj, query)
         needed.update({c.key: c for c in referenced})
-        working = self._working_table(obj, table, needed.values(), render)
+        # Only selected columns are ever rendered: a COUNT() or a WHERE-only column formats nothing.
+        selected_keys = {c.key for c in selected}
+        working = self._working_table(obj, table, needed.values(), render, selected_keys)
         keep: pa.ChunkedArray | None = None
         hidden = [table[f] for f in ("IsDeleted", "IsArchived") if f in table.column_names]
         if hidden and not include_deleted:
@@ -199,13 +202,18 @@ class Engine:
         return columns
 
     def _working_table(
-        self, obj: ObjectSpec, table: pa.Table, columns: object, render: str | None = None
+        self,
+        obj: ObjectSpec,
+        table: pa.Table,
+        columns: object,
+        render: str | None = None,
+        rendered: set[str] | None = None,
     ) -> pa.Table:
         arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
         for column in columns:  # type: ignore[attr-defined]
             if column.relationship is None:
                 arrays[column.key] = self._own_column(obj, table, column.spec)
-                if column.spec.type == "datetime" and render:
+                if column.spec.type == "datetime" and render and column.key in (rendered or ()):
                     arrays[f"__{render}__{column.key}"] = self.formatted(
                         obj, table, column.spec.name, render
                     )
@@ -313,33 +321,44 @@ def in_order(table: pa.Table, sort_keys: list[tuple[str, str, str]]) -> bool:
 
 
 def format_datetimes(values: pa.Array, suffix: str) -> pa.Array:
-    """``2024-01-15T10:30:00.000`` + suffix from timestamp[ms] with integer kernels (2x strftime)."""
+    """``2024-01-15T10:30:00.000`` + suffix from timestamp[ms], by table lookups (5x strftime).
+
+    A day's date, a second's ``HH:MM:SS.`` and a millisecond's ``mmm`` + suffix are each taken
+    from a small table of texts, then joined: no per-value formatting at all.
+    """
     millis = values.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
     days = pc.floor(pc.divide(millis.cast(pa.float64()), 86_400_000.0)).cast(pa.int64())
     in_day = pc.subtract(millis, pc.multiply(days, 86_400_000))
     seconds = pc.divide(in_day, 1000)
-    hours = pc.divide(seconds, 3600)
-    minutes = pc.divide(pc.subtract(seconds, pc.multiply(hours, 3600)), 60)
-    secs = pc.subtract(seconds, pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)))
     fraction = pc.subtract(in_day, pc.multiply(seconds, 1000))
-    date = days.cast(pa.int32()).cast(pa.date32()).cast(pa.string())
-
-    def pad(part: pa.Array, width: int) -> pa.Array:
-        return pc.utf8_lpad(part.cast(pa.string()), width, "0")
-
+    first, last = (scalar.as_py() for scalar in pc.min_max(days).values())
+    if first is None:
+        return pa.nulls(len(values), pa.string())
+    if last - first < max(len(values), _DAYS_TABLE_MIN):
+        dates = pa.array(range(first, last + 1), pa.int32()).cast(pa.date32()).cast(pa.string())
+        date = pc.take(dates, pc.subtract(days, first))
+    else:  # a few values spread over centuries: format each date instead
+        date = days.cast(pa.int32()).cast(pa.date32()).cast(pa.string())
     return pc.binary_join_element_wise(
-        date,
-        "T",
-        pad(hours, 2),
-        ":",
-        pad(minutes, 2),
-        ":",
-        pad(secs, 2),
-        ".",
-        pad(fraction, 3),
-        suffix,
-        "",
+        date, "T", pc.take(_clock_texts(), seconds), pc.take(_millis_texts(suffix), fraction), ""
     )
+
+
+_DAYS_TABLE_MIN = 4096  # a table of this many dates costs less than formatting a page of them
+
+
+@functools.cache
+def _clock_texts() -> pa.Array:
+    """``HH:MM:SS.`` for each second of a day."""
+    return pa.array(
+        [f"{h:02d}:{m:02d}:{s:02d}." for h in range(24) for m in range(60) for s in range(60)]
+    )
+
+
+@functools.cache
+def _millis_texts(suffix: str) -> pa.Array:
+    """``mmm`` + suffix for each millisecond of a second."""
+    return pa.array([f"{ms:03d}{suffix}" for ms in range(1000)])
 
 
 def _struct(table: pa.Table, parts: list[tuple[str, str]]) -> pa.ChunkedArray:
