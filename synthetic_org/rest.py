@@ -122,7 +122,7 @@ class RestApi:
             query = parse(soql)
             check_rest_query(self.engine.resolve_object(query.object_name), query)
             self.check_query_timeout(query)
-            return self.engine.execute(query, include_deleted=include_deleted, render="rest")
+            return self.engine.execute(query, include_deleted=include_deleted)
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from error
 

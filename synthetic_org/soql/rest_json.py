@@ -16,6 +16,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .datetimes import datetime_parts, format_datetimes
 from .engine import Column, QueryResult
 from .json_values import (
     ENCODER,
@@ -27,7 +28,7 @@ from .json_values import (
     string_fragments,
     string_parts,
 )
-from .render import REST_DATETIME
+from .render import REST_DATETIME_SUFFIX
 
 _NUMERIC_DATA_TYPES = pa.array(["Currency", "Double", "Percent"])
 Parts = list[pa.Array | str]  # arrays and constants that concatenate, row by row, into JSON
@@ -61,12 +62,8 @@ def _render(result: QueryResult, start: int, stop: int, version: str) -> bytes:
     # nested object collects every selected field of that parent.
     members: dict[str, list[tuple[str, Parts]] | Parts] = {}
     for column in result.columns:
-        rest_key = f"__rest__{column.key}"
-        if rest_key in names:
-            fragments = string_parts(page[rest_key].combine_chunks())
-        else:
-            array = page[column.key].combine_chunks()
-            fragments = _fragments(column, array, data_types, f"{sobjects}/{obj}")
+        array = page[column.key].combine_chunks()
+        fragments = _fragments(column, array, data_types, f"{sobjects}/{obj}")
         if column.relationship is None:
             if column.name in members:
                 raise Decline  # a dict keeps one entry per name: leave that to the reference
@@ -126,7 +123,10 @@ def _fragments(column: Column, array: pa.Array, data_types: pa.Array | None, bas
     """The column's values as JSON text, mirroring ``render._rest_values`` type by type."""
     kind = column.spec.type
     if kind == "datetime":
-        return string_parts(pc.strftime(array, format=REST_DATETIME))
+        if array.null_count:
+            return string_parts(format_datetimes(array, REST_DATETIME_SUFFIX))
+        date, clock, millis = datetime_parts(array, REST_DATETIME_SUFFIX)
+        return ['"', date, "T", clock, millis, '"']
     if kind == "date":
         return string_parts(array.cast(pa.string()))
     if kind == "base64":

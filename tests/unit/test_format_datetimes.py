@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthetic_org.soql.engine import format_datetimes
+from synthetic_org.soql.datetimes import format_datetimes
 
 INSTANTS = st.datetimes(
     min_value=dt.datetime(1700, 1, 1), max_value=dt.datetime(4000, 12, 31, 23, 59, 59)
