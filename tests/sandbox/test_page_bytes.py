@@ -1,15 +1,19 @@
-"""REST query pages rendered by Arrow kernels (``soql.rest_json``) are byte-for-byte the pages the
-straightforward renderer gives (``render.rest_records``: a dict per record, encoded by the handler's
-msgspec encoder), over HTTP, for every page of queries that cover each kind of value."""
+"""Pages the org serves are byte-for-byte what the straightforward renderers give, over HTTP, for
+every page of queries that cover each kind of value: REST pages rendered by Arrow kernels
+(``soql.rest_json``) against ``render.rest_records`` (a dict per record, encoded by the handler's
+msgspec encoder), and Bulk CSV pages against Arrow's CSV writer over ``strftime`` datetimes."""
 
 from __future__ import annotations
 
+import base64
 import decimal
+import io
 import re
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -118,6 +122,61 @@ def test_the_queries_cover_deleted_rows_escapes_and_empty_relationships(org: San
     assert any(r["Account"] and r["Account"]["Name"] is None for r in contacts)
     accounts = api.query("SELECT Description, BillingStreet FROM Account").content
     assert b'\\"' in accounts or b"\\n" in accounts
+
+
+def _reference_csv(org: SandboxOrg, job_id: str, offset: int, stop: int) -> bytes:
+    """A Bulk result page as first written: ``strftime`` datetimes, every value quoted."""
+    result = org.bulk.jobs[job_id].result
+    assert result is not None
+    page = result.table.slice(offset, stop - offset)
+    arrays = []
+    for column in result.columns:
+        array = page[column.key]
+        if column.spec.type == "datetime":
+            array = pc.strftime(array, format="%Y-%m-%dT%H:%M:%SZ")  # %S carries the millis
+        elif column.spec.type == "date":
+            array = array.cast(pa.string())
+        arrays.append(array)
+    buffer = io.BytesIO()
+    options = pa_csv.WriteOptions(include_header=True, quoting_style="all_valid")
+    names = [column.name for column in result.columns]
+    pa_csv.write_csv(pa.table(arrays, names=names), buffer, write_options=options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("operation", "soql"),
+    [
+        ("queryAll", "SELECT {all} FROM OpportunityHistory"),
+        ("query", "SELECT {all} FROM Opportunity ORDER BY CreatedDate"),
+        (
+            "query",
+            "SELECT Id, ProcessInstance.TargetObjectId, ProcessInstance.CreatedDate,"
+            " StepStatus, Comments, CreatedDate FROM ProcessInstanceStep",
+        ),
+    ],
+)
+def test_given_a_bulk_job_when_every_result_page_is_read_then_bytes_equal_the_reference(
+    org: SandboxOrg, operation: str, soql: str
+) -> None:
+    api = Api(org)
+    name = re.search(r"FROM (\w+)", soql)[1]  # type: ignore[index]
+    query = soql.format(all=", ".join(_all_fields(org, name)))
+    job = api.send("POST", "/jobs/query", json={"operation": operation, "query": query}).json()
+    while api.get(f"/jobs/query/{job['id']}").json()["state"] != "JobComplete":
+        pass
+    offset, locator = 0, None
+    while locator != "null":
+        params = {"maxRecords": "25", **({"locator": locator} if locator else {})}
+        response = api.get(f"/jobs/query/{job['id']}/results", params=params)
+        assert response.status_code == 200, response.text
+        count = int(response.headers["Sforce-NumberOfRecords"])
+        assert response.content == _reference_csv(org, job["id"], offset, offset + count)
+        offset += count
+        locator = response.headers["Sforce-Locator"]
+        if locator != "null":
+            assert int(base64.b64decode(locator + "=" * (-len(locator) % 4))) == offset
+    assert offset > 25  # several pages
 
 
 JSON_TEXT = st.text(
