@@ -6,7 +6,7 @@ Here each column becomes an array of JSON fragments in a few vectorized steps an
 are joined row-wise, so Python runs per column and per page, not per value.
 
 The bytes are exactly those of the handler's msgspec encoder over ``render.rest_records`` (the
-reference, proven equal by ``tests/sandbox/test_rest_json.py``). A query whose shape this module
+reference, proven equal by ``tests/sandbox/test_page_bytes.py``). A query whose shape this module
 does not model (a name selected twice, an unexpected storage type, an anyType value that is not a
 number) declines with ``None`` and is rendered by the reference.
 """
