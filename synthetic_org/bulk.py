@@ -109,9 +109,7 @@ class BulkJobs:
                     400, "API_ERROR", "Aggregate queries are not supported by Bulk API 2.0"
                 )
             self.check_query_timeout(query)
-            result = self.engine.execute(
-                query, include_deleted=operation == "queryAll", render="csv"
-            )
+            result = self.engine.execute(query, include_deleted=operation == "queryAll")
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from error
         reason = bulk_unsupported_reason(result)

@@ -15,15 +15,15 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from .errors import SalesforceError
 from .oauth import JWT_GRANT, OAuthError
+from .soql.json_values import ENCODER
 
 if TYPE_CHECKING:  # the org binds itself to the handler class at start (no runtime import)
     from .state import SandboxOrg
 
-_JSON = msgspec.json.Encoder(decimal_format="number")
+# One encoder for every answer, shared with the REST page renderer (whose bytes must match it).
+_JSON = ENCODER
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
 DEFAULT_BATCH_SIZE = 2000

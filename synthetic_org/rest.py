@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
 import pyarrow.compute as pc
 
 from .data.org import SyntheticOrg
@@ -24,6 +25,7 @@ from .rules import check_rest_query
 from .soql.engine import Engine, QueryResult
 from .soql.parser import BoolOp, Comparison, Query, SoqlError, parse
 from .soql.render import rest_records
+from .soql.rest_json import rest_records_json
 
 RECYCLE_BIN_DAYS = 15
 CURSOR_IDLE_SECONDS = 15 * 60
@@ -120,7 +122,7 @@ class RestApi:
             query = parse(soql)
             check_rest_query(self.engine.resolve_object(query.object_name), query)
             self.check_query_timeout(query)
-            return self.engine.execute(query, include_deleted=include_deleted, render="rest")
+            return self.engine.execute(query, include_deleted=include_deleted)
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from error
 
@@ -179,7 +181,12 @@ class RestApi:
         }
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{cursor_id}-{stop}"
-        body["records"] = rest_records(cursor.result, offset, stop, version)
+        records = rest_records_json(cursor.result, offset, stop, version)
+        body["records"] = (
+            msgspec.Raw(records)
+            if records is not None
+            else rest_records(cursor.result, offset, stop, version)
+        )
         return body
 
     def deleted(self, name: str, start: str | None, end: str | None) -> dict:

@@ -82,25 +82,6 @@ class Engine:
     ) -> None:
         self.table_of = table_of
         self.find = find
-        self._formatted: dict[tuple[str, str, str], tuple[pa.Table, pa.ChunkedArray]] = {}
-
-    def formatted(
-        self, obj: ObjectSpec, table: pa.Table, column: str, render: str
-    ) -> pa.ChunkedArray:
-        """A datetime column rendered as text once per table, not once per page served."""
-        key = (obj.name, column, render)
-        cached = self._formatted.get(key)
-        if cached is None or cached[0] is not table:
-            suffix = "Z" if render == "csv" else "+0000"
-            cached = (
-                table,
-                pa.chunked_array(
-                    [format_datetimes(chunk, suffix) for chunk in table[column].chunks],
-                    type=pa.string(),
-                ),
-            )
-            self._formatted[key] = cached
-        return cached[1]
 
     def resolve_object(self, name: str) -> ObjectSpec:
         spec = self.find(name)
@@ -134,17 +115,15 @@ class Engine:
             raise _no_such_column(ref.path[1], target.name)
         return Column(f"{relationship.relationship_name}.{spec.name}", spec, relationship, target)
 
-    def execute(
-        self, query: Query, *, include_deleted: bool, render: str | None = None
-    ) -> QueryResult:
-        """Run a query; ``render`` ("csv" or "rest") pre-renders datetime columns for that output."""
+    def execute(self, query: Query, *, include_deleted: bool) -> QueryResult:
+        """Run a query: its rows in a working table (rendering formats each page it serves)."""
         obj = self.resolve_object(query.object_name)
         selected = [self.resolve_field(obj, ref) for ref in query.fields]
         table = self.table_of(obj.name)
         needed: dict[str, Column] = {c.key: c for c in selected}
         referenced = self._referenced_columns(obj, query)
         needed.update({c.key: c for c in referenced})
-        working = self._working_table(obj, table, needed.values(), render)
+        working = self._working_table(obj, table, needed.values())
         keep: pa.ChunkedArray | None = None
         hidden = [table[f] for f in ("IsDeleted", "IsArchived") if f in table.column_names]
         if hidden and not include_deleted:
@@ -198,17 +177,11 @@ class Engine:
         columns.append(Column("Id", obj.field("Id")))  # type: ignore[arg-type]
         return columns
 
-    def _working_table(
-        self, obj: ObjectSpec, table: pa.Table, columns: object, render: str | None = None
-    ) -> pa.Table:
+    def _working_table(self, obj: ObjectSpec, table: pa.Table, columns: object) -> pa.Table:
         arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
         for column in columns:  # type: ignore[attr-defined]
             if column.relationship is None:
                 arrays[column.key] = self._own_column(obj, table, column.spec)
-                if column.spec.type == "datetime" and render:
-                    arrays[f"__{render}__{column.key}"] = self.formatted(
-                        obj, table, column.spec.name, render
-                    )
                 continue
             parent = self.table_of(column.target.name)
             child_ids = table[column.relationship.name]
@@ -310,36 +283,6 @@ def in_order(table: pa.Table, sort_keys: list[tuple[str, str, str]]) -> bool:
         else:
             verdict = pc.or_(pc.less(before, after), pc.and_(pc.equal(before, after), verdict))
     return bool(pc.all(verdict).as_py())
-
-
-def format_datetimes(values: pa.Array, suffix: str) -> pa.Array:
-    """``2024-01-15T10:30:00.000`` + suffix from timestamp[ms] with integer kernels (2x strftime)."""
-    millis = values.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
-    days = pc.floor(pc.divide(millis.cast(pa.float64()), 86_400_000.0)).cast(pa.int64())
-    in_day = pc.subtract(millis, pc.multiply(days, 86_400_000))
-    seconds = pc.divide(in_day, 1000)
-    hours = pc.divide(seconds, 3600)
-    minutes = pc.divide(pc.subtract(seconds, pc.multiply(hours, 3600)), 60)
-    secs = pc.subtract(seconds, pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)))
-    fraction = pc.subtract(in_day, pc.multiply(seconds, 1000))
-    date = days.cast(pa.int32()).cast(pa.date32()).cast(pa.string())
-
-    def pad(part: pa.Array, width: int) -> pa.Array:
-        return pc.utf8_lpad(part.cast(pa.string()), width, "0")
-
-    return pc.binary_join_element_wise(
-        date,
-        "T",
-        pad(hours, 2),
-        ":",
-        pad(minutes, 2),
-        ":",
-        pad(secs, 2),
-        ".",
-        pad(fraction, 3),
-        suffix,
-        "",
-    )
 
 
 def _struct(table: pa.Table, parts: list[tuple[str, str]]) -> pa.ChunkedArray:

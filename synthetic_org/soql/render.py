@@ -5,20 +5,20 @@ from __future__ import annotations
 import io
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ..metadata import COMPOUND_TYPES
+from .datetimes import format_datetimes
 from .engine import Column, QueryResult
 
-CSV_DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # Bulk 2.0: 2024-01-15T10:30:00.000Z (%S carries the millis)
-REST_DATETIME = "%Y-%m-%dT%H:%M:%S+0000"  # REST: 2024-01-15T10:30:00.000+0000
+CSV_DATETIME_SUFFIX = "Z"  # Bulk 2.0: 2024-01-15T10:30:00.000Z
+REST_DATETIME_SUFFIX = "+0000"  # REST: 2024-01-15T10:30:00.000+0000
 
 
 def _rest_values(column: Column, array: pa.Array, data_types: list | None, base: str) -> list:
     spec = column.spec
     if spec.type == "datetime":
-        return pc.strftime(array, format=REST_DATETIME).to_pylist()
+        return format_datetimes(array, REST_DATETIME_SUFFIX).to_pylist()
     if spec.type == "date":
         return array.cast(pa.string()).to_pylist()
     if spec.type == "base64":
@@ -51,9 +51,6 @@ def rest_records(result: QueryResult, start: int, stop: int, version: str) -> li
     data_types = page["DataType"].to_pylist() if "DataType" in page.column_names else None
     columns: list[tuple[Column, list]] = []
     for column in result.columns:
-        if f"__rest__{column.key}" in page.column_names:
-            columns.append((column, page[f"__rest__{column.key}"].to_pylist()))
-            continue
         array = page[column.key].combine_chunks()
         columns.append((column, _rest_values(column, array, data_types, f"{sobjects}/{obj}")))
     records = []
@@ -86,10 +83,8 @@ def csv_page(result: QueryResult, start: int, stop: int) -> bytes:
     arrays, names = [], []
     for column in result.columns:
         array = page[column.key]
-        if f"__csv__{column.key}" in page.column_names:
-            array = page[f"__csv__{column.key}"]
-        elif column.spec.type == "datetime":
-            array = pc.strftime(array, format=CSV_DATETIME)
+        if column.spec.type == "datetime":
+            array = format_datetimes(array, CSV_DATETIME_SUFFIX)
         elif column.spec.type == "date":
             array = array.cast(pa.string())
         arrays.append(array)
