@@ -172,14 +172,14 @@ def test_given_a_stream_that_fails_then_the_run_stops_with_its_error_and_state_s
     """One call answers 503 with no retries left: that stream fails, the streams beside it stop
     at their next page instead of reading on, the error is the one line of the failure, and no
     STATE line passed a row that was not written."""
-    with SandboxOrg(seed=3, scale=3000, latency_ms=20) as org:
+    with SandboxOrg(seed=3, scale=6000, latency_ms=20) as org:
         config = tap_config(org, objects=OBJECTS, api_type="rest", max_retries=0)
         before = len(org.requests)
         full = run_tap(tmp_path, config)
         assert full.returncode == 0, full.stderr
         calls_full = len(org.requests) - before
-        assert calls_full > 40, "streams of many pages each"
-        org.faults.unavailable_every = calls_full // 4
+        assert calls_full > 80, "streams of many pages each"
+        org.faults.unavailable_every = calls_full // 5
         org.faults._calls = 0
         before = len(org.requests)
         failed = run_tap(tmp_path, config)
@@ -188,8 +188,9 @@ def test_given_a_stream_that_fails_then_the_run_stops_with_its_error_and_state_s
     lines = [line for line in failed.stderr.splitlines() if line.startswith("tap-salesforce")]
     assert len(lines) == 1, failed.stderr[-2000:]
     assert "SERVER_UNAVAILABLE" in lines[0]
-    # Without the stop, the streams in flight (all of them: 8 workers) would read on to the end.
-    assert calls_failed < calls_full * 0.6, "the streams beside the failed one stopped early"
+    # Without the stop, the streams in flight (all of them: 8 workers) read on to their end:
+    # measured 54 of 101 calls, against 31 with it.
+    assert calls_failed < calls_full * 0.45, "the streams beside the failed one stopped early"
     assert_state_never_passes_written_rows(failed.messages, KEYS)
 
 
