@@ -37,9 +37,12 @@ T = TypeVar("T")
 # a stream's queries are opened ahead on another thread.
 owner: contextvars.ContextVar[str] = contextvars.ContextVar("owner", default="")
 MAX_BACKOFF_SECONDS = 60.0
+# A session refused again right after this call's own re-login is refused for a reason a
+# login does not cure: after two, the refusal is the call's error.
+MAX_LOGINS_PER_CALL = 2
 # Streams side by side: a call sent with a token that another thread's call has meanwhile
 # replaced is sent again with the new one, without counting as this call's own re-login.
-MAX_REPLACED_SESSIONS = 3
+MAX_REPLACED_SESSIONS = 4
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
@@ -145,7 +148,7 @@ class SalesforceClient:
         **kwargs: object,
     ) -> T:
         extra_headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
-        refreshed = False  # this call logged in again once: a second expiry is an error
+        logins = 0  # this call's own re-logins: a login whose token keeps being refused fails
         replaced = 0  # answers refused with a token another thread had already replaced
         attempt = 0
         while True:
@@ -177,15 +180,19 @@ class SalesforceClient:
             else:
                 reason = f"{response.status_code} {verdict.error_code}"
                 fault = verdict.error_code
-                if verdict.action is Action.REFRESH_SESSION and not refreshed:
+                if (
+                    verdict.action is Action.REFRESH_SESSION
+                    and logins < MAX_LOGINS_PER_CALL
+                    and replaced < MAX_REPLACED_SESSIONS
+                ):
                     self.logger.info(
                         "%s: session expired (%s); logging in again", context, verdict.error_code
                     )
                     self._count_fault(verdict.error_code)
                     if self._refresh(session):
-                        refreshed = True
-                    elif (replaced := replaced + 1) > MAX_REPLACED_SESSIONS:
-                        refreshed = True  # the next refusal is this call's error
+                        logins += 1
+                    else:
+                        replaced += 1
                     continue
                 if verdict.action is Action.QUERY_TIMEOUT:
                     raise QueryTimeout(

@@ -224,3 +224,19 @@ def test_given_a_bulk_job_without_order_by_then_the_bookmark_moves_only_once_it_
                 )
         assert stream_states[-1] == max(keys)
         assert set(stream_states) == {None, max(keys)}, "no bookmark part-way through the job"
+
+
+def test_given_sessions_expiring_every_few_calls_when_streams_run_side_by_side_then_nothing_fails(
+    tmp_path: Path,
+) -> None:
+    """A token dies after 3 calls: calls in flight on other threads meet the expiry after one of
+    them already logged in again. Each sends again with the new token (not counted as its own
+    re-login), so no call fails for another thread's refresh."""
+    with SandboxOrg(seed=3, scale=1000, latency_ms=20) as org:
+        config = tap_config(org, objects=OBJECTS, api_type="rest")
+        truth = run_tap(tmp_path, config)
+        assert truth.returncode == 0, truth.stderr
+        org.faults.session_expiry_after = 3
+        run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _by_stream(run.messages) == _by_stream(truth.messages)
