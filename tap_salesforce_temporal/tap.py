@@ -288,6 +288,8 @@ class TapSalesforceTemporal(TapHooks):
         first: list[Work] = []
         last: list[Work] = []
         for stream in events:
+            if not stream.partitions:  # no source in this org: synced whole (its SCHEMA, STATE)
+                first.append((stream, None))
             for context in stream.partitions:
                 (last if stream.shareable(context) else first).append((stream, context))
         return first + [(stream, None) for stream in others] + last
