@@ -91,6 +91,11 @@ class IncrementalStream(StreamHooks):
             self._deferred = None
             self._increment_now(record, context)
 
+    def advance_bookmark(self, record: dict, context: dict | None) -> None:
+        """Move the bookmark of ``context`` to ``record`` now, leaving alone the deferred one of
+        another partition (its rows may sit in a batch file not announced yet)."""
+        self._increment_now(record, context)
+
     def _increment_now(self, latest_record: dict, context: dict | None) -> None:
         """Never move a bookmark backwards while the lookback window is re-read."""
         if self.replication_key:
