@@ -192,11 +192,11 @@ def _as_in_files(events: list[dict]) -> dict[str, dict]:
 
 
 def _walk_batches(
-    run: Any, expected: dict[str, dict], shared: tuple[str, ...] = tuple(SHARED)
+    run: Any, expected: dict[str, dict], sources: tuple[str, ...] = tuple(SHARED)
 ) -> dict[str, dict]:
     """The events the run's BATCH files hold, checking at every STATE that the events bookmark
-    of each shared source covers only events already in announced files, and never passes its
-    object stream's bookmark."""
+    of each of ``sources`` covers only events already in announced files, and never passes its
+    object stream's bookmark (when that stream is selected)."""
     announced: dict[str, dict] = {}
     for message in run.messages:
         if message["type"] == "BATCH" and message["stream"] == "micro_decision_events":
@@ -206,14 +206,16 @@ def _walk_batches(
             if "micro_decision_events" not in state:
                 continue
             for name, bookmark in _events_bookmarks(message["value"]).items():
-                if name not in shared or bookmark is None:
+                if name not in sources or bookmark is None:
                     continue
-                assert bookmark <= state[name]["replication_key_value"], name
+                if name in state:
+                    assert bookmark <= state[name]["replication_key_value"], name
                 covered = {
                     k
                     for k, e in expected.items()
                     if e["context"]["source_object"] == name
-                    and canonical(e["timestamp_recorded"]) <= canonical(bookmark)
+                    and canonical(e["timestamp_recorded"])
+                    < canonical(bookmark)  # resumed: from it on
                 }
                 missing = covered - set(announced)
                 assert not missing, f"STATE moved {name}'s events bookmark past {len(missing)}"
@@ -294,3 +296,32 @@ def test_given_a_batch_run_killed_after_a_state_then_the_resumed_run_shares_and_
     after = _in_files(resumed.messages)
     assert {**before_kill, **after} == everything
     assert after, "the resumed run wrote the events from its bookmark on"
+
+
+@pytest.fixture(scope="module")
+def slow_org() -> Iterator[SandboxOrg]:
+    """Sources of several REST pages, each next page a wait: other sources work meanwhile."""
+    anchor = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+    with SandboxOrg(seed=5, scale=400, anchor=anchor, latency_ms=30) as org:
+        yield org
+
+
+def test_given_events_batches_of_sources_side_by_side_then_no_state_passes_an_unannounced_event(
+    slow_org: SandboxOrg, tmp_path: Path
+) -> None:
+    """Each source's partition keeps its own latest row: the STATE after another source's file
+    must not move it onto events still waiting (a page away) for their file."""
+    config = tap_config(slow_org, api_type="rest")  # the default max_concurrency: side by side
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    catalog = select(catalog, ["micro_decision_events"])
+    records = run_tap(tmp_path, config, catalog=catalog)
+    assert records.returncode == 0, records.stderr
+    assert slow_org.count("OpportunityFieldHistory") > 2000, "more than one REST page"
+    expected = _as_in_files(records.records("micro_decision_events"))
+    batch_config = _batch_config(tmp_path / "batches")
+    run = run_tap(tmp_path, {**config, "batch_config": batch_config}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    sources = tuple(_events_bookmarks(records.last_state or {}))
+    assert len(sources) > 5
+    assert _walk_batches(run, expected, sources) == expected
+    assert run.last_state == records.last_state
