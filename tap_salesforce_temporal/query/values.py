@@ -210,6 +210,19 @@ class RecordShaper:
         rows = list(self._rest_values(records))
         return self.to_arrow(pa.Table.from_pylist(rows, schema=text_schema))
 
+    def from_arrow(self, table: pa.Table) -> Iterator[dict]:
+        """Records of a batch table (``to_arrow``) in record form: datetimes and dates back to
+        their canonical text, as a read in record form gives them (events derived from either
+        are then the same)."""
+        columns = []
+        for column in table.columns:
+            if pa.types.is_timestamp(column.type):
+                column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")  # %S: with the ms
+            elif pa.types.is_date(column.type):
+                column = column.cast(pa.string())
+            columns.append(column)
+        return self.from_table(pa.table(columns, names=table.column_names))
+
     def from_table(self, table: pa.Table) -> Iterator[dict]:
         """The page's records, a slice at a time: a 50,000-row Bulk page as dicts all at once
         would hold tens of MB more per stream (streams read side by side)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -45,8 +46,8 @@ class IncrementalStream(StreamHooks):
     def is_sorted(self) -> bool:
         return self.replication_key is not None
 
-    _deferred: tuple[dict, dict | None] | None = None
     _holding = False
+    _threads_deferred: threading.local | None = None
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
@@ -64,15 +65,29 @@ class IncrementalStream(StreamHooks):
         key: the SDK's per-record bookkeeping (a third of the tap's time) is needed only when a
         STATE message goes out or a partition is finalized. While an unordered Bulk job is
         written (``hold_bookmark``) records do not move it at all.
+
+        The latest record is kept per thread: partitions synced side by side (``scheduler``)
+        each settle their own, when their own STATE goes out. Another partition's record may
+        sit in a batch file not announced yet; a STATE of this one must not move it.
         """
         if self._holding:
             return
         if self.replication_key and self.is_sorted:
-            if self._deferred is not None and self._deferred[1] != context:
+            deferred = self._deferred()
+            if deferred.record is not None and deferred.record[1] != context:
                 self.settle_bookmark()
-            self._deferred = (record, context)
+            deferred.record = (record, context)
             return
         self._increment_now(record, context)
+
+    def _deferred(self) -> threading.local:
+        """This thread's latest record not settled yet (``record``: (record, context) or None)."""
+        if self._threads_deferred is None:
+            self._threads_deferred = threading.local()
+        deferred = self._threads_deferred
+        if not hasattr(deferred, "record"):
+            deferred.record = None
+        return deferred
 
     def hold_bookmark(self) -> None:
         """Rows from now on come in no particular order: they do not move the bookmark."""
@@ -86,10 +101,16 @@ class IncrementalStream(StreamHooks):
 
     @override
     def settle_bookmark(self) -> None:
-        if self._deferred is not None:
-            record, context = self._deferred
-            self._deferred = None
+        deferred = self._deferred()
+        if deferred.record is not None:
+            record, context = deferred.record
+            deferred.record = None
             self._increment_now(record, context)
+
+    def advance_bookmark(self, record: dict, context: dict | None) -> None:
+        """Move the bookmark of ``context`` to ``record`` now, leaving alone the deferred one of
+        another partition (its rows may sit in a batch file not announced yet)."""
+        self._increment_now(record, context)
 
     def _increment_now(self, latest_record: dict, context: dict | None) -> None:
         """Never move a bookmark backwards while the lookback window is re-read."""

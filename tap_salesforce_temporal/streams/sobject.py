@@ -32,7 +32,7 @@ from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..writer import FastRecordWriter, FastWriter
 from .base import IncrementalStream, is_identity_map
-from .shared_events import SharedEvents
+from .shared_events import SharedEventBatches, SharedEvents
 
 
 def _bookmark_of(row: dict, key: str | None) -> dict | None:
@@ -73,6 +73,9 @@ class SObjectStream(IncrementalStream):
 
     # Values are typed from the describe by RecordShaper; SDK conformance would turn "false" into True.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # The events shared by the read in progress, in BATCH mode: their bookmark moves with the
+    # files this stream announces (``sync_own_batches``), not with its pages.
+    shared_batches: SharedEventBatches | None = None
 
     def __init__(self, tap: Any, object_schema: ObjectSchema, runtime: Runtime) -> None:
         self.object_schema = object_schema
@@ -183,6 +186,7 @@ class SObjectStream(IncrementalStream):
         deleted_seen: set[str] = set()
         # micro_decision_events of this object from these same pages, when it is selected too
         events = SharedEvents.attach(self, start, shape)
+        self.shared_batches = events if isinstance(events, SharedEventBatches) else None
         for page in self.accounted(self._read_pages(start, end, stats, shape), stats, tables=True):
             deleted_seen.update(_deleted_ids(page.rows))
             bookmark = tracker.after(page)
@@ -323,9 +327,19 @@ class SObjectStream(IncrementalStream):
                 )
                 self.sdk_mark_unflushed()
                 if bookmark:
-                    self.remember_bookmark(bookmark, context)
+                    self._move_batch_bookmark(bookmark, context)
                 self.sdk_write_state()
+        if self.shared_batches is not None:
+            self.shared_batches.close()  # events after the last bookmark (none, normally)
+            self.shared_batches = None
         return True
+
+    def _move_batch_bookmark(self, bookmark: dict, context: dict | None) -> None:
+        """The files announced so far allow ``bookmark``: the shared events' files go out and
+        their bookmark moves too, before the STATE that carries both."""
+        if self.shared_batches is not None:
+            self.shared_batches.settle(bookmark)
+        self.remember_bookmark(bookmark, context)
 
     def _parquet_batches(
         self, directory: Path, batch_config: BatchConfig, context: dict | None
@@ -368,7 +382,7 @@ class SObjectStream(IncrementalStream):
                         alias, batch, _ = files[-1]
                         files[-1] = (alias, batch, bookmark)
                     else:  # every row of the job is in files already announced
-                        self.remember_bookmark(bookmark, context)
+                        self._move_batch_bookmark(bookmark, context)
             yield from files
         for alias, writer in writers.items():
             for batch in writer.finish():

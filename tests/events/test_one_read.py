@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from synthetic_org import SandboxOrg
+from tap_salesforce_temporal.batches import open_object_encoder
 from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.events import EVENT_SCHEMA
 from tests.helpers import run_tap, tap_config
 
 OBJECT_STREAMS = ["Account", "AccountHistory", "OpportunityFieldHistory"]
@@ -146,3 +149,179 @@ def test_given_the_two_bookmarks_apart_when_both_are_selected_then_no_event_is_l
     assert account_events(shared) == account_events(alone)
     assert 0 < len(account_events(alone)) < len(everything)
     assert len(shared.records("AccountHistory")) > len(account_events(shared))
+
+
+# -- BATCH mode: the events go into micro_decision_events' own Parquet files --
+
+
+def _batch_config(root: Path) -> dict:
+    return {
+        "encoding": {"format": "parquet", "compression": "none"},
+        "storage": {"root": root.as_uri(), "prefix": "batch-"},
+        "batch_size": 150,  # several files per source, and bookmarks that move between them
+    }
+
+
+def _without_nulls(value: Any) -> Any:
+    """Parquet rows carry every column (None where an event had no value); RECORDs leave it out."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _file_events(message: dict) -> list[dict]:
+    return pq.read_table(message["manifest"][0].removeprefix("file://")).to_pylist()
+
+
+def _in_files(messages: list[dict]) -> dict[str, dict]:
+    """Every event in the micro_decision_events files these messages announce."""
+    return {
+        k: e
+        for m in messages
+        if m["type"] == "BATCH" and m["stream"] == "micro_decision_events"
+        for k, e in _without_nulls(_comparable(_file_events(m))).items()
+    }
+
+
+def _as_in_files(events: list[dict]) -> dict[str, dict]:
+    """RECORD-mode events as a BATCH file holds them: open objects as JSON text."""
+    encode = open_object_encoder(EVENT_SCHEMA)
+    return _without_nulls(_comparable([encode(copy.deepcopy(e)) for e in events]))
+
+
+def _walk_batches(
+    run: Any, expected: dict[str, dict], sources: tuple[str, ...] = tuple(SHARED)
+) -> dict[str, dict]:
+    """The events the run's BATCH files hold, checking at every STATE that the events bookmark
+    of each of ``sources`` covers only events already in announced files, and never passes its
+    object stream's bookmark (when that stream is selected)."""
+    announced: dict[str, dict] = {}
+    for message in run.messages:
+        if message["type"] == "BATCH" and message["stream"] == "micro_decision_events":
+            announced.update(_without_nulls(_comparable(_file_events(message))))
+        elif message["type"] == "STATE":
+            state = message["value"]["bookmarks"]
+            if "micro_decision_events" not in state:
+                continue
+            for name, bookmark in _events_bookmarks(message["value"]).items():
+                if name not in sources or bookmark is None:
+                    continue
+                if name in state:
+                    assert bookmark <= state[name]["replication_key_value"], name
+                covered = {
+                    k
+                    for k, e in expected.items()
+                    if e["context"]["source_object"] == name
+                    and canonical(e["timestamp_recorded"])
+                    < canonical(bookmark)  # resumed: from it on
+                }
+                missing = covered - set(announced)
+                assert not missing, f"STATE moved {name}'s events bookmark past {len(missing)}"
+    return announced
+
+
+def canonical(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(
+    ("api_type", "max_concurrency"), [("rest", 1), ("rest", None), ("bulk", None)]
+)
+def test_given_batch_mode_when_both_are_selected_then_each_source_is_read_once_into_event_files(
+    org: SandboxOrg, tmp_path: Path, api_type: str, max_concurrency: int | None
+) -> None:
+    log = QueryLog(org)
+    config = tap_config(org, api_type=api_type)
+    if max_concurrency is not None:
+        config["max_concurrency"] = max_concurrency  # else the default: streams side by side
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    catalog = select(catalog, [*OBJECT_STREAMS, "micro_decision_events"])
+    records = run_tap(tmp_path, config, catalog=catalog)
+    assert records.returncode == 0, records.stderr
+    expected = _as_in_files(records.records("micro_decision_events"))
+
+    before = len(log.queries)
+    batch_config = _batch_config(tmp_path / "batches")
+    run = run_tap(tmp_path, {**config, "batch_config": batch_config}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    reads = log.since(before)
+    assert reads["AccountHistory"] == reads["OpportunityFieldHistory"] == 1, reads
+    assert max(reads.values()) == 1, f"an object was queried twice: {reads}"
+    assert not run.records(), "BATCH mode: no RECORD beside the files"
+
+    landed = _walk_batches(run, expected)
+    assert {e["context"]["source_object"] for e in landed.values()} >= set(SHARED)
+    assert landed == expected
+
+    state = run.last_state
+    assert state is not None
+    bookmarks = _events_bookmarks(state)
+    for name in SHARED:
+        assert bookmarks[name] == state["bookmarks"][name]["replication_key_value"], name
+    assert state == records.last_state
+
+
+def test_given_a_batch_run_killed_after_a_state_then_the_resumed_run_shares_and_loses_nothing(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    log = QueryLog(org)
+    config = tap_config(org, api_type="rest", batch_config=_batch_config(tmp_path / "batches"))
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    catalog = select(catalog, ["OpportunityFieldHistory", "micro_decision_events"])
+    full = run_tap(tmp_path, config, catalog=catalog)
+    assert full.returncode == 0, full.stderr
+    only = ("OpportunityFieldHistory",)
+    everything = _in_files(full.messages)
+    _walk_batches(full, everything, only)
+    final = full.last_state
+    assert final is not None
+
+    # Killed right after a STATE whose events bookmark for the source is set, not yet final.
+    cut = next(
+        i
+        for i, m in enumerate(full.messages)
+        if m["type"] == "STATE"
+        and "micro_decision_events" in m["value"]["bookmarks"]
+        and _events_bookmarks(m["value"]).get("OpportunityFieldHistory")
+        not in (None, _events_bookmarks(final)["OpportunityFieldHistory"])
+    )
+    killed = full.messages[: cut + 1]
+    before_kill = _in_files(killed)
+    before = len(log.queries)
+    resumed = run_tap(tmp_path, config, catalog=catalog, state=killed[-1]["value"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert log.since(before)["OpportunityFieldHistory"] == 1, "still one read"
+    after = _in_files(resumed.messages)
+    assert {**before_kill, **after} == everything
+    assert after, "the resumed run wrote the events from its bookmark on"
+
+
+@pytest.fixture(scope="module")
+def slow_org() -> Iterator[SandboxOrg]:
+    """Sources of several REST pages, each next page a wait: other sources work meanwhile."""
+    anchor = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+    with SandboxOrg(seed=5, scale=400, anchor=anchor, latency_ms=30) as org:
+        yield org
+
+
+def test_given_events_batches_of_sources_side_by_side_then_no_state_passes_an_unannounced_event(
+    slow_org: SandboxOrg, tmp_path: Path
+) -> None:
+    """Each source's partition keeps its own latest row: the STATE after another source's file
+    must not move it onto events still waiting (a page away) for their file."""
+    config = tap_config(slow_org, api_type="rest")  # the default max_concurrency: side by side
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    catalog = select(catalog, ["micro_decision_events"])
+    records = run_tap(tmp_path, config, catalog=catalog)
+    assert records.returncode == 0, records.stderr
+    assert slow_org.count("OpportunityFieldHistory") > 2000, "more than one REST page"
+    expected = _as_in_files(records.records("micro_decision_events"))
+    batch_config = _batch_config(tmp_path / "batches")
+    run = run_tap(tmp_path, {**config, "batch_config": batch_config}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    sources = tuple(_events_bookmarks(records.last_state or {}))
+    assert len(sources) > 5
+    assert _walk_batches(run, expected, sources) == expected
+    assert run.last_state == records.last_state
