@@ -365,7 +365,9 @@ class SObjectStream(IncrementalStream):
             )
             for m in maps
         }
+        job_unfinished = False  # an unordered job read part of the way (a quota stop)
         for page, bookmark in self.pages(context, "tables"):
+            job_unfinished = not page.ordered and not bookmark
             table = page.rows.select(
                 [
                     c
@@ -386,7 +388,10 @@ class SObjectStream(IncrementalStream):
             yield from files
         for alias, writer in writers.items():
             for batch in writer.finish():
-                yield alias, batch, _bookmark_of(batch.last_row, key)
+                # An unordered job's last row read is not its largest key, nor is any row
+                # before the rows not read: only a whole job moves the bookmark.
+                last = None if job_unfinished else _bookmark_of(batch.last_row, key)
+                yield alias, batch, last
 
     def _announce(
         self, table: pa.Table, maps: list, writers: dict, identity: bool, key: str | None

@@ -142,3 +142,37 @@ def test_given_deselected_fields_and_stream_maps_then_batch_files_honour_them(
     assert not {"Description", "Phone"} & account_columns, "deselected and mapped-out fields absent"
     assert set(pq.read_schema(files["AccountNames"]).names) == {"Id", "Name"}
     assert pq.read_metadata(files["AccountNames"]).num_rows == org.count("Account")
+
+
+def test_given_the_quota_stops_a_bulk_job_in_batch_mode_then_no_file_moves_the_bookmark(
+    tmp_path: Path,
+) -> None:
+    """Bulk jobs run without ORDER BY: a job stopped part-way by the quota guard leaves files
+    whose last row is not the job's largest key. Those files go out, but the bookmark stays
+    where it was, so the next run reads the whole job again instead of skipping rows."""
+    with SandboxOrg(seed=31, scale=3000, api_usage_start=790, daily_api_limit=1000) as org:
+        config = tap_config(
+            org,
+            objects=["OpportunityFieldHistory"],
+            api_type="bulk",
+            bulk_page_records=1000,
+            max_api_usage_percent=80,
+            event_types=["activity"],  # micro_decision_events reads no field history here
+            batch_config=_batch_config(tmp_path / "batches", size=1500),
+        )
+        run = run_tap(tmp_path, config)
+        total = org.count("OpportunityFieldHistory")
+    assert run.returncode == 3, run.stderr
+    announced = [m for m in run.messages if m["type"] == "BATCH"]
+    rows = sum(
+        pq.read_metadata(Path(uri.removeprefix("file://"))).num_rows
+        for m in announced
+        if m["stream"] == "OpportunityFieldHistory"
+        for uri in m["manifest"]
+    )
+    assert 0 < rows < total, "the job was read part of the way"
+    bookmarks = {
+        s["bookmarks"].get("OpportunityFieldHistory", {}).get("replication_key_value")
+        for s in run.states
+    }
+    assert bookmarks == {None}, "no STATE moved the bookmark of a job read part of the way"
