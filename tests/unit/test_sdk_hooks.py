@@ -50,3 +50,18 @@ def test_given_the_package_then_no_other_module_overrides_an_sdk_private_method(
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
                 assert node.name not in private, f"{path.name} overrides {node.name}"
+
+
+def test_given_the_pinned_sdk_then_each_private_attribute_used_is_still_set() -> None:
+    """Private attributes are read, not called: the SDK must still assign each one."""
+    from singer_sdk import Stream, Tap
+
+    for owner, names in (
+        (Stream, sdk_hooks.SDK_PRIVATE_ATTRIBUTES),
+        (Tap, sdk_hooks.SDK_PRIVATE_TAP_ATTRIBUTES),
+    ):
+        source = inspect.getsource(owner)
+        for name in names:
+            assert f"self.{name} =" in source or f"self.{name}:" in source, (
+                f"singer-sdk {owner.__name__} no longer sets {name}"
+            )
