@@ -104,7 +104,9 @@ class FastRecordWriter:
         stamp = self._time_extracted()
         for offset in range(0, table.num_rows, LINES_PER_SLICE):
             part = table.slice(offset, LINES_PER_SLICE)
-            lines = record_lines(part, self._prefix, stamp, compounds, self._drop)
+            lines = None
+            if not self._nested:  # nested drops (a compound's component) go record by record
+                lines = record_lines(part, self._prefix, stamp, compounds, self._drop)
             if lines is not None:
                 self._out.write(lines)
                 continue

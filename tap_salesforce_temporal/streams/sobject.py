@@ -30,7 +30,7 @@ from ..query.reader import ObjectReader, Plan, Shape
 from ..query.values import RecordShaper, canonical_datetime, format_datetime
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
-from ..writer import FastRecordWriter, FastWriter
+from ..writer import FastRecordWriter, FastWriter, deselected_properties
 from .base import IncrementalStream, is_identity_map
 from .shared_events import SharedEventBatches, SharedEvents
 
@@ -52,6 +52,31 @@ def _deleted_ids(rows: Any) -> list[str]:
             return []
         return rows.filter(pc.fill_null(rows["IsDeleted"], False))["Id"].to_pylist()
     return [r["Id"] for r in rows if r.get("IsDeleted")]
+
+
+def _null_components(table: pa.Table, components: dict) -> pa.Table:
+    """Deselected components of compound fields (``BillingAddress.street``) as nulls: a batch
+    file keeps the column's type, and a target lands the component as missing, as in RECORD
+    mode, where the key is left out."""
+    for name, inner in components.items():
+        if name not in table.column_names or not pa.types.is_struct(table[name].type):
+            continue
+        column = table[name]
+        chunks = []
+        for chunk in column.chunks:
+            children = [
+                pa.nulls(len(chunk), child.type)
+                if child.name in inner and inner[child.name] is None
+                else values
+                for child, values in zip(chunk.type, chunk.flatten(), strict=True)
+            ]
+            chunks.append(
+                pa.StructArray.from_arrays(children, fields=list(chunk.type), mask=chunk.is_null())
+            )
+        table = table.set_column(
+            table.column_names.index(name), name, pa.chunked_array(chunks, column.type)
+        )
+    return table
 
 
 @dataclass(slots=True)
@@ -248,13 +273,17 @@ class SObjectStream(IncrementalStream):
         return True
 
     def _fast_writer(self) -> FastRecordWriter | None:
+        """The RECORD line writer for identity maps; it leaves out what the SDK's walk would,
+        a deselected component of a compound field (``BillingAddress.street``) included."""
         if not hasattr(self, "_fast_record_writer"):
             identity = is_identity_map(self) and self._tap.message_writer_class is FastWriter
-            mask = self.mask
-            deselected = frozenset(
-                p for p in self.schema["properties"] if not mask.get(("properties", p), True)
-            )
-            self._fast_record_writer = FastRecordWriter(self.name, deselected) if identity else None
+            tree = deselected_properties(self.mask) if identity else None
+            writer = None
+            if tree is not None:
+                drop = frozenset(name for name, inner in tree.items() if inner is None)
+                nested = {name: inner for name, inner in tree.items() if inner is not None}
+                writer = FastRecordWriter(self.name, drop, nested)
+            self._fast_record_writer = writer
         return self._fast_record_writer
 
     @override
@@ -353,6 +382,9 @@ class SObjectStream(IncrementalStream):
         key = self.replication_key
         bookmark_columns = [c for c in (key, "Id") if c]
         mask = self.mask
+        components = {
+            name: inner for name, inner in (deselected_properties(mask) or {}).items() if inner
+        }
         maps = self.stream_maps
         identity = is_identity_map(self)
         writers = {
@@ -375,6 +407,8 @@ class SObjectStream(IncrementalStream):
                     if mask.get(("properties", c), True) or c in bookmark_columns
                 ]
             )
+            if components:
+                table = _null_components(table, components)
             files = list(self._announce(table, maps, writers, identity, key))
             if not page.ordered:
                 files = [(alias, batch, None) for alias, batch, _ in files]
