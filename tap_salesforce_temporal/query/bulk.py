@@ -39,14 +39,6 @@ class BulkQuery:
         self.context = context
         self.sleep: Callable[[float], None] = time.sleep
 
-    def pages(
-        self, soql: str, parse: Callable[[bytes], pa.Table], *, all_rows: bool
-    ) -> Iterator[pa.Table]:
-        """A new job's result pages, parsed."""
-        job_id = self.start(soql, all_rows=all_rows)
-        for table, _last in self.results(job_id, parse):
-            yield table
-
     def start(self, soql: str, *, all_rows: bool, cancel: threading.Event | None = None) -> str:
         """Create a job and wait until it is complete; its id. A job interrupted before it
         completes (an error, a stop, ``cancel`` set when another stream failed) is aborted."""
