@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from synthetic_org import SandboxOrg
-from tests.helpers import run_tap, tap_config
+from tests.helpers import TapRun, run_tap, tap_config
 
 
 @pytest.mark.parametrize("api_type", ["rest", "bulk"])
@@ -22,15 +23,7 @@ def test_given_a_compound_sub_property_deselected_then_records_leave_it_out(
 ) -> None:
     with SandboxOrg(seed=3, scale=40) as org:
         config = tap_config(org, objects=["Account"], api_type=api_type)
-        catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
-        account = next(s for s in catalog["streams"] if s["tap_stream_id"] == "Account")
-        for entry in account["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = True
-            if entry["breadcrumb"] == ["properties", "BillingAddress", "properties", "street"]:
-                entry["metadata"]["selected"] = False
-        catalog["streams"] = [account]
-        run = run_tap(tmp_path, config, catalog=catalog)
+        run = _run_without_street(tmp_path, config)
     assert run.returncode == 0, run.stderr[-2000:]
     addresses = [r["BillingAddress"] for r in run.records("Account") if r.get("BillingAddress")]
     assert addresses, "the org's accounts have billing addresses"
@@ -52,15 +45,7 @@ def test_given_a_compound_sub_property_deselected_in_batch_mode_then_files_leave
                 "batch_size": 1000,
             },
         )
-        catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
-        account = next(s for s in catalog["streams"] if s["tap_stream_id"] == "Account")
-        for entry in account["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = True
-            if entry["breadcrumb"] == ["properties", "BillingAddress", "properties", "street"]:
-                entry["metadata"]["selected"] = False
-        catalog["streams"] = [account]
-        run = run_tap(tmp_path, config, catalog=catalog)
+        run = _run_without_street(tmp_path, config)
     assert run.returncode == 0, run.stderr[-2000:]
     files = [
         Path(uri.removeprefix("file://"))
@@ -69,20 +54,21 @@ def test_given_a_compound_sub_property_deselected_in_batch_mode_then_files_leave
         for uri in m["manifest"]
     ]
     assert files
-    rows = [r for f in files for r in _read_batch(f)]
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
     addresses = [r["BillingAddress"] for r in rows if r.get("BillingAddress")]
     assert addresses
     assert all(a.get("street") is None for a in addresses), "the deselected component is left out"
     assert any(a.get("city") for a in addresses), "the other components stay"
 
 
-def _read_batch(path: Path) -> list[dict]:
-    if path.suffix == ".parquet" or ".parquet" in path.name:
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    import gzip
-
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt") as handle:
-        return [json.loads(line) for line in handle]
+def _run_without_street(tmp_path: Path, config: dict) -> TapRun:
+    """Account alone, from the discovered catalog with ``BillingAddress.street`` deselected."""
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    account = next(s for s in catalog["streams"] if s["tap_stream_id"] == "Account")
+    for entry in account["metadata"]:
+        if entry["breadcrumb"] == []:
+            entry["metadata"]["selected"] = True
+        if entry["breadcrumb"] == ["properties", "BillingAddress", "properties", "street"]:
+            entry["metadata"]["selected"] = False
+    catalog["streams"] = [account]
+    return run_tap(tmp_path, config, catalog=catalog)
