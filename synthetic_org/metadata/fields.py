@@ -169,14 +169,6 @@ class ObjectSpec:
         self._by_name.update({f.name.lower(): f for f in self.fields})
 
     @property
-    def filterable(self) -> bool:
-        """Whether WHERE may name the field: not compound fields, not long text areas (a
-        textarea over 255 characters), nor anyType or base64, as Salesforce's describe says."""
-        if self.type == "textarea":
-            return self.length <= 255
-        return self.type not in ("address", "location", "anyType", "base64")
-
-    @property
     def is_custom(self) -> bool:
         return self.name.endswith(("__c", "__History"))
 
