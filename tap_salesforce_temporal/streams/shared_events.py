@@ -19,8 +19,9 @@ Shared only when the two reads are the same read (else X's events are read separ
   any order give the same events; OpportunityHistory's stage changes need the previous snapshot
   per opportunity in order, and ProcessInstanceStep needs relationship fields;
 - the same key (the events' ``timestamp_recorded`` is X's replication key);
-- the same rows: no ``include_deleted`` (the events never read deleted or archived rows), and
-  X's window starts at or before the events' (rows before the events' start are skipped);
+- the same rows: no ``include_deleted`` (the events never read deleted or archived rows), no
+  ``object_filters`` entry for X (it narrows X's stream only, never its events), and X's window
+  starts at or before the events' (rows before the events' start are skipped);
 - X selects every field the rule reads;
 - in BATCH mode, both go out as the tap's own Parquet files (a local root, identity maps):
   otherwise the events stream's files come from the SDK's batcher, which the shared events
@@ -124,6 +125,7 @@ class SharedEvents:
             not isinstance(events, MicroDecisionEventsStream)
             or not events.selected
             or runtime.settings.include_deleted
+            or stream.reader.where  # object_filters narrow the stream, never the events
         ):
             return None
         batch_config = events.get_batch_config(events.config)

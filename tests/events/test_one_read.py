@@ -325,3 +325,36 @@ def test_given_events_batches_of_sources_side_by_side_then_no_state_passes_an_un
     assert len(sources) > 5
     assert _walk_batches(run, expected, sources) == expected
     assert run.last_state == records.last_state
+
+
+def test_given_an_object_filter_on_a_source_then_its_events_are_read_unfiltered(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    """``object_filters`` narrow the object stream only: events derived from its filtered
+    pages would silently miss every decision the filter leaves out."""
+    log = QueryLog(org)
+    config = tap_config(org, api_type="rest", object_filters={"Task": "Status = 'Completed'"})
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+
+    def task_events(run: Any) -> dict[str, dict]:
+        return {
+            k: e
+            for k, e in _comparable(run.records("micro_decision_events")).items()
+            if e["context"]["source_object"] == "Task"
+        }
+
+    before = len(log.queries)
+    both = run_tap(
+        tmp_path, config, catalog=select(copy.deepcopy(catalog), ["Task", "micro_decision_events"])
+    )
+    assert both.returncode == 0, both.stderr
+    assert log.since(before)["Task"] == 2, "the filtered stream, then the events' own read"
+    tasks = both.records("Task")
+    assert tasks
+    assert all(t["Status"] == "Completed" for t in tasks)
+    alone = run_tap(
+        tmp_path, config, catalog=select(copy.deepcopy(catalog), ["micro_decision_events"])
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert task_events(both) == task_events(alone)
+    assert len(task_events(alone)) > len(tasks)
