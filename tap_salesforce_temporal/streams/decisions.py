@@ -36,8 +36,6 @@ from .base import IncrementalStream
 from .fast_records import FastRecords
 
 CHUNK_ROWS = 2000
-# Rules that need nothing but the row: each page's events can come from any read of the rows.
-PER_ROW_EVENT_TYPES = frozenset({"field_change", "activity", "setup_change"})
 PRIOR_IDS_PER_QUERY = 150
 _ID = re.compile(r"[A-Za-z0-9]{15,18}")
 
@@ -197,14 +195,13 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
 
     @property
     def partitions(self) -> list[dict]:
-        """Sources no object stream can share first: side by side with the object streams,
-        their reads start at once while the shareable ones wait for their object stream."""
-        ordered = sorted(self.sources.values(), key=lambda s: s.event_type in PER_ROW_EVENT_TYPES)
-        return [{"source_object": source.object_name} for source in ordered]
+        return [{"source_object": name} for name in self.sources]
 
     def shareable(self, context: dict) -> bool:
-        """Whether this source's events may come from its own object stream's pages."""
-        return self.sources[context["source_object"]].event_type in PER_ROW_EVENT_TYPES
+        """Whether this source's events may come from its own object stream's pages: that
+        stream is selected too (``shared_events`` decides when it reads)."""
+        stream = self.sdk_tap_stream(context["source_object"])
+        return stream is not None and stream is not self and stream.selected
 
     def derivation(self) -> Derivation:
         """What every rule needs besides the rows (the org's users are read once per run)."""
@@ -222,9 +219,8 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
             return
         source = self.sources[context["source_object"]]
         runtime = self.runtime
-        if source.event_type in PER_ROW_EVENT_TYPES:
-            # Its object stream, running beside this one, may derive these events itself.
-            runtime.wait_for_stream(source.object_name)
+        # Its object stream, running beside this one, may derive these events itself.
+        runtime.wait_for_stream(source.object_name)
         self.sources_begun.add(source.object_name)
         stats = runtime.stats_for(f"{self.name}:{source.object_name}")
         if runtime.stopped_reason:
@@ -263,22 +259,20 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
         start: Any,
         stats: StreamStats,
     ) -> Iterator[dict]:
-        if source.event_type in PER_ROW_EVENT_TYPES:
-            yield from self.row_events(source, rows, d)
-        elif source.event_type == "stage_change":
-            tracker = StageTracker()
+        if source.event_type == "stage_change":
+            stages = StageChanges(reader, start, stats)
             for chunk in _chunks(rows, CHUNK_ROWS):
-                if start is not None:
-                    unseen = sorted({r["OpportunityId"] for r in chunk} - set(tracker.states))
-                    tracker.seed(self._prior_snapshots(reader, unseen, start, stats))
-                yield from tracker.events(chunk, d)
+                stages.seed({r["OpportunityId"] for r in chunk})
+                yield from stages.events(chunk, d)
         else:
-            yield from approval_events(rows, d)
+            yield from self.row_events(source, rows, d)
 
     def row_events(self, source: Source, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
-        """Events of a source whose rule looks at one row at a time (``PER_ROW_EVENT_TYPES``)."""
+        """Events of a source whose rule looks at one row at a time (all but stage changes)."""
         name = source.object_name
-        if source.event_type == "field_change":
+        if source.event_type == "approval_decision":
+            yield from approval_events(rows, d)
+        elif source.event_type == "field_change":
             schema = self.schemas[name]
             yield from field_history_events(
                 name, schema.history_parent_object or "", schema.history_parent_field or "", rows, d
@@ -288,9 +282,35 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
         else:
             yield from setup_events(rows, d)
 
-    def _prior_snapshots(
-        self, reader: ObjectReader, opportunity_ids: list[str], before: Any, stats: StreamStats
-    ) -> Iterator[dict]:
+
+class StageChanges:
+    """Stage changes of OpportunityHistory snapshots read in (CreatedDate, Id) order, page by
+    page: each opportunity's stage is carried from one snapshot to its next.
+
+    In an incremental window an opportunity's first snapshot needs the one before the window
+    (where it came from): those are read from Salesforce, a query per 150 opportunities not
+    seen yet (``seed``), before the rows that need them.
+    """
+
+    def __init__(self, reader: ObjectReader, start: Any, stats: StreamStats) -> None:
+        self.tracker = StageTracker()
+        self.reader = reader
+        self.start = start  # the window's start (None: the whole history, nothing before it)
+        self.stats = stats
+
+    def seed(self, opportunity_ids: Iterable[str]) -> None:
+        """Replay the snapshots before the window of the opportunities not seen yet."""
+        if self.start is None:
+            return
+        states = self.tracker.states
+        unseen = sorted(i for i in set(opportunity_ids) if i not in states)
+        if unseen:
+            self.tracker.seed(self._prior_snapshots(unseen))
+
+    def events(self, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
+        return self.tracker.events(rows, d)
+
+    def _prior_snapshots(self, opportunity_ids: list[str]) -> Iterator[dict]:
         """Snapshots older than the window, so the first stage change in it knows where it came from."""
         fields = ["Id", "OpportunityId", "StageName", "CreatedDate"]
         for offset in range(0, len(opportunity_ids), PRIOR_IDS_PER_QUERY):
@@ -302,8 +322,8 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
             if not batch:
                 continue
             where = [f"OpportunityId IN ({', '.join(string_literal(i) for i in batch)})"]
-            yield from reader.read(
-                fields, None, before, stats, key="CreatedDate", where=where, all_rows=False
+            yield from self.reader.read(
+                fields, None, self.start, self.stats, key="CreatedDate", where=where, all_rows=False
             )
 
 

@@ -32,7 +32,15 @@ from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..writer import FastRecordWriter, FastWriter, deselected_properties
 from .base import IncrementalStream, is_identity_map
-from .shared_events import SharedEventBatches, SharedEvents
+from .shared_events import SharedEventBatches, SharedEvents, Sharing
+from .shared_events import plan as plan_sharing
+
+
+def _prepared(pages: Iterator[Page], events: SharedEvents) -> Iterator[Page]:
+    """Each page after what its shared events need from Salesforce (``SharedEvents.prepare``)."""
+    for page in pages:
+        events.prepare(page)
+        yield page
 
 
 def _bookmark_of(row: dict, key: str | None) -> dict | None:
@@ -199,8 +207,8 @@ class SObjectStream(IncrementalStream):
         The one place that decides what is read: the window (bookmark - lookback .. run start),
         the selected fields, the rows a page at a time, then tombstones of hard deletes; the
         object's micro_decision_events come from the same pages when they can
-        (``shared_events``). Rows,
-        seconds and API calls are counted and the quota guard is handled (``accounted``).
+        (``shared_events``). Rows, seconds and API calls are counted and the quota guard is
+        handled (``accounted``).
         """
         stats = self.runtime.stats_for(self.name)
         window = self._read_window(context)
@@ -212,13 +220,25 @@ class SObjectStream(IncrementalStream):
         # micro_decision_events of this object from these same pages, when it is selected too
         events = SharedEvents.attach(self, start, shape)
         self.shared_batches = events if isinstance(events, SharedEventBatches) else None
-        for page in self.accounted(self._read_pages(start, end, stats, shape), stats, tables=True):
+        sharing = None if events is None else events.sharing
+        read = self._read_pages(start, end, stats, shape, sharing)
+        if events is not None:  # what its events read goes inside ``accounted`` (a quota stop)
+            read = _prepared(read, events)
+        own: Page | None = None
+        for page in self.accounted(read, stats, tables=True):
             deleted_seen.update(_deleted_ids(page.rows))
-            bookmark = tracker.after(page)
+            own = page if sharing is None else sharing.stream_page(page, end)
+            bookmark = tracker.after(own)
             if events is not None:
                 events.write(page, bookmark)  # before the page: STATE after it covers both
-            yield page, bookmark
+            yield own, bookmark
         if events is not None:
+            mixed = events.sharing.events_key is not None
+            if mixed and own is not None and not self.runtime.stopped_reason:
+                # Read whole: the bookmark may move now (pages came in the events' key order).
+                rows = own.rows.schema.empty_table() if isinstance(own.rows, pa.Table) else []
+                last = Page(rows, ordered=False, last=True)
+                yield last, tracker.after(last)
             events.finish()
         tombstones = self._hard_deleted(start, end, deleted_seen, stats)
         if tombstones:
@@ -227,17 +247,32 @@ class SObjectStream(IncrementalStream):
             yield page, tracker.after(page)
 
     def _read_pages(
-        self, start: dt.datetime | None, end: dt.datetime | None, stats: StreamStats, shape: Shape
+        self,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        stats: StreamStats,
+        shape: Shape,
+        sharing: Sharing | None,
     ) -> Iterator[Page]:
         return self.reader.read_pages(
-            self.selected_fields(),
-            start,
-            end,
-            stats,
-            key=self.replication_key,
-            shape=shape,
-            ordered=False,
+            stats=stats, shape=shape, **self._read_arguments(start, end, sharing)
         )
+
+    def _read_arguments(
+        self, start: dt.datetime | None, end: dt.datetime | None, sharing: Sharing | None
+    ) -> dict:
+        """What this stream's read asks for: its own window of its selected fields (Bulk jobs
+        without ORDER BY), or the one read that also gives its events (``Sharing``)."""
+        fields = self.selected_fields()
+        if sharing is not None:
+            return sharing.read_arguments(fields, start, end)
+        return {
+            "fields": fields,
+            "start": start,
+            "end": end,
+            "key": self.replication_key,
+            "ordered": False,
+        }
 
     def plan_read(self) -> Plan | None:
         """The first query this stream's sync will send (None: no query), for ``counts``.
@@ -266,9 +301,16 @@ class SObjectStream(IncrementalStream):
                 state.pop("bookmarks", None)
         if start is not None and end is not None and start >= end:
             return None
-        return self.reader.plan(
-            self.selected_fields(), start, end, key=self.replication_key, ordered=False
-        )
+        sharing = plan_sharing(self, start, self.sync_shape(), planning=True)
+        return self.reader.plan(**self._read_arguments(start, end, sharing))
+
+    def sync_shape(self) -> Shape:
+        """The pages this stream's sync reads: typed tables for its own Parquet batch files, or
+        record-form pages (RECORD mode, and the SDK's batcher)."""
+        batch_config = self.get_batch_config(self.config)
+        if batch_config is not None and parquet_batch_directory(batch_config) is not None:
+            return "tables"
+        return "pages"
 
     # -- emitting: RECORD lines a page at a time --
     @override

@@ -20,13 +20,23 @@ from tap_salesforce_temporal.catalog import select
 from tap_salesforce_temporal.events import EVENT_SCHEMA
 from tests.helpers import run_tap, tap_config
 
-OBJECT_STREAMS = ["Account", "AccountHistory", "OpportunityFieldHistory"]
-SHARED = ["AccountHistory", "OpportunityFieldHistory"]
+OBJECT_STREAMS = [
+    "Account",
+    "AccountHistory",
+    "OpportunityFieldHistory",
+    "OpportunityHistory",
+    "ProcessInstanceStep",
+]
+SHARED = ["AccountHistory", "OpportunityFieldHistory", "OpportunityHistory", "ProcessInstanceStep"]
+LOOKUP = "lookup by ids"
+# Keyed by SystemModstamp, their events by CreatedDate: one read of both windows.
+OTHER_KEY = ("OpportunityHistory", "ProcessInstanceStep")
 
 
 class QueryLog:
     """The objects the org ran queries on (REST and Bulk), COUNT() apart: the org's request
-    log has the paths only, the SOQL travels in the query string or the job's body."""
+    log has the paths only, the SOQL travels in the query string or the job's body. A lookup
+    by an id list (OpportunityHistory's snapshots before a window) is logged as ``LOOKUP``."""
 
     def __init__(self, org: SandboxOrg) -> None:
         self.queries: list[str] = []
@@ -35,7 +45,8 @@ class QueryLog:
 
         def recording(query: Any, **kwargs: Any) -> Any:
             if not query.is_count:
-                self.queries.append(query.object_name)
+                lookup = "InList(" in repr(query.where)
+                self.queries.append(LOOKUP if lookup else query.object_name)
             return execute(query, **kwargs)
 
         engine.execute = recording  # type: ignore[method-assign]
@@ -60,6 +71,10 @@ def _events_bookmarks(state: dict) -> dict[str, str]:
     return {p["context"]["source_object"]: p.get("replication_key_value") for p in parts}
 
 
+def _by_id(records: list[dict]) -> dict[str, dict]:
+    return {r["Id"]: r for r in records}
+
+
 @pytest.mark.parametrize("api_type", ["rest", "bulk"])
 def test_given_an_object_stream_and_the_events_selected_then_each_source_is_read_once(
     org: SandboxOrg, tmp_path: Path, api_type: str
@@ -76,7 +91,7 @@ def test_given_an_object_stream_and_the_events_selected_then_each_source_is_read
     )
     assert both.returncode == 0, both.stderr
     reads = log.since(before)
-    assert reads["AccountHistory"] == reads["OpportunityFieldHistory"] == 1, reads
+    assert [reads[name] for name in SHARED] == [1] * len(SHARED), reads
     assert max(reads.values()) == 1, f"an object was queried twice: {reads}"
 
     before = len(log.queries)
@@ -85,17 +100,27 @@ def test_given_an_object_stream_and_the_events_selected_then_each_source_is_read
     )
     assert alone.returncode == 0, alone.stderr
     assert log.since(before)["AccountHistory"] == 1
+    objects = run_tap(tmp_path, config, catalog=select(copy.deepcopy(catalog), OBJECT_STREAMS))
+    assert objects.returncode == 0, objects.stderr
 
     shared_events = _comparable(both.records("micro_decision_events"))
     assert {e["context"]["source_object"] for e in shared_events.values()} >= set(SHARED)
     assert shared_events == _comparable(alone.records("micro_decision_events"))
+    # The object streams' rows are as read alone: none missing, no column read for the events.
+    for name in OBJECT_STREAMS:
+        assert _by_id(both.records(name)) == _by_id(objects.records(name)), name
 
-    # The events bookmark of a shared source moved with its object stream's bookmark.
+    # Each bookmark is where the stream's own run leaves it; a shared source's events
+    # bookmark moved with its object stream's (same key).
     state = both.last_state
     assert state is not None
     bookmarks = _events_bookmarks(state)
-    for name in SHARED:
-        assert bookmarks[name] == state["bookmarks"][name]["replication_key_value"], name
+    assert bookmarks == _events_bookmarks(alone.last_state or {})
+    for name in OBJECT_STREAMS:
+        value = state["bookmarks"][name]["replication_key_value"]
+        assert value == objects.last_state["bookmarks"][name]["replication_key_value"], name
+        if name in SHARED and name not in OTHER_KEY:
+            assert bookmarks[name] == value, name
 
     # The next run starts both reads at the same place: still one read each.
     before = len(log.queries)
@@ -107,8 +132,58 @@ def test_given_an_object_stream_and_the_events_selected_then_each_source_is_read
     )
     assert again.returncode == 0, again.stderr
     reads = log.since(before)
-    # (OpportunityHistory is read twice: its snapshots before the window, then the window.)
-    assert [reads[name] for name in OBJECT_STREAMS] == [1, 1, 1], reads
+    reads.pop(LOOKUP, None)  # snapshots before the window, for its first stage moves
+    assert max(reads.values(), default=0) <= 1, reads
+
+
+@pytest.fixture
+def moving_org() -> Iterator[SandboxOrg]:
+    """An org whose opportunities move between runs (a fixture of its own: ``advance``)."""
+    anchor = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+    with SandboxOrg(seed=7, scale=120, anchor=anchor) as org:
+        yield org
+
+
+@pytest.mark.parametrize("api_type", ["rest", "bulk"])
+def test_given_stage_moves_since_the_last_run_then_shared_stage_changes_know_the_stage_before(
+    moving_org: SandboxOrg, tmp_path: Path, api_type: str
+) -> None:
+    """OpportunityHistory's stage changes need each opportunity's snapshot before the window:
+    read for the shared pages as for the events' own read, and no other read of the object."""
+    log = QueryLog(moving_org)
+    config = tap_config(moving_org, api_type=api_type)
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    both = select(copy.deepcopy(catalog), ["OpportunityHistory", "micro_decision_events"])
+    first = run_tap(tmp_path, config, catalog=both)
+    assert first.returncode == 0, first.stderr
+    assert moving_org.advance(opportunities=8) > 0  # 2 s ago: before the next run's end
+
+    def stage_changes(run: Any) -> dict[str, dict]:
+        return {
+            k: e
+            for k, e in _comparable(run.records("micro_decision_events")).items()
+            if e["event_type"] == "stage_change"
+        }
+
+    before = len(log.queries)
+    shared = run_tap(tmp_path, config, catalog=both, state=first.last_state)
+    assert shared.returncode == 0, shared.stderr
+    reads = log.since(before)
+    assert reads["OpportunityHistory"] == 1, "one read of the window for both"
+    assert reads[LOOKUP] > 0, "the snapshots before the window, by opportunity"
+    events_only = select(copy.deepcopy(catalog), ["micro_decision_events"])
+    alone = run_tap(tmp_path, config, catalog=events_only, state=first.last_state)
+    assert alone.returncode == 0, alone.stderr
+
+    moved = stage_changes(shared)
+    assert moved == stage_changes(alone), shared.stderr[-6000:]
+    assert moved
+    # Each move knows the stage it left and for how long: the snapshot before the window.
+    assert all(e["context"].get("previous_stage") for e in moved.values())
+    assert all(e["context"].get("stage_duration_days") is not None for e in moved.values())
+    # The object stream's rows of the window: every snapshot the advance wrote.
+    snapshots = {r["Id"] for r in shared.records("OpportunityHistory")}
+    assert {e["context"]["source_record_id"] for e in moved.values()} <= snapshots
 
 
 def test_given_the_two_bookmarks_apart_when_both_are_selected_then_no_event_is_lost_or_added(
@@ -208,7 +283,7 @@ def _walk_batches(
             for name, bookmark in _events_bookmarks(message["value"]).items():
                 if name not in sources or bookmark is None:
                     continue
-                if name in state:
+                if name in state and name not in OTHER_KEY:
                     assert bookmark <= state[name]["replication_key_value"], name
                 covered = {
                     k
@@ -258,7 +333,7 @@ def test_given_batch_mode_when_both_are_selected_then_each_source_is_read_once_i
     state = run.last_state
     assert state is not None
     bookmarks = _events_bookmarks(state)
-    for name in SHARED:
+    for name in set(SHARED) - set(OTHER_KEY):
         assert bookmarks[name] == state["bookmarks"][name]["replication_key_value"], name
     assert state == records.last_state
 
@@ -358,3 +433,55 @@ def test_given_an_object_filter_on_a_source_then_its_events_are_read_unfiltered(
     assert alone.returncode == 0, alone.stderr
     assert task_events(both) == task_events(alone)
     assert len(task_events(alone)) > len(tasks)
+
+
+def test_given_a_run_killed_between_pages_of_a_source_of_another_key_then_the_resume_loses_nothing(
+    slow_org: SandboxOrg, tmp_path: Path
+) -> None:
+    """OpportunityHistory read once for its stream (SystemModstamp) and its stage changes
+    (CreatedDate), in CreatedDate order: each page moves the events bookmark, the stream's waits
+    for the last page. Killed after the first page's STATE, the next run writes every stage
+    change and every snapshot the killed run had not, still in one read."""
+    log = QueryLog(slow_org)
+    config = tap_config(slow_org, api_type="rest")
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    catalog = select(catalog, ["OpportunityHistory", "micro_decision_events"])
+    full = run_tap(tmp_path, config, catalog=catalog)
+    assert full.returncode == 0, full.stderr
+    assert slow_org.count("OpportunityHistory") > 2000, "more than one REST page"
+    final = full.last_state
+    assert final is not None
+    done = _events_bookmarks(final)["OpportunityHistory"]
+
+    def stage_changes(messages: list[dict]) -> dict[str, dict]:
+        return {
+            k: e
+            for m in messages
+            if m["type"] == "RECORD" and m["stream"] == "micro_decision_events"
+            for k, e in _comparable([m["record"]]).items()
+            if e["event_type"] == "stage_change"
+        }
+
+    cut = next(
+        i
+        for i, m in enumerate(full.messages)
+        if m["type"] == "STATE"
+        and _events_bookmarks(m["value"]).get("OpportunityHistory") not in (None, done)
+    )
+    killed = full.messages[: cut + 1]
+    state = killed[-1]["value"]
+    assert "replication_key_value" not in state["bookmarks"].get("OpportunityHistory", {}), (
+        "the stream's bookmark waits for its last page"
+    )
+    before = len(log.queries)
+    resumed = run_tap(tmp_path, config, catalog=catalog, state=state)
+    assert resumed.returncode == 0, resumed.stderr
+    reads = log.since(before)
+    assert reads["OpportunityHistory"] == 1, "one read of the window for both"
+    assert reads[LOOKUP] > 0, "the snapshots before the events' window, by opportunity"
+    everything = stage_changes(full.messages)
+    assert {**stage_changes(killed), **stage_changes(resumed.messages)} == everything
+    assert stage_changes(resumed.messages), "the resumed run wrote the rest"
+    snapshots = {r["Id"] for r in full.records("OpportunityHistory")}
+    assert {r["Id"] for r in resumed.records("OpportunityHistory")} == snapshots
+    assert resumed.last_state == final

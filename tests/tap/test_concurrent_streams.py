@@ -178,7 +178,7 @@ def test_given_a_stream_that_fails_then_the_run_stops_with_its_error_and_state_s
         full = run_tap(tmp_path, config)
         assert full.returncode == 0, full.stderr
         calls_full = len(org.requests) - before
-        assert calls_full > 80, "streams of many pages each"
+        assert calls_full > 60, "streams of many pages each"
         org.faults.unavailable_every = calls_full // 5
         org.faults._calls = 0
         before = len(org.requests)
@@ -189,7 +189,8 @@ def test_given_a_stream_that_fails_then_the_run_stops_with_its_error_and_state_s
     assert len(lines) == 1, failed.stderr[-2000:]
     assert "SERVER_UNAVAILABLE" in lines[0]
     # Without the stop, the streams in flight (all of them: 8 workers) read on to their end:
-    # measured 54 of 101 calls, against 31 with it.
+    # measured 54 of 101 calls, against 31 with it (OpportunityHistory read twice then; read
+    # once for its stream and its events: 25 of 78 with the stop).
     assert calls_failed < calls_full * 0.45, "the streams beside the failed one stopped early"
     assert_state_never_passes_written_rows(failed.messages, KEYS)
 
