@@ -121,6 +121,14 @@ class IncrementalStream(StreamHooks):
                 return
         self.sdk_increment_stream_state(latest_record, context)
 
+    @override
+    def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
+        """A local root with identity maps: the SDK's loop over ``get_batches`` (the tap's own
+        Parquet files); anything else: the SDK's batcher, given what RECORD mode would write."""
+        if parquet_batch_directory(batch_config) is not None and is_identity_map(self):
+            return False
+        return super().sync_own_batches(batch_config, context)
+
     def get_batches(
         self, batch_config: BatchConfig, context: dict | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -128,12 +136,12 @@ class IncrementalStream(StreamHooks):
 
         Records still flow through the SDK's record loop (bookmarks, partitions, finalization), so the
         STATE the SDK writes after each BATCH covers exactly the records in the files announced.
-        Other encodings, remote roots and non-identity stream maps: the SDK's batcher.
+        Only for a local root and identity maps (``sync_own_batches`` sends the rest elsewhere).
         """
         directory = parquet_batch_directory(batch_config)
         if directory is None or not is_identity_map(self):
-            yield from super().get_batches(batch_config, context)
-            return
+            msg = f"{self.name}: the tap's own Parquet batches need a local root and no stream maps"
+            raise RuntimeError(msg)
         writer = ParquetBatchWriter.for_config(directory, batch_config, self.name)
         encode = open_object_encoder(self.schema)
         chunk: list[dict] = []
