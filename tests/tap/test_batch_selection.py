@@ -1,9 +1,11 @@
-"""BATCH files written by singer-sdk's batcher hold what RECORD mode would write.
+"""BATCH files hold what RECORD mode would write: deselected properties out, stream maps applied.
 
 JSONL batches, remote roots and mapped streams without the tap's own Parquet writer go through
 the SDK's batcher, which in singer-sdk 0.54 takes records straight from the record loop: a field
 deselected in the catalog stayed in the files, stream maps were never applied, and every alias
-was announced with the same (unmapped) files. The files must hold what RECORD messages would.
+was announced with the same (unmapped) files. The tap's own Parquet files of
+micro_decision_events (read on their own or from an object stream's pages) kept deselected
+fields too.
 """
 
 from __future__ import annotations
@@ -110,6 +112,30 @@ def test_given_deselected_fields_when_the_sdk_batcher_writes_jsonl_then_files_le
     for stream, path in kept:
         assert all(_has(row, path) for row in rows[stream] if row.get(path[0])), path
         assert any(_has(row, path) for row in rows[stream]), path
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-read", "shared-read"])
+def test_given_deselected_event_fields_when_the_tap_writes_parquet_then_files_leave_them_out(
+    org: SandboxOrg, tmp_path: Path, shared: bool
+) -> None:
+    """The tap's own Parquet files (a local root, no maps): the events read on their own, or
+    derived from AccountHistory's pages while that stream is synced too."""
+    config = tap_config(org, objects=OBJECTS, api_type="rest")
+    catalog = _catalog(tmp_path, config, [d for d in DESELECTED if d[0] == EVENTS])
+    if shared:
+        catalog = select(catalog, ["Account", "AccountHistory", EVENTS, TRACKED])
+    config["batch_config"] = {
+        **_jsonl_batches(tmp_path / "batches"),
+        "encoding": {"format": "parquet", "compression": "none"},
+    }
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ("events derived from this stream's pages" in run.stderr) == shared
+    events = _batch_rows(run)[EVENTS]
+    assert events, "the org has decisions"
+    assert not any(_has(r, ("actor_id",)) for r in events)
+    assert not any(_has(r, ("context", "source_record_id")) for r in events)
+    assert all(r["actor_type"] and r["context"]["source_object"] for r in events)
 
 
 def test_given_stream_maps_when_the_sdk_batcher_writes_then_each_alias_gets_its_mapped_rows(
