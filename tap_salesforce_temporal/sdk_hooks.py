@@ -15,7 +15,10 @@ from collections.abc import Iterator
 
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers._batch import BatchConfig
+from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
+
+from .record_batches import sync_record_batches
 
 # (SDK class, private name, parameter names after self): overridden or called by this module.
 SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
@@ -25,6 +28,7 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Stream, "_write_record_message", ("record",)),
     (Stream, "_sync_records", ("context", "write_messages")),
     (Stream, "_sync_batches", ("batch_config", "context")),
+    (Stream, "_generate_record_messages", ("record",)),
     (Stream, "_process_record", ("record", "child_context", "partition_context")),
     (Stream, "_write_starting_replication_value", ("context",)),
     (Stream, "_write_schema_message", ()),
@@ -64,8 +68,13 @@ class StreamHooks(Stream):
         return False
 
     def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
-        """Run the whole BATCH sync without the SDK's batcher; False: use the SDK's."""
-        return False
+        """Run the whole BATCH sync; False: the SDK's loop over ``get_batches``.
+
+        By default the SDK's batcher writes what RECORD mode would write (``record_batches``):
+        its own ``get_batches`` would hand it records with deselected properties and no maps.
+        """
+        sync_record_batches(self, batch_config, context)
+        return True
 
     # -- calls into the SDK's private methods --
     def sdk_increment_stream_state(self, record: dict, context: dict | None) -> None:
@@ -94,6 +103,11 @@ class StreamHooks(Stream):
     def sdk_sync_records(self, context: dict | None, write_messages: bool) -> Iterator[dict]:
         """The SDK's own record loop, whatever ``sync_own_records`` decides."""
         return Stream._sync_records(self, context, write_messages=write_messages)
+
+    def sdk_record_messages(self, record: dict) -> Iterator[RecordMessage]:
+        """The RECORD messages the SDK writes for ``record``: deselected properties removed
+        (``record`` in place), types conformed, one message per stream map that keeps it."""
+        return self._generate_record_messages(record)
 
     def sdk_mark_unflushed(self) -> None:
         self.state_manager.is_flushed = False

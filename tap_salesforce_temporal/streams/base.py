@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +20,7 @@ from ..client import owner
 from ..errors import QuotaReached, TapError
 from ..runtime import Runtime, StreamStats
 from ..sdk_hooks import StreamHooks
+from ..writer import deselected_properties, drop_nested
 
 
 def is_identity_map(stream: Stream) -> bool:
@@ -121,6 +122,14 @@ class IncrementalStream(StreamHooks):
                 return
         self.sdk_increment_stream_state(latest_record, context)
 
+    @override
+    def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
+        """A local root with identity maps: the SDK's loop over ``get_batches`` (the tap's own
+        Parquet files); anything else: the SDK's batcher, given what RECORD mode would write."""
+        if parquet_batch_directory(batch_config) is not None and is_identity_map(self):
+            return False
+        return super().sync_own_batches(batch_config, context)
+
     def get_batches(
         self, batch_config: BatchConfig, context: dict | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -128,14 +137,14 @@ class IncrementalStream(StreamHooks):
 
         Records still flow through the SDK's record loop (bookmarks, partitions, finalization), so the
         STATE the SDK writes after each BATCH covers exactly the records in the files announced.
-        Other encodings, remote roots and non-identity stream maps: the SDK's batcher.
+        Only for a local root and identity maps (``sync_own_batches`` sends the rest elsewhere).
         """
         directory = parquet_batch_directory(batch_config)
         if directory is None or not is_identity_map(self):
-            yield from super().get_batches(batch_config, context)
-            return
+            msg = f"{self.name}: the tap's own Parquet batches need a local root and no stream maps"
+            raise RuntimeError(msg)
         writer = ParquetBatchWriter.for_config(directory, batch_config, self.name)
-        encode = open_object_encoder(self.schema)
+        encode = self.parquet_encoder()
         chunk: list[dict] = []
         for record in self.sdk_sync_records(context, write_messages=False):
             chunk.append(encode(dict(record)))
@@ -148,6 +157,21 @@ class IncrementalStream(StreamHooks):
                 (batch_config.encoding, [b.uri]) for b in writer.add(pa.Table.from_pylist(chunk))
             )
         yield from ((batch_config.encoding, [b.uri]) for b in writer.finish())
+
+    def parquet_encoder(self) -> Callable[[dict], dict]:
+        """A record as the tap's own Parquet batch files hold it: deselected properties left out,
+        as the SDK's RECORD path leaves them out (``actor_id``, ``context.source_record_id``),
+        and open objects as JSON text (``open_object_encoder``)."""
+        encode = open_object_encoder(self.schema)
+        tree = deselected_properties(self.mask)
+        if not tree:
+            return encode
+
+        def drop_then_encode(record: dict) -> dict:
+            drop_nested(record, tree)
+            return encode(record)
+
+        return drop_then_encode
 
     def query_range(self, context: dict | None) -> tuple[dt.datetime | None, dt.datetime | None]:
         """``[bookmark - lookback_window, min(run start, end_date))``; a bookmark never passes the run start."""

@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 from singer_sdk import Stream
 from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 
-from ..batches import BatchFile, ParquetBatchWriter, open_object_encoder, parquet_batch_directory
+from ..batches import BatchFile, ParquetBatchWriter, parquet_batch_directory
 from ..events import Derivation
 from ..query.page import Page
 from ..query.reader import ObjectReader, Shape
@@ -411,7 +411,7 @@ class SharedEventBatches(SharedEvents):
         self.batch_config = batch_config = sharing.batch_config
         # As the events stream's own BATCH sync writes them (``IncrementalStream.get_batches``).
         self.writer = ParquetBatchWriter.for_config(sharing.directory, batch_config, EVENTS_STREAM)
-        self.encode = open_object_encoder(events.schema)
+        self.encode = events.parquet_encoder()
         self.chunk: list[dict] = []
 
     def table_records(self, table: pa.Table) -> Iterator[dict]:

@@ -390,10 +390,11 @@ class SObjectStream(IncrementalStream):
     # -- emitting: Parquet BATCH files straight from typed pages --
     @override
     def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
-        """Parquet batches on a local root; other encodings or remote roots: the SDK's."""
+        """Parquet batches on a local root, stream maps applied here; other encodings or remote
+        roots: the SDK's batcher, given what RECORD mode would write (``IncrementalStream``)."""
         directory = parquet_batch_directory(batch_config)
         if directory is None:
-            return False
+            return super().sync_own_batches(batch_config, context)
         # What the record loop does first: the bookmark becomes this run's starting value.
         self.sdk_start_replication_value(context)
         with self.get_batch_counter() as counter:

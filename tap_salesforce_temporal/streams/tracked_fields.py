@@ -21,7 +21,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from ..errors import SalesforceApiError
@@ -29,13 +28,17 @@ from ..query import rest
 from ..query.soql import string_literal
 from ..runtime import Runtime
 from ..schema import ObjectSchema
+from ..sdk_hooks import StreamHooks
 
 FROM_FIELD_DEFINITION = "FieldDefinition.IsFieldHistoryTracked"
 FROM_PICKLIST = "history Field picklist (fallback)"
 
 
-class HistoryTrackedFieldsStream(Stream):
-    """One row per (object, field with history tracking on)."""
+class HistoryTrackedFieldsStream(StreamHooks):
+    """One row per (object, field with history tracking on).
+
+    ``StreamHooks`` for its BATCH sync: files hold what its RECORD messages would.
+    """
 
     name = "history_tracked_fields"
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
