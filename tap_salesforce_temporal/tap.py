@@ -273,11 +273,11 @@ class TapSalesforceTemporal(TapHooks):
 
     def _sync_order(self, streams: list[Stream]) -> list[Work]:
         """The SDK's order, one whole stream after another. Side by side, micro_decision_events
-        a source at a time: first its sources no object stream can share (OpportunityHistory's
-        stage changes, approvals), read beside the object streams; then the object streams,
-        largest first by the COUNTs sent ahead (``counts``), so a large object never starts
-        last and leaves the run waiting for it; then its other sources, each of which waits for
-        its object stream, whose pages it may come from (``shared_events``)."""
+        a source at a time: first its sources whose object stream is not selected, read beside
+        the object streams; then the object streams, largest first by the COUNTs sent ahead
+        (``counts``), so a large object never starts last and leaves the run waiting for it;
+        then its other sources, each of which waits for its object stream, whose pages it may
+        come from (``shared_events``)."""
         if self.runtime.settings.max_concurrency <= 1:
             return [(stream, None) for stream in streams]
         counts = count_ahead(streams, self.runtime)

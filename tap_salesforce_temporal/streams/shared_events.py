@@ -9,20 +9,28 @@ stream first: ``scheduler``), and in a sequential run the object streams come fi
 Message order, per page of X: the page's events (RECORDs of micro_decision_events), then X's
 RECORDs, then STATE. The STATE line is the whole tap state, so it carries X's bookmark and the
 events bookmark for X together; the events bookmark moves only after the page's events are
-written, and only when X's own bookmark moves (an unordered Bulk job: at its last page), to
-the same key value: it never passes a row whose events were not written. A kill at any point
-leaves the events bookmark at or behind X's, and a run whose events bookmark is behind X's
-window reads the events separately, as before: nothing is lost and nothing is shared wrongly.
+written: it never passes a row whose events were not written.
 
-Shared only when the two reads are the same read (else X's events are read separately):
-- the rule looks at one row at a time (field history, Task/Event, SetupAuditTrail), so pages in
-  any order give the same events; OpportunityHistory's stage changes need the previous snapshot
-  per opportunity in order, and ProcessInstanceStep needs relationship fields;
-- the same key (the events' ``timestamp_recorded`` is X's replication key);
+- Same key (field history, Task, Event, SetupAuditTrail): the events bookmark moves when X's
+  own does (an unordered Bulk job: at its last page), to the same key value. A kill leaves it
+  at or behind X's.
+- Keyed apart (OpportunityHistory, ProcessInstanceStep: X on SystemModstamp, the events on
+  CreatedDate): one query holds both windows, ``SystemModstamp >= X's start AND CreatedDate <
+  end`` ordered by (CreatedDate, Id) (``Sharing.read_arguments``); Salesforce never stamps
+  SystemModstamp before CreatedDate, so every row the events' window holds is in it. The
+  events bookmark moves page by page (the rows come in its order); X drops the rows past its
+  own window and, its rows in no order of its key, moves its bookmark once the read is whole.
+  Stage changes carry each opportunity's stage from page to page and look up the snapshot
+  before the events' window before a page is written (``prepare``), as the events' own read.
+
+A run whose events bookmark is behind X's window reads the events separately, as before:
+nothing is lost and nothing is shared wrongly. Shared only when the reads can be one read
+(else X's events are read separately):
 - the same rows: no ``include_deleted`` (the events never read deleted or archived rows), no
   ``object_filters`` entry for X (it narrows X's stream only, never its events), and X's window
   starts at or before the events' (rows before the events' start are skipped);
-- X selects every field the rule reads;
+- keys apart only as above (X's key never before the events' CreatedDate);
+- the columns the rule reads that X does not select are read too, then dropped from X's rows;
 - in BATCH mode, both go out as the tap's own Parquet files (a local root, identity maps):
   otherwise the events stream's files come from the SDK's batcher, which the shared events
   could not match.
@@ -32,7 +40,7 @@ files, written as its own BATCH sync writes them (same naming, open objects as J
 target reads shared and unshared files alike. A file goes out at ``batch_size`` events, and
 whenever X's bookmark is about to move: X's BATCH, then every event buffered so far in an
 announced file (the events of all pages read, so of every row up to X's new key), then the
-events bookmark moves to X's key, then STATE. A kill leaves the events bookmark at or behind
+events bookmark moves (``events_bookmark``), then STATE. A kill leaves the events bookmark at or behind
 the last announced events file.
 
 Memory stays bounded: the events of one page are written as they are derived (RECORD mode), or
@@ -182,6 +190,7 @@ def _events_window(
     """The events' window of a source, as its own sync computes it. ``keep``: leave its
     starting value set, as that sync does first; else the state is as before (planning)."""
     state = events.tap_state
+    had_bookmarks = "bookmarks" in state
     saved = None if keep else copy.deepcopy(state.get("bookmarks", {}).get(EVENTS_STREAM))
     try:
         events.sdk_start_replication_value(context)
@@ -193,7 +202,7 @@ def _events_window(
                 bookmarks.pop(EVENTS_STREAM, None)
             else:
                 bookmarks[EVENTS_STREAM] = saved
-            if not bookmarks:
+            if not had_bookmarks and not bookmarks:
                 state.pop("bookmarks", None)
 
 

@@ -40,11 +40,14 @@ class QueryLog:
 
     def __init__(self, org: SandboxOrg) -> None:
         self.queries: list[str] = []
+        self.counts: list[str] = []  # COUNT() queries
         engine = org.engine
         execute = engine.execute
 
         def recording(query: Any, **kwargs: Any) -> Any:
-            if not query.is_count:
+            if query.is_count:
+                self.counts.append(query.object_name)
+            else:
                 lookup = "InList(" in repr(query.where)
                 self.queries.append(LOOKUP if lookup else query.object_name)
             return execute(query, **kwargs)
@@ -485,3 +488,24 @@ def test_given_a_run_killed_between_pages_of_a_source_of_another_key_then_the_re
     snapshots = {r["Id"] for r in full.records("OpportunityHistory")}
     assert {r["Id"] for r in resumed.records("OpportunityHistory")} == snapshots
     assert resumed.last_state == final
+
+
+def test_given_api_type_auto_then_the_count_sent_ahead_is_the_one_read_of_both(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    """Streams side by side count their reads first (``counts``): a source read for its stream
+    and its events counts that one read, once, and the read takes that count."""
+    log = QueryLog(org)
+    config = tap_config(org, api_type="auto", bulk_threshold=500)
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+    names = ["OpportunityHistory", "ProcessInstanceStep"]
+    run = run_tap(
+        tmp_path, config, catalog=select(copy.deepcopy(catalog), [*names, "micro_decision_events"])
+    )
+    assert run.returncode == 0, run.stderr
+    counted = Counter(log.counts)
+    assert [counted[name] for name in names] == [1, 1], counted
+    assert [Counter(log.queries)[name] for name in names] == [1, 1]
+    total = org.count("OpportunityHistory")
+    assert f"OpportunityHistory: {total} rows to read; using BULK" in run.stderr
+    assert len(_by_id(run.records("OpportunityHistory"))) == total
