@@ -6,11 +6,13 @@ errors of writing what it held (a full disk) are not caught here.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import gzip
 import json
 import urllib.parse
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,7 +31,9 @@ def local_path(uri: str) -> str:
 class BatchFileReader:
     """One stream's view of its BATCH files: tables in the stream's Arrow schema, or records."""
 
-    def __init__(self, stream: str, schema: StreamSchema, keys: Sequence[str], rows: int) -> None:
+    def __init__(
+        self, stream: str, schema: StreamSchema | None, keys: Sequence[str], rows: int
+    ) -> None:
         self.stream = stream
         self.schema = schema
         self.keys = tuple(keys)
@@ -37,12 +41,27 @@ class BatchFileReader:
 
     def parquet_tables(self, uri: str) -> Iterator[pa.Table]:
         """The file's rows, conformed to the stream's schema, ``rows_per_batch`` at a time."""
+        assert self.schema is not None, "tables need the stream's schema"
         try:
             batches = pq.ParquetFile(local_path(uri)).iter_batches(batch_size=self.rows_per_batch)
             for batch in batches:
                 table = pa.Table.from_batches([batch])
                 self._check_keys(uri, table)
                 yield self._conform(table)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise self._unreadable(uri, error) from error
+
+    def records(self, uri: str, encoding_format: str, compression: str | None) -> Iterator[dict]:
+        """The file's records as a RECORD message holds them (datetimes and dates as ISO text),
+        for a stream whose maps must see each record: as read, not conformed to its schema."""
+        if encoding_format == "jsonl":
+            yield from self.jsonl_records(uri, compression)
+            return
+        try:
+            batches = pq.ParquetFile(local_path(uri)).iter_batches(batch_size=self.rows_per_batch)
+            for batch in batches:
+                for record in batch.to_pylist():
+                    yield {name: _json_value(value) for name, value in record.items()}
         except (OSError, pa.ArrowInvalid) as error:
             raise self._unreadable(uri, error) from error
 
@@ -115,3 +134,18 @@ def _cast(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
             [column_from_values(chunk.to_pylist(), target) for chunk in column.chunks],
             type=target,
         )
+
+
+def _json_value(value: Any) -> Any:
+    """A Parquet value as JSON would carry it in a RECORD (what stream maps and validation see)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value

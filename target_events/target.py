@@ -19,17 +19,19 @@ from typing import Any
 import pyarrow as pa
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._batch import BaseBatchFileEncoding
 from singer_sdk.sinks import Sink
 
 from . import run_end
+from .batch_files import BatchFileReader
 from .config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
-from .errors import SettingError
+from .errors import InputError, SettingError
 from .ledger import RunLedger
 from .reader import LineReader
 from .router import Router
 from .schema_checks import SchemaProblem, check_schema_message
 from .settings import CONFIG_SCHEMA, Settings
-from .sinks import EventsSink
+from .sinks import CHUNK_ROWS, EventsSink
 
 
 def _use_system_allocator() -> None:
@@ -127,10 +129,22 @@ class TargetEvents(Target):
         """A new sink (first SCHEMA, or a changed one): the router routes to it when the stream's
         one map is the identity; other streams' records take the SDK's mapped path."""
         sink = super().add_sink(stream_name, schema, key_properties)
-        maps = self.mapper.stream_maps.get(stream_name)
-        identity = bool(maps) and len(maps) == 1 and maps[0].stream_alias == stream_name
+        identity = self._records_kept(stream_name)
         self.router.track(stream_name, sink if identity and isinstance(sink, EventsSink) else None)
         return sink
+
+    def _records_kept(self, stream_name: str) -> bool:
+        """The stream's records land as they come: its one map is the identity (not a map that
+        hashes, drops or filters under the same name), no flattening, no _sdc metadata added.
+        Anything else takes the SDK's mapped path, RECORD and BATCH alike."""
+        if self.config.get("flattening_enabled") or self.config.get("add_record_metadata"):
+            return False
+        maps = self.mapper.stream_maps.get(stream_name) or []
+        return (
+            len(maps) == 1
+            and type(maps[0]).__name__ == "SameRecordTransform"
+            and maps[0].stream_alias == stream_name
+        )
 
     # -- messages --
     def _process_schema_message(self, message_dict: dict) -> None:
@@ -153,8 +167,24 @@ class TargetEvents(Target):
         super()._process_activate_version_message(message_dict)
 
     def _process_batch_message(self, message_dict: dict) -> None:
+        """BATCH files of a stream whose records land as they come: straight into its sink.
+        A mapped stream's (a map that hashes, drops or filters): each record of the files goes
+        through the maps as a RECORD message would; the SDK would hand the raw files to every
+        alias's sink, the map never applied."""
         self._require_schema(message_dict, "BATCH")
-        super()._process_batch_message(message_dict)
+        stream = message_dict["stream"]
+        if self._records_kept(stream):
+            super()._process_batch_message(message_dict)
+            return
+        encoding = BaseBatchFileEncoding.from_dict(message_dict["encoding"])
+        if encoding.format not in ("parquet", "jsonl"):
+            raise InputError(
+                f"stream '{stream}': BATCH encoding {encoding.format!r} is not supported"
+            )
+        reader = BatchFileReader(stream, None, (), CHUNK_ROWS)
+        for uri in message_dict["manifest"]:
+            for record in reader.records(uri, encoding.format, encoding.compression):
+                self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     def _require_schema(self, message_dict: dict, kind: str) -> None:
         if message_dict.get("stream") not in self.mapper.stream_maps:
