@@ -509,3 +509,35 @@ def test_given_api_type_auto_then_the_count_sent_ahead_is_the_one_read_of_both(
     total = org.count("OpportunityHistory")
     assert f"OpportunityHistory: {total} rows to read; using BULK" in run.stderr
     assert len(_by_id(run.records("OpportunityHistory"))) == total
+
+
+def test_given_bulk_when_a_same_key_source_is_shared_then_its_job_has_no_order_by(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    """A same-key source (AccountHistory, CreatedDate both) shared with its object stream is
+    read as the stream reads it alone: a Bulk job without ORDER BY (it disables PK chunking and
+    invites QUERY_TIMEOUT on large objects, README). Only a read keyed apart is ordered."""
+    orders: dict[str, list[tuple]] = {}
+    engine = org.engine
+    execute = engine.execute
+
+    def recording(query: Any, **kwargs: Any) -> Any:
+        if not query.is_count and "InList(" not in repr(query.where):
+            orders.setdefault(query.object_name, []).append(tuple(query.order_by))
+        return execute(query, **kwargs)
+
+    engine.execute = recording  # type: ignore[method-assign]
+    try:
+        config = tap_config(org, api_type="bulk")
+        catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+        only = select(copy.deepcopy(catalog), ["AccountHistory"])
+        alone = run_tap(tmp_path, config, catalog=only)
+        assert alone.returncode == 0, alone.stderr
+        assert orders.pop("AccountHistory") == [()], "the stream alone: no ORDER BY"
+        both = select(copy.deepcopy(catalog), ["AccountHistory", "micro_decision_events"])
+        run = run_tap(tmp_path, {**config, "event_types": ["field_change"]}, catalog=both)
+        assert run.returncode == 0, run.stderr
+        assert "derived from this stream's pages" in run.stderr, "shared: one read"
+        assert orders["AccountHistory"] == [()], orders["AccountHistory"]
+    finally:
+        engine.execute = execute  # type: ignore[method-assign]
