@@ -541,3 +541,51 @@ def test_given_bulk_when_a_same_key_source_is_shared_then_its_job_has_no_order_b
         assert orders["AccountHistory"] == [()], orders["AccountHistory"]
     finally:
         engine.execute = execute  # type: ignore[method-assign]
+
+
+def test_given_a_start_date_inside_a_second_then_shared_stage_changes_know_the_stage_before(
+    org: SandboxOrg, tmp_path: Path
+) -> None:
+    """SOQL datetimes are whole seconds: the events' own read of ``CreatedDate >= start`` and
+    its lookup of the snapshots ``CreatedDate < start`` both truncate ``start`` to its second.
+    A start_date of 12:00:00.500 and a snapshot B at 12:00:00: the own read reads B, so the
+    next snapshot C of that opportunity moves from B's stage. The shared read must give C the
+    same previous_stage, not the stage of the snapshot before B."""
+    table = org.org.table("OpportunityHistory").sort_by(
+        [("CreatedDate", "ascending"), ("Id", "ascending")]
+    )
+    by_opportunity: dict[str, list[dict]] = {}
+    for row in table.to_pylist():
+        by_opportunity.setdefault(row["OpportunityId"], []).append(row)
+    a, b, c = next(
+        rows[:3]
+        for rows in by_opportunity.values()
+        if len(rows) >= 3
+        and len({rows[0]["StageName"], rows[1]["StageName"], rows[2]["StageName"]}) == 3
+    )
+    start = b["CreatedDate"].astimezone(dt.timezone.utc)
+    start_date = start.strftime("%Y-%m-%dT%H:%M:%S") + ".500Z"
+    config = tap_config(org, api_type="rest", start_date=start_date)
+    catalog = json.loads(run_tap(tmp_path, config, discover=True).stdout)
+
+    def moves_of_c(run: Any) -> list[dict]:
+        return [
+            e
+            for e in run.records("micro_decision_events")
+            if e["event_type"] == "stage_change" and e["context"]["source_record_id"] == c["Id"]
+        ]
+
+    both = select(copy.deepcopy(catalog), ["OpportunityHistory", "micro_decision_events"])
+    shared = run_tap(tmp_path, config, catalog=both)
+    assert shared.returncode == 0, shared.stderr
+    assert "derived from this stream's pages" in shared.stderr, "shared: one read"
+    alone = run_tap(
+        tmp_path, config, catalog=select(copy.deepcopy(catalog), ["micro_decision_events"])
+    )
+    assert alone.returncode == 0, alone.stderr
+    [own] = moves_of_c(alone)
+    assert own["context"]["previous_stage"] == b["StageName"] != a["StageName"]
+    [from_shared] = moves_of_c(shared)
+    assert from_shared["context"]["previous_stage"] == b["StageName"], (
+        f"C moved from {from_shared['context']['previous_stage']!r} (A's stage), not B's"
+    )
