@@ -29,7 +29,7 @@ from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
 from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
 from .streams.decisions import MicroDecisionEventsStream
-from .streams.shared_events import read_users_first
+from .streams.shared_events import could_share, read_users_first
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
 from .unsyncable import is_unsyncable
@@ -291,7 +291,15 @@ class TapSalesforceTemporal(TapHooks):
             if not stream.partitions:  # no source in this org: synced whole (its SCHEMA, STATE)
                 first.append((stream, None))
             for context in stream.partitions:
-                (last if stream.shareable(context) else first).append((stream, context))
+                source = self.streams.get(context["source_object"])
+                shareable = (
+                    isinstance(source, SObjectStream)
+                    and source.selected
+                    and could_share(source, source.sync_shape())
+                )
+                if shareable:
+                    stream.waits_for.add(context["source_object"])
+                (last if shareable else first).append((stream, context))
         return first + [(stream, None) for stream in others] + last
 
 

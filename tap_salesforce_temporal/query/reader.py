@@ -51,6 +51,18 @@ class Opened:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadSpec:
+    """What a stream asks one read for: ``ObjectReader.plan`` and ``read_pages`` take it."""
+
+    fields: list[str]
+    start: dt.datetime | None
+    end: dt.datetime | None
+    key: str | None
+    where: tuple[str, ...] = ()
+    ordered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One query as the stream sends it, narrowed by ``window`` when a QUERY_TIMEOUT splits it."""
 

@@ -192,16 +192,14 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
         # Sources whose own read this stream has begun: an object stream synced later (an
         # unusual order) must not derive their events from its pages too.
         self.sources_begun: set[str] = set()
+        # Sources whose object stream may derive their events (queued after every object
+        # stream, ``tap._sync_order``): only their partitions wait for it. One queued before
+        # would hold a worker while waiting for a stream that may need that very worker.
+        self.waits_for: set[str] = set()
 
     @property
     def partitions(self) -> list[dict]:
         return [{"source_object": name} for name in self.sources]
-
-    def shareable(self, context: dict) -> bool:
-        """Whether this source's events may come from its own object stream's pages: that
-        stream is selected too (``shared_events`` decides when it reads)."""
-        stream = self.sdk_tap_stream(context["source_object"])
-        return stream is not None and stream is not self and stream.selected
 
     def derivation(self) -> Derivation:
         """What every rule needs besides the rows (the org's users are read once per run)."""
@@ -219,8 +217,9 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
             return
         source = self.sources[context["source_object"]]
         runtime = self.runtime
-        # Its object stream, running beside this one, may derive these events itself.
-        runtime.wait_for_stream(source.object_name)
+        if source.object_name in self.waits_for:
+            # Its object stream, running beside this one, may derive these events itself.
+            runtime.wait_for_stream(source.object_name)
         self.sources_begun.add(source.object_name)
         stats = runtime.stats_for(f"{self.name}:{source.object_name}")
         if runtime.stopped_reason:

@@ -3,8 +3,8 @@
 When an object's stream and ``micro_decision_events`` are both selected, the events of that
 object used to cost a second query of the same rows. While object X's stream reads its pages,
 X's events are derived from the same pages, and X's partition of the events stream is then
-skipped: that partition waits for X's stream to finish (streams run side by side, the events
-stream first: ``scheduler``), and in a sequential run the object streams come first anyway.
+skipped: that partition waits for X's stream to finish (streams run side by side:
+``scheduler``), and in a sequential run the object streams come first anyway.
 
 Message order, per page of X: the page's events (RECORDs of micro_decision_events), then X's
 RECORDs, then STATE. The STATE line is the whole tap state, so it carries X's bookmark and the
@@ -12,23 +12,22 @@ events bookmark for X together; the events bookmark moves only after the page's 
 written: it never passes a row whose events were not written.
 
 - Same key (field history, Task, Event, SetupAuditTrail): the events bookmark moves when X's
-  own does (an unordered Bulk job: at its last page), to the same key value. A kill leaves it
-  at or behind X's.
+  own does (an unordered Bulk job: at its last page), to the same key value.
 - Keyed apart (OpportunityHistory, ProcessInstanceStep: X on SystemModstamp, the events on
-  CreatedDate): one query holds both windows, ``SystemModstamp >= X's start AND CreatedDate <
-  end`` ordered by (CreatedDate, Id) (``Sharing.read_arguments``); Salesforce never stamps
-  SystemModstamp before CreatedDate, so every row the events' window holds is in it. The
-  events bookmark moves page by page (the rows come in its order); X drops the rows past its
-  own window and, its rows in no order of its key, moves its bookmark once the read is whole.
-  Stage changes carry each opportunity's stage from page to page and look up the snapshot
-  before the events' window before a page is written (``prepare``), as the events' own read.
+  CreatedDate): one query holds both windows, ``SystemModstamp >= start AND CreatedDate < end``
+  ordered by (CreatedDate, Id) (``Sharing.read_spec``); Salesforce never stamps SystemModstamp
+  before CreatedDate, so every row the events' window holds is in it. The events bookmark
+  moves page by page (the rows come in its order); X drops the rows past its own window and,
+  its rows in no order of its key, moves its bookmark once the read is whole. Stage changes
+  carry each opportunity's stage from page to page and look up the snapshot before the
+  events' window before a page is written (``prepare``), as the events' own read does.
 
-A run whose events bookmark is behind X's window reads the events separately, as before:
-nothing is lost and nothing is shared wrongly. Shared only when the reads can be one read
-(else X's events are read separately):
+The read starts at the earlier of the two bookmarks; each side keeps the rows of its own
+window (whole seconds, as SOQL bounds them), so a kill at any point, or a stream synced alone
+before, never costs a second read nor a row. Shared only when the reads can be one read
+(``could_share``; else X's events are read separately):
 - the same rows: no ``include_deleted`` (the events never read deleted or archived rows), no
-  ``object_filters`` entry for X (it narrows X's stream only, never its events), and X's window
-  starts at or before the events' (rows before the events' start are skipped);
+  ``object_filters`` entry for X (it narrows X's stream only, never its events);
 - keys apart only as above (X's key never before the events' CreatedDate);
 - the columns the rule reads that X does not select are read too, then dropped from X's rows;
 - in BATCH mode, both go out as the tap's own Parquet files (a local root, identity maps):
@@ -65,7 +64,7 @@ from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from ..batches import BatchFile, ParquetBatchWriter, parquet_batch_directory
 from ..events import Derivation
 from ..query.page import Page
-from ..query.reader import ObjectReader, Shape
+from ..query.reader import ObjectReader, ReadSpec, Shape
 from ..query.soql import datetime_literal
 from ..query.values import RecordShaper, format_datetime
 from ..runtime import Runtime, StreamStats
@@ -97,58 +96,97 @@ def read_users_first(streams: Iterable[Stream], runtime: Runtime) -> None:
         runtime.user_types()
 
 
-# Stream keys Salesforce never sets before a row's CreatedDate (both are stamped on insert, and
-# only these move on an update): a window from ``s`` on them holds every row created from ``s`` on.
-NOT_BEFORE_CREATED = frozenset({"SystemModstamp", "LastModifiedDate"})
+# The stream key Salesforce never sets before a row's CreatedDate (both are stamped on insert,
+# and only it moves on an update, even for audit fields a migration sets): a window from ``s``
+# on it holds every row created from ``s`` on.
+NOT_BEFORE_CREATED = "SystemModstamp"
+
+
+def _whole_second(value: dt.datetime | None) -> dt.datetime | None:
+    """A window bound as SOQL sends it (``datetime_literal``: whole seconds)."""
+    return None if value is None else value.replace(microsecond=0)
 
 
 @dataclass(frozen=True)
 class Sharing:
-    """How one object stream's read also gives its source's events (``plan``)."""
+    """How one object stream's read also gives its source's events (``plan``).
+
+    The read holds both windows: from the earlier of the two starts, the stream's rows and the
+    events' rows each keep what their own read would have read (``stream_page``, ``floor``).
+    """
 
     source: Source
     stream_key: str
     # The events' own key when the stream's differs (None: the same key). The read is then
     # ``stream_key >= start AND events_key < end`` ordered by (events_key, Id): the rows of
-    # both windows, in the order the events need (``read_arguments``).
+    # both windows, in the order the events need (``read_spec``).
     events_key: str | None
     # Columns the rule reads that the stream does not select: read, then dropped before the
     # stream's rows go out (ProcessInstanceStep's ProcessInstance.TargetObjectId).
     extra_fields: tuple[str, ...]
+    stream_start: dt.datetime | None
     events_start: dt.datetime | None
-    floor: str | None  # rows keyed before it (events' key) are before the events' window
     batch_config: BatchConfig | None
     directory: Path | None
 
-    def read_arguments(
-        self, fields: list[str], start: dt.datetime | None, end: dt.datetime | None
-    ) -> dict:
-        """``ObjectReader.read_pages``/``plan`` arguments of the one read both streams take."""
+    @property
+    def keyed_apart(self) -> bool:
+        return self.events_key is not None
+
+    @property
+    def read_start(self) -> dt.datetime | None:
+        """The earlier start (None: either reads from the beginning)."""
+        if self.stream_start is None or self.events_start is None:
+            return None
+        return min(self.stream_start, self.events_start)
+
+    @property
+    def floor(self) -> str | None:
+        """Rows keyed (events' key) before it are before the events' window: skipped."""
+        start = _whole_second(self.events_start)
+        if start is None or (not self.keyed_apart and start == _whole_second(self.read_start)):
+            return None
+        return format_datetime(start)
+
+    @property
+    def stream_floor(self) -> str | None:
+        """Rows keyed (stream's key) before it are before the stream's window: dropped."""
+        start = _whole_second(self.stream_start)
+        if start is None or start == _whole_second(self.read_start):
+            return None
+        return format_datetime(start)
+
+    def read_spec(self, fields: list[str], end: dt.datetime | None) -> ReadSpec:
+        """The one read both streams take."""
         fields = [*fields, *self.extra_fields]
-        if self.events_key is None:
-            return {"fields": fields, "start": start, "end": end, "key": self.stream_key}
-        where = [] if start is None else [f"{self.stream_key} >= {datetime_literal(start)}"]
-        return {
-            "fields": fields,
-            "start": None,
-            "end": end,
-            "key": self.events_key,
-            "where": where,
-            "ordered": True,
-        }
+        start = self.read_start
+        if not self.keyed_apart:
+            # As the stream's own read: a Bulk job without ORDER BY (see ``query.page``).
+            return ReadSpec(fields, start, end, key=self.stream_key, ordered=False)
+        where = () if start is None else (f"{self.stream_key} >= {datetime_literal(start)}",)
+        return ReadSpec(fields, None, end, key=self.source.key, where=where, ordered=True)
 
     def stream_page(self, page: Page, end: dt.datetime | None) -> Page:
-        """The page as the object stream writes it: without the extra columns, and (events'
-        key) without rows past its own window; in no order of its key, so its bookmark waits
-        for the read's end (``pages`` adds an empty last page once every page is out)."""
+        """The page as the object stream writes it: without the extra columns nor the rows
+        outside its own window; keyed apart, in no order of its key, so its bookmark waits for
+        the read's end (``closing_page``)."""
         rows = page.rows
         if self.extra_fields:
             rows = _without_columns(rows, self.extra_fields)
-        if self.events_key is None:
+        high = format_datetime(end) if self.keyed_apart and end is not None else None
+        rows = _in_range(rows, self.stream_key, self.stream_floor, high)
+        if not self.keyed_apart:
             return page if rows is page.rows else Page(rows, page.ordered, page.last)
-        if end is not None:
-            rows = _keyed_before(rows, self.stream_key, end)
         return Page(rows, ordered=False, last=False)
+
+    def closing_page(self, last: Page | None, stopped: bool) -> Page | None:
+        """Keyed apart, once the read is whole: an empty last page, which moves the stream's
+        bookmark to the largest key of its rows. None: nothing to close, or a read stopped
+        part-way (rows not read yet may have any key of the stream)."""
+        if not self.keyed_apart or last is None or stopped:
+            return None
+        rows = last.rows.schema.empty_table() if isinstance(last.rows, pa.Table) else []
+        return Page(rows, ordered=False, last=True)
 
 
 def _without_columns(rows: Any, names: tuple[str, ...]) -> Any:
@@ -158,30 +196,30 @@ def _without_columns(rows: Any, names: tuple[str, ...]) -> Any:
     return [{k: v for k, v in row.items() if k not in drop} for row in rows]
 
 
-def _keyed_before(rows: Any, key: str, end: dt.datetime) -> Any:
-    """The rows whose ``key`` is before ``end`` (a datetime column: typed, or canonical text)."""
+def _in_range(rows: Any, key: str, low: str | None, high: str | None) -> Any:
+    """The rows with ``low <= key < high`` (canonical datetime text; None: no bound), as they
+    are when both bounds are None. A datetime column is typed (batch tables) or text."""
+    if low is None and high is None:
+        return rows
     if isinstance(rows, pa.Table):
         column = rows[key]
-        bound = (
-            pa.scalar(end, column.type)
-            if pa.types.is_timestamp(column.type)
-            else pa.scalar(format_datetime(end), column.type)
-        )
-        return rows.filter(pc.less(column, bound))
-    limit = format_datetime(end)
-    return [row for row in rows if row.get(key) is not None and row[key] < limit]
-
-
-def _keyed_from(rows: Any, key: str, floor: str) -> Any:
-    """The rows whose ``key`` is at or after ``floor`` (canonical text)."""
-    if isinstance(rows, pa.Table):
-        column = rows[key]
-        if pa.types.is_timestamp(column.type):
-            bound = pa.scalar(dt.datetime.fromisoformat(floor.replace("Z", "+00:00")), column.type)
-        else:
-            bound = pa.scalar(floor, column.type)
-        return rows.filter(pc.greater_equal(column, bound))
-    return [row for row in rows if row.get(key) is not None and row[key] >= floor]
+        keep = None
+        for bound, compare in ((low, pc.greater_equal), (high, pc.less)):
+            if bound is None:
+                continue
+            value: Any = bound
+            if pa.types.is_timestamp(column.type):
+                value = dt.datetime.fromisoformat(bound.replace("Z", "+00:00"))
+            test = compare(column, pa.scalar(value, column.type))
+            keep = test if keep is None else pc.and_(keep, test)
+        return rows.filter(keep)
+    return [
+        row
+        for row in rows
+        if (value := row.get(key)) is not None
+        and (low is None or value >= low)
+        and (high is None or value < high)
+    ]
 
 
 def _events_window(
@@ -206,68 +244,68 @@ def _events_window(
                 state.pop("bookmarks", None)
 
 
+def could_share(stream: SObjectStream, shape: Shape) -> bool:
+    """Whether ``stream``'s reads may give its source's events at all (``plan`` decides for a
+    given window): the events selected, the same rows (no ``include_deleted``, no
+    ``object_filters``), keys that allow one read, files of the tap's own in BATCH mode."""
+    events = stream.sdk_tap_stream(EVENTS_STREAM)
+    if (
+        not isinstance(events, MicroDecisionEventsStream)
+        or not events.selected
+        or stream.runtime.settings.include_deleted
+        or stream.reader.where  # object_filters narrow the stream, never the events
+    ):
+        return False
+    batch_config = events.get_batch_config(events.config)
+    if batch_config is None:
+        if shape != "pages":
+            return False
+    elif (
+        shape != "tables"
+        or parquet_batch_directory(batch_config) is None
+        or not is_identity_map(events)
+    ):
+        return False  # the events' files come from the SDK's batcher: read separately
+    source = events.sources.get(stream.name)
+    key = stream.replication_key
+    if source is None or source.object_name in events.sources_begun or not key:
+        return False
+    return source.key == key or (source.key == "CreatedDate" and key == NOT_BEFORE_CREATED)
+
+
 def plan(
     stream: SObjectStream, start: dt.datetime | None, shape: Shape, *, planning: bool = False
 ) -> Sharing | None:
     """Whether ``stream``'s read starting at ``start`` gives its events too, and how; None:
     they are read separately. ``planning``: the decision before the sync (``counts``), with
-    no state touched and nothing logged; the sync's own decision is the same.
+    no state touched; the sync's own decision is the same.
 
     ``shape`` "pages": RECORD mode (RECORDs of both streams); "tables": the stream writes its
     own Parquet files, and so may the events (``SharedEventBatches``).
     """
+    if not could_share(stream, shape):
+        return None
     events = stream.sdk_tap_stream(EVENTS_STREAM)
-    runtime = stream.runtime
-    if (
-        not isinstance(events, MicroDecisionEventsStream)
-        or not events.selected
-        or runtime.settings.include_deleted
-        or stream.reader.where  # object_filters narrow the stream, never the events
-    ):
-        return None
-    batch_config = events.get_batch_config(events.config)
-    directory = None if batch_config is None else parquet_batch_directory(batch_config)
-    if batch_config is None:
-        if shape != "pages":
-            return None
-    elif shape != "tables" or directory is None or not is_identity_map(events):
-        return None  # the events' files come from the SDK's batcher: read separately
-    source = events.sources.get(stream.name)
-    stream_key = stream.replication_key
-    if source is None or source.object_name in events.sources_begun or not stream_key:
-        return None
-    events_key = None if source.key == stream_key else source.key
-    if events_key is not None and (
-        events_key != "CreatedDate" or stream_key not in NOT_BEFORE_CREATED
-    ):
-        return None
-    context = {"source_object": source.object_name}
-    events_start, events_end = _events_window(events, context, keep=not planning)
+    assert isinstance(events, MicroDecisionEventsStream)
+    source = events.sources[stream.name]
+    events_start, events_end = _events_window(
+        events, {"source_object": source.object_name}, keep=not planning
+    )
     if events_start is not None and events_end is not None and events_start >= events_end:
         return None  # nothing for the events to read: their own turn finds that too
-    if start is not None and (events_start is None or start > events_start):
-        if not planning:
-            stream.logger.info(
-                "%s: the %s bookmark is behind this stream's; its events are read separately",
-                stream.name,
-                EVENTS_STREAM,
-            )
-        return None
-    floor = None
-    if events_start is not None and (
-        events_key is not None or start is None or start < events_start
-    ):
-        floor = format_datetime(events_start)
+    stream_key = stream.replication_key
+    assert stream_key is not None
+    batch_config = events.get_batch_config(events.config)
     selected = set(stream.selected_fields())
     return Sharing(
         source=source,
         stream_key=stream_key,
-        events_key=events_key,
+        events_key=None if source.key == stream_key else source.key,
         extra_fields=tuple(f for f in source.fields if f not in selected),
+        stream_start=start,
         events_start=events_start,
-        floor=floor,
         batch_config=batch_config,
-        directory=directory,
+        directory=None if batch_config is None else parquet_batch_directory(batch_config),
     )
 
 
@@ -286,7 +324,6 @@ class SharedEvents:
         self.source = source = sharing.source
         self.context = {"source_object": source.object_name}
         self.shaper = shaper
-        self.floor = sharing.floor
         self.logger = logger
         self.derivation: Derivation = events.derivation()
         self.record_types = frozenset(events.runtime.settings.record_types)
@@ -294,6 +331,7 @@ class SharedEvents:
         self.stats.path = "shared"  # the run summary: no read of its own
         # The events' key of the last row whose events were derived (the rows come in its order).
         self.high: str | None = None
+        self._window: tuple[Page, Any] | None = None  # (page, its rows in the events' window)
         self.stages: StageChanges | None = None
         if source.event_type == "stage_change":
             reader = ObjectReader(
@@ -325,31 +363,35 @@ class SharedEvents:
         opportunities the page moves first."""
         if self.stages is None or not len(page):
             return
-        rows = page.rows
-        if self.floor is not None:
-            rows = _keyed_from(rows, self.source.key, self.floor)
+        rows = self._window_rows(page)
         if isinstance(rows, pa.Table):
             ids = rows["OpportunityId"].drop_null().to_pylist()
         else:
             ids = [r["OpportunityId"] for r in rows if r.get("OpportunityId") is not None]
         self.stages.seed(ids)
+        self.stats.path = "shared"  # the lookups' reads set it: still no read of its own
+
+    def _window_rows(self, page: Page) -> Any:
+        """The page's rows in the events' window (a table of the rule's columns, or records),
+        computed once for ``prepare`` and ``page_events``."""
+        if self._window is None or self._window[0] is not page:
+            rows = page.rows
+            if isinstance(rows, pa.Table):
+                rows = rows.select(list(self.source.fields))
+            self._window = (page, _in_range(rows, self.source.key, self.sharing.floor, None))
+        return self._window[1]
 
     def page_events(self, page: Page) -> Iterator[dict]:
         """The events of the page's rows in the events' window, of the selected record types."""
-        key = self.source.key
-        if isinstance(page.rows, pa.Table):
-            rows = self.table_records(page.rows.select(list(self.source.fields)))
-        else:
-            rows = iter(page.rows)
-        if self.floor is not None:
-            floor = self.floor
-            rows = (r for r in rows if r.get(key) is not None and r[key] >= floor)
-        if self.sharing.events_key is not None:
-            rows = self._noting_key(rows)
+        rows = self._window_rows(page)
+        self._window = None
+        records = self.table_records(rows) if isinstance(rows, pa.Table) else iter(rows)
+        if self.sharing.keyed_apart:
+            records = self._noting_key(records)
         if self.stages is not None:
-            derived = self.stages.events(rows, self.derivation)
+            derived = self.stages.events(records, self.derivation)
         else:
-            derived = self.events.row_events(self.source, rows, self.derivation)
+            derived = self.events.row_events(self.source, records, self.derivation)
         for event in derived:
             if self.record_types and event["record_type"] not in self.record_types:
                 continue
@@ -369,7 +411,7 @@ class SharedEvents:
         """Where the events bookmark may move once the events derived so far are out: the
         object stream's bookmark (same key), or the last row's events key (the rows come in
         its order)."""
-        if self.sharing.events_key is not None:
+        if self.sharing.keyed_apart:
             return self.high
         return None if not bookmark else bookmark.get(self.source.key)
 

@@ -26,7 +26,7 @@ from typing_extensions import override
 from ..batches import BatchFile, ParquetBatchWriter, parquet_batch_directory
 from ..query.filters import object_filter
 from ..query.page import BookmarkTracker, Page
-from ..query.reader import ObjectReader, Plan, Shape
+from ..query.reader import ObjectReader, Plan, ReadSpec, Shape
 from ..query.values import RecordShaper, canonical_datetime, format_datetime
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
@@ -221,24 +221,22 @@ class SObjectStream(IncrementalStream):
         events = SharedEvents.attach(self, start, shape)
         self.shared_batches = events if isinstance(events, SharedEventBatches) else None
         sharing = None if events is None else events.sharing
-        read = self._read_pages(start, end, stats, shape, sharing)
+        read = self._read_pages(self._read_spec(start, end, sharing), stats, shape)
         if events is not None:  # what its events read goes inside ``accounted`` (a quota stop)
             read = _prepared(read, events)
         own: Page | None = None
         for page in self.accounted(read, stats, tables=True):
             deleted_seen.update(_deleted_ids(page.rows))
             own = page if sharing is None else sharing.stream_page(page, end)
+            stats.rows -= len(page) - len(own)  # rows read for the events only
             bookmark = tracker.after(own)
             if events is not None:
                 events.write(page, bookmark)  # before the page: STATE after it covers both
             yield own, bookmark
         if events is not None:
-            mixed = events.sharing.events_key is not None
-            if mixed and own is not None and not self.runtime.stopped_reason:
-                # Read whole: the bookmark may move now (pages came in the events' key order).
-                rows = own.rows.schema.empty_table() if isinstance(own.rows, pa.Table) else []
-                last = Page(rows, ordered=False, last=True)
-                yield last, tracker.after(last)
+            closing = events.sharing.closing_page(own, bool(self.runtime.stopped_reason))
+            if closing is not None:
+                yield closing, tracker.after(closing)
             events.finish()
         tombstones = self._hard_deleted(start, end, deleted_seen, stats)
         if tombstones:
@@ -246,33 +244,26 @@ class SObjectStream(IncrementalStream):
             page = Page(rows, ordered=False, last=True)
             yield page, tracker.after(page)
 
-    def _read_pages(
-        self,
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        stats: StreamStats,
-        shape: Shape,
-        sharing: Sharing | None,
-    ) -> Iterator[Page]:
+    def _read_pages(self, spec: ReadSpec, stats: StreamStats, shape: Shape) -> Iterator[Page]:
         return self.reader.read_pages(
-            stats=stats, shape=shape, **self._read_arguments(start, end, sharing)
+            spec.fields,
+            spec.start,
+            spec.end,
+            stats,
+            key=spec.key,
+            where=list(spec.where),
+            shape=shape,
+            ordered=spec.ordered,
         )
 
-    def _read_arguments(
+    def _read_spec(
         self, start: dt.datetime | None, end: dt.datetime | None, sharing: Sharing | None
-    ) -> dict:
+    ) -> ReadSpec:
         """What this stream's read asks for: its own window of its selected fields (Bulk jobs
         without ORDER BY), or the one read that also gives its events (``Sharing``)."""
-        fields = self.selected_fields()
         if sharing is not None:
-            return sharing.read_arguments(fields, start, end)
-        return {
-            "fields": fields,
-            "start": start,
-            "end": end,
-            "key": self.replication_key,
-            "ordered": False,
-        }
+            return sharing.read_spec(self.selected_fields(), end)
+        return ReadSpec(self.selected_fields(), start, end, key=self.replication_key, ordered=False)
 
     def plan_read(self) -> Plan | None:
         """The first query this stream's sync will send (None: no query), for ``counts``.
@@ -302,7 +293,15 @@ class SObjectStream(IncrementalStream):
         if start is not None and end is not None and start >= end:
             return None
         sharing = plan_sharing(self, start, self.sync_shape(), planning=True)
-        return self.reader.plan(**self._read_arguments(start, end, sharing))
+        spec = self._read_spec(start, end, sharing)
+        return self.reader.plan(
+            spec.fields,
+            spec.start,
+            spec.end,
+            key=spec.key,
+            where=list(spec.where),
+            ordered=spec.ordered,
+        )
 
     def sync_shape(self) -> Shape:
         """The pages this stream's sync reads: typed tables for its own Parquet batch files, or
