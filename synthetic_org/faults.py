@@ -8,6 +8,7 @@ tells a test how many faults it actually met.
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ class Faults:
     query_timeout_days: float | None = None  # queries spanning more days answer QUERY_TIMEOUT
     # Describes of these objects answer 503 SERVER_UNAVAILABLE, every time (retries exhausted).
     unavailable_describes: frozenset[str] = frozenset()
+    # The first API call whose path (after /services/data/vXX.X) matches this regex answers 503
+    # SERVER_UNAVAILABLE: a failure that always lands on the same kind of call.
+    unavailable_once: str | None = None
     # Chaos mode: each API call independently meets one random fault with this probability.
     random_rate: float = 0.0
     random_seed: int = 0
@@ -35,11 +39,14 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _rng: random.Random | None = field(default=None, repr=False)
 
-    def on_api_call(self) -> str | None:
+    def on_api_call(self, path: str = "") -> str | None:
         """Count one API call; name the fault it must answer with, if any."""
         with self._lock:
             self._calls += 1
             calls = self._calls
+            if self.unavailable_once and re.search(self.unavailable_once, path):
+                self.unavailable_once = None
+                return self._hit("SERVER_UNAVAILABLE")
             if self.unavailable_every and calls % self.unavailable_every == 0:
                 return self._hit("SERVER_UNAVAILABLE")
             if self.request_limit_every and calls % self.request_limit_every == 0:

@@ -188,7 +188,7 @@ class Handler(BaseHTTPRequestHandler):
         is_results = bool(re.fullmatch(r"/jobs/query/\w+/results", rest)) or bool(
             re.fullmatch(r"/query(All)?/[\w]+-\d+", rest)
         )
-        org.begin_api_call(self.headers.get("Authorization"))
+        org.begin_api_call(self.headers.get("Authorization"), path=rest)
         routes_get = {
             "": lambda: {
                 "sobjects": f"/services/data/v{version}/sobjects",

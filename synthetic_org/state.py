@@ -187,7 +187,9 @@ class SandboxOrg:
             return make_id(prefix, next(self._ids))
 
     # -- request accounting --
-    def begin_api_call(self, authorization: str | None, *, result_page: bool = False) -> str:
+    def begin_api_call(
+        self, authorization: str | None, *, result_page: bool = False, path: str = ""
+    ) -> str:
         """Authenticate and count an API call; raise the error a fault or the quota demands."""
         with self._lock:
             token = self.sessions.authorize(authorization)
@@ -201,7 +203,7 @@ class SandboxOrg:
                     403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."
                 )
             self.api_usage += 1
-        fault = self.faults.on_api_call()
+        fault = self.faults.on_api_call(path)
         if fault == "SERVER_UNAVAILABLE":
             raise SalesforceError(
                 503, "SERVER_UNAVAILABLE", "Server unavailable, please try again later."

@@ -7,6 +7,7 @@ session, stop for the quota, fall back to REST, or fail). It never sleeps: backo
 from __future__ import annotations
 
 import enum
+import signal
 from dataclasses import dataclass
 
 
@@ -47,6 +48,19 @@ class BulkJobFailed(TapError):
 
 class Cancelled(TapError):
     """Work the run no longer needs: another stream failed, or the run was interrupted."""
+
+
+class Interrupted(TapError):
+    """SIGINT or SIGTERM (Ctrl-C, an orchestrator cancelling the run): the run stops part-way
+    and exits 128 + the signal's number, never 0 (the SDK's own handler exits 0: "done")."""
+
+    def __init__(self, signum: int) -> None:
+        self.exit_code = 128 + signum
+        super().__init__(
+            f"interrupted by {signal.Signals(signum).name}: the streams in flight stopped; each "
+            "STATE written covers only records written before it, so the next run resumes "
+            "from the last one"
+        )
 
 
 class QuotaReached(TapError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Sequence
 
@@ -31,6 +32,8 @@ from singer_sdk import Stream
 from .errors import Cancelled
 from .runtime import Runtime
 
+# How long an interrupted run waits for its streams to stop (a call in flight, a page written).
+STOP_SECONDS = 30.0
 # One unit of work: a stream's whole sync (context None), or one partition of it.
 Work = tuple[Stream, dict | None]
 
@@ -65,8 +68,13 @@ class StreamScheduler:
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.5)
-        except BaseException:  # Ctrl-C: the streams in flight stop at their next page
+        except BaseException:  # a signal (``Interrupted``): the streams in flight stop
             runtime.cancel.set()
+            # ...at their next page or wait; joined before the process ends, so none is cut
+            # off half-way through a line or inside Arrow's threads while Python finalizes.
+            deadline = time.monotonic() + STOP_SECONDS
+            for thread in threads:
+                thread.join(max(deadline - time.monotonic(), 0))
             raise
         if self._error is not None:
             raise self._error

@@ -35,6 +35,7 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Tap, "_validate_config", ("raise_errors",)),
     (Tap, "_reset_state_progress_markers", ()),
     (Tap, "_set_compatible_replication_methods", ()),
+    (Tap, "_handle_termination", ("signum", "frame")),
 )
 # Private attributes of a stream instance read or written here.
 SDK_PRIVATE_ATTRIBUTES = ("_tap",)
@@ -181,3 +182,11 @@ class TapHooks(Tap):
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         return self.validate_settings(raise_errors=raise_errors)
+
+    def on_termination(self, signum: int) -> None:
+        """SIGINT or SIGTERM arrived (the SDK's handler would exit 0 on the spot)."""
+        raise SystemExit(128 + signum)
+
+    @override
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        self.on_termination(signum)

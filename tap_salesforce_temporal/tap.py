@@ -20,7 +20,7 @@ from typing_extensions import override
 
 from .client import SalesforceClient, in_context
 from .counts import count_ahead
-from .errors import SalesforceApiError, SettingError, TapError
+from .errors import Interrupted, SalesforceApiError, SettingError, TapError
 from .runtime import Runtime
 from .scheduler import StreamScheduler, Work
 from .schema import ObjectSchema, from_describe
@@ -252,6 +252,13 @@ class TapSalesforceTemporal(TapHooks):
 
     # -- sync --
     @override
+    def on_termination(self, signum: int) -> None:
+        """Ctrl-C or an orchestrator's SIGTERM: the streams side by side stop at their next
+        page or wait (``scheduler``), then the run ends with one line and 128 + the signal."""
+        self.runtime.cancel.set()
+        raise Interrupted(signum)
+
+    @override
     def sync_all(self) -> None:
         """The SDK's sync, with up to ``max_concurrency`` streams side by side (``scheduler``)."""
         runtime = self.runtime
@@ -402,4 +409,4 @@ def main() -> None:
         sys.exit(1)
     except TapError as error:
         print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
+        sys.exit(error.exit_code if isinstance(error, Interrupted) else 1)

@@ -19,7 +19,7 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from .errors import TargetError
+from .errors import Interrupted, TargetError
 
 SDK_INPUT_ERRORS = (RecordsWithoutSchemaException, MissingKeyPropertiesError, InvalidInputLine)
 # name -> (module with main(argv) -> int, one line for --help)
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         TargetEvents.cli.main(args, prog_name="target-events")
     except (TargetError, ConfigValidationError, *SDK_INPUT_ERRORS) as error:
         print(f"target-events: {error}", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
+        sys.exit(error.exit_code if isinstance(error, Interrupted) else 1)
     except simplejson.JSONDecodeError as error:  # the SDK reading --config; no value shown
         print(  # noqa: T201
             f"target-events: the config file is not valid JSON: {error.msg} "

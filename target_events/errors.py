@@ -7,6 +7,8 @@ stream, input line, file or object key) and never a secret value. ``target-event
 
 from __future__ import annotations
 
+import signal
+
 
 class TargetError(Exception):
     """A failure the user can act on, worded in one line."""
@@ -37,3 +39,15 @@ class LakeError(TargetError):
 
 class ReportError(TargetError):
     """The destination cannot be reported on (missing, empty, not Parquet)."""
+
+
+class Interrupted(TargetError):
+    """SIGINT or SIGTERM (Ctrl-C, an orchestrator cancelling the run): stop, exit 128 + the
+    signal's number, never 0 (the SDK's own handler exits 0: "done")."""
+
+    def __init__(self, signum: int) -> None:
+        self.exit_code = 128 + signum
+        super().__init__(
+            f"interrupted by {signal.Signals(signum).name}: records after the last STATE "
+            "passed on were not written; the next run receives them again"
+        )

@@ -25,7 +25,7 @@ from singer_sdk.sinks import Sink
 from . import run_end
 from .batch_files import BatchFileReader
 from .config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
-from .errors import InputError, SettingError
+from .errors import InputError, Interrupted, SettingError
 from .ledger import RunLedger
 from .reader import LineReader
 from .router import Router
@@ -104,6 +104,11 @@ class TargetEvents(Target):
     @property
     def run_id(self) -> str:
         return self.ledger.run_id
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """Ctrl-C or an orchestrator's SIGTERM: the SDK's handler would exit 0 (done) on the
+        spot. Stop with one line and 128 + the signal; the staging folder goes (``listen``)."""
+        raise Interrupted(signum)
 
     def listen(self, file_input: Any = None) -> None:
         """However the run ends, its staging folder (temp files, QA spill) goes with it; a killed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import time
 from collections import Counter, defaultdict
@@ -169,9 +170,9 @@ def test_given_streams_side_by_side_when_the_output_blocks_then_other_bulk_jobs_
 def test_given_a_stream_that_fails_then_the_run_stops_with_its_error_and_state_stays_true(
     tmp_path: Path,
 ) -> None:
-    """One call answers 503 with no retries left: that stream fails, the streams beside it stop
-    at their next page instead of reading on, the error is the one line of the failure, and no
-    STATE line passed a row that was not written."""
+    """A stream's next page answers 503 with no retries left: that stream fails, the streams
+    beside it stop at their next page instead of reading on, the error is the one line of the
+    failure, and no STATE line passed a row that was not written."""
     with SandboxOrg(seed=3, scale=6000, latency_ms=20) as org:
         config = tap_config(org, objects=OBJECTS, api_type="rest", max_retries=0)
         before = len(org.requests)
@@ -179,19 +180,24 @@ def test_given_a_stream_that_fails_then_the_run_stops_with_its_error_and_state_s
         assert full.returncode == 0, full.stderr
         calls_full = len(org.requests) - before
         assert calls_full > 60, "streams of many pages each"
-        org.faults.unavailable_every = calls_full // 5
-        org.faults._calls = 0
+        # The run's first next-page call answers 503, the streams beside it in flight.
+        org.faults.unavailable_once = r"^/query/[^/]+-\d+$"
         before = len(org.requests)
         failed = run_tap(tmp_path, config)
-        calls_failed = len(org.requests) - before
-    assert failed.returncode == 1
+        failed_at = next(
+            i
+            for i, (_, path, _) in enumerate(org.requests[before:], before)
+            if re.search(r"/query/[^/]+-\d+$", path)
+        )
+        after_failure = len(org.requests) - failed_at - 1
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert org.faults.injected["SERVER_UNAVAILABLE"] == 1
     lines = [line for line in failed.stderr.splitlines() if line.startswith("tap-salesforce")]
     assert len(lines) == 1, failed.stderr[-2000:]
     assert "SERVER_UNAVAILABLE" in lines[0]
-    # Without the stop, the streams in flight (all of them: 8 workers) read on to their end:
-    # measured 54 of 101 calls, against 31 with it (OpportunityHistory read twice then; read
-    # once for its stream and its events: 25 of 78 with the stop).
-    assert calls_failed < calls_full * 0.45, "the streams beside the failed one stopped early"
+    # Each stream in flight (8 workers) ends the call it waits for, then stops: measured 4 and
+    # 10 calls after the failure; without the stop the streams read on to the end (62-64).
+    assert after_failure <= 2 * 8, "the streams beside the failed one stopped early"
     assert_state_never_passes_written_rows(failed.messages, KEYS)
 
 
@@ -241,3 +247,48 @@ def test_given_sessions_expiring_every_few_calls_when_streams_run_side_by_side_t
         run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr[-2000:]
     assert _by_stream(run.messages) == _by_stream(truth.messages)
+
+
+@pytest.mark.parametrize(
+    ("signum", "concurrency"),
+    [(signal.SIGINT, None), (signal.SIGTERM, None), (signal.SIGTERM, 1)],
+)
+def test_given_ctrl_c_or_sigterm_mid_run_then_the_streams_stop_and_the_exit_says_so(
+    tmp_path: Path, signum: signal.Signals, concurrency: int | None
+) -> None:
+    """Ctrl-C or an orchestrator's SIGTERM while streams run: every worker stops at its next
+    page or wait and is joined before the process ends, so no line is cut in half by the exit (a
+    target would refuse it) and no STATE passes a written row; the exit is 128 + the signal with
+    one line saying so (the SDK's own handler exits 0, which an orchestrator takes for done)."""
+    with SandboxOrg(seed=3, scale=3000, latency_ms=40) as org:
+        config = tap_config(org, objects=OBJECTS, api_type="rest")
+        if concurrency is not None:
+            config["max_concurrency"] = concurrency
+        tap = subprocess.Popen(
+            [TAP, "--config", str(write_json(tmp_path / "tap.json", config))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert tap.stdout is not None
+            seen = b""
+            while b'"type":"RECORD"' not in seen:  # streams are writing
+                chunk = tap.stdout.read1(1 << 16)
+                assert chunk, "the tap ended before writing a record"
+                seen += chunk
+            tap.send_signal(signum)
+            rest, stderr = tap.communicate(timeout=60)
+        finally:
+            if tap.poll() is None:
+                tap.kill()
+    out = (seen + rest).decode()
+    assert out.endswith("\n"), f"stdout ends mid-line: {out[-200:]!r}"
+    lines = [json.loads(line) for line in out.splitlines()]  # every line whole
+    assert tap.returncode == 128 + signum, stderr.decode()[-2000:]
+    said = [line for line in stderr.decode().splitlines() if line.startswith("tap-salesforce")]
+    assert said == [
+        f"tap-salesforce-temporal: interrupted by {signum.name}: the streams in flight "
+        "stopped; each STATE written covers only records written before it, so the next run "
+        "resumes from the last one"
+    ]
+    assert_state_never_passes_written_rows(lines, KEYS)
