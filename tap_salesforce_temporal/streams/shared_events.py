@@ -470,14 +470,20 @@ class SharedEventBatches(SharedEvents):
         return self.shaper.from_arrow(table)
 
     def write(self, page: Page, bookmark: dict | None) -> None:
-        """Buffer the page's events, a file out at every ``batch_size``; the events bookmark
-        waits for the object stream's own (``settle``): its files are not announced yet."""
+        """Buffer the page's events, a file out at every ``batch_size``. Same key: the events
+        bookmark waits for the object stream's own (``settle``). Keyed apart (rows in the
+        events' key order), each full file moves it to the key of the row whose events end it:
+        every row before is in announced files (the stream's own bookmark waits for the read's
+        end, and a kill would otherwise derive the whole read again)."""
         size = self.batch_config.batch_size
+        events = self.events
         for event in self.page_events(page):
             self.chunk.append(self.encode(event))
             self.stats.rows += 1
             if len(self.chunk) >= size:
-                self._announce(self.writer.add(self._take_chunk()))
+                self._announce(self.writer.add(self._take_chunk()))  # a whole file, no rest
+                if self.sharing.keyed_apart and self.high is not None:
+                    events.advance_bookmark({events.replication_key: self.high}, self.context)
 
     def settle(self, bookmark: dict) -> None:
         """The object stream's bookmark moves to ``bookmark`` (STATE follows): every event

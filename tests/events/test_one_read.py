@@ -336,6 +336,17 @@ def test_given_batch_mode_when_both_are_selected_then_each_source_is_read_once_i
     landed = _walk_batches(run, expected)
     assert {e["context"]["source_object"] for e in landed.values()} >= set(SHARED)
     assert landed == expected
+    # Keyed apart: the events bookmark moves with each full events file, not only once the
+    # stream's own bookmark moves at the end of its read.
+    early = [
+        m
+        for m in run.messages
+        if m["type"] == "STATE"
+        and "micro_decision_events" in m["value"]["bookmarks"]
+        and _events_bookmarks(m["value"]).get("OpportunityHistory")
+        and "replication_key_value" not in m["value"]["bookmarks"].get("OpportunityHistory", {})
+    ]
+    assert early, "no STATE carried the events bookmark before the stream's"
 
     state = run.last_state
     assert state is not None
