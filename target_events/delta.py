@@ -31,6 +31,7 @@ from .layout import safe_stream_name
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
 
     from .settings import Settings
 
@@ -78,13 +79,21 @@ def is_table(uri: str, options: dict[str, str]) -> bool:
     return bool(DeltaTable.is_deltatable(uri, storage_options=options))
 
 
-def table_dataset(uri: str, options: dict[str, str]) -> ds.Dataset | None:
-    """The table's current snapshot as a pyarrow dataset (DuckDB scans it lazily), or None."""
+def table_dataset(
+    uri: str, options: dict[str, str], filesystem: pafs.FileSystem | None = None
+) -> ds.Dataset | None:
+    """The table's current snapshot as a pyarrow dataset (DuckDB scans it lazily), or None.
+
+    ``filesystem``: Arrow's own filesystem rooted at the table. Without it delta-rs hands Arrow
+    a Python filesystem handler, which Arrow's IO threads call and release: a release that
+    lands while the interpreter finalizes aborts the process ("terminate called without an
+    active exception"), the hazard ``tap_salesforce_temporal.query.values.arrow_owned`` names.
+    """
     from deltalake import DeltaTable
 
     if not is_table(uri, options):
         return None
-    return DeltaTable(uri, storage_options=options).to_pyarrow_dataset()
+    return DeltaTable(uri, storage_options=options).to_pyarrow_dataset(filesystem=filesystem)
 
 
 class DeltaLake:

@@ -68,7 +68,8 @@ def stream_dataset(
     if filesystem.get_file_info(f"{root}/_delta_log").type == pafs.FileType.Directory:
         is_s3 = isinstance(filesystem, pafs.S3FileSystem)
         uri = f"s3://{root}" if is_s3 else root
-        return table_dataset(uri, delta_options(s3 or S3Options()) if is_s3 else {})
+        options = delta_options(s3 or S3Options()) if is_s3 else {}
+        return table_dataset(uri, options, pafs.SubTreeFileSystem(root, filesystem))
     selector = pafs.FileSelector(root, recursive=True)
     files = [
         info.path
