@@ -360,6 +360,12 @@ class DeltaLake:
             return
         import pyarrow.fs as pafs
 
+        filesystem = self._s3_filesystem()
+        path = uri.removeprefix("s3://")
+        if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+            filesystem.delete_dir(path)
+
+    def _s3_filesystem(self) -> pafs.FileSystem:
         from .report.source import S3Options, open_filesystem
 
         filesystem, _ = open_filesystem(
@@ -372,12 +378,18 @@ class DeltaLake:
                 self.settings.aws_session_token,
             ),
         )
-        path = uri.removeprefix("s3://")
-        if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
-            filesystem.delete_dir(path)
+        return filesystem
 
     def dataset(self, stream: str) -> ds.Dataset | None:
-        return table_dataset(self.table_uri(stream), self.options)
+        """The stream's table through Arrow's own filesystem (see ``table_dataset``)."""
+        import pyarrow.fs as pafs
+
+        uri = self.table_uri(stream)
+        if self.settings.is_s3:
+            rooted = pafs.SubTreeFileSystem(uri.removeprefix("s3://"), self._s3_filesystem())
+        else:
+            rooted = pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
+        return table_dataset(uri, self.options, rooted)
 
 
 def _delta_type(kind: Any) -> str:
