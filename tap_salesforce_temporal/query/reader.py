@@ -118,6 +118,22 @@ class ObjectReader:
         include = self.runtime.settings.include_deleted if all_rows is None else all_rows
         return Plan(select, key, start, end, include, ordered)
 
+    def plan_for(self, spec: ReadSpec) -> Plan:
+        """The first query ``read_spec`` sends for ``spec``."""
+        return self.plan(
+            spec.fields,
+            spec.start,
+            spec.end,
+            key=spec.key,
+            where=list(spec.where),
+            ordered=spec.ordered,
+        )
+
+    def read_spec(self, spec: ReadSpec, stats: StreamStats, shape: Shape) -> Iterator[Page]:
+        """``read_pages`` of what a stream asks for (``ReadSpec``)."""
+        shaper = RecordShaper(self.schema, spec.fields)
+        yield from self._read_range(self.plan_for(spec), shaper, stats, shape)
+
     def read(
         self,
         fields: list[str],

@@ -48,7 +48,6 @@ at most one batch of them is buffered (BATCH mode).
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
@@ -222,28 +221,6 @@ def _in_range(rows: Any, key: str, low: str | None, high: str | None) -> Any:
     ]
 
 
-def _events_window(
-    events: MicroDecisionEventsStream, context: dict, *, keep: bool
-) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The events' window of a source, as its own sync computes it. ``keep``: leave its
-    starting value set, as that sync does first; else the state is as before (planning)."""
-    state = events.tap_state
-    had_bookmarks = "bookmarks" in state
-    saved = None if keep else copy.deepcopy(state.get("bookmarks", {}).get(EVENTS_STREAM))
-    try:
-        events.sdk_start_replication_value(context)
-        return events.query_range(context)
-    finally:
-        if not keep:
-            bookmarks = state.setdefault("bookmarks", {})
-            if saved is None:
-                bookmarks.pop(EVENTS_STREAM, None)
-            else:
-                bookmarks[EVENTS_STREAM] = saved
-            if not had_bookmarks and not bookmarks:
-                state.pop("bookmarks", None)
-
-
 def could_share(stream: SObjectStream, shape: Shape) -> bool:
     """Whether ``stream``'s reads may give its source's events at all (``plan`` decides for a
     given window): the events selected, the same rows (no ``include_deleted``, no
@@ -288,8 +265,9 @@ def plan(
     events = stream.sdk_tap_stream(EVENTS_STREAM)
     assert isinstance(events, MicroDecisionEventsStream)
     source = events.sources[stream.name]
-    events_start, events_end = _events_window(
-        events, {"source_object": source.object_name}, keep=not planning
+    # As the events' own sync of this source computes it (planning: state left untouched).
+    events_start, events_end = events.starting_range(
+        {"source_object": source.object_name}, keep=not planning
     )
     if events_start is not None and events_end is not None and events_start >= events_end:
         return None  # nothing for the events to read: their own turn finds that too

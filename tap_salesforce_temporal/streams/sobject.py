@@ -9,7 +9,6 @@ timestamp would otherwise be lost. A QUERY_TIMEOUT halves the date window and tr
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -221,7 +220,7 @@ class SObjectStream(IncrementalStream):
         events = SharedEvents.attach(self, start, shape)
         self.shared_batches = events if isinstance(events, SharedEventBatches) else None
         sharing = None if events is None else events.sharing
-        read = self._read_pages(self._read_spec(start, end, sharing), stats, shape)
+        read = self.reader.read_spec(self._read_spec(start, end, sharing), stats, shape)
         if events is not None:  # what its events read goes inside ``accounted`` (a quota stop)
             read = _prepared(read, events)
         own: Page | None = None
@@ -244,18 +243,6 @@ class SObjectStream(IncrementalStream):
             page = Page(rows, ordered=False, last=True)
             yield page, tracker.after(page)
 
-    def _read_pages(self, spec: ReadSpec, stats: StreamStats, shape: Shape) -> Iterator[Page]:
-        return self.reader.read_pages(
-            spec.fields,
-            spec.start,
-            spec.end,
-            stats,
-            key=spec.key,
-            where=list(spec.where),
-            shape=shape,
-            ordered=spec.ordered,
-        )
-
     def _read_spec(
         self, start: dt.datetime | None, end: dt.datetime | None, sharing: Sharing | None
     ) -> ReadSpec:
@@ -269,39 +256,16 @@ class SObjectStream(IncrementalStream):
         """The first query this stream's sync will send (None: no query), for ``counts``.
 
         Computed before any stream syncs, from the same inputs the sync uses: the bookmark
-        (through the SDK's starting value, set and then undone so the state is untouched), the
-        selected fields and the run's end. Only this stream's entry is saved and put back (the
-        SDK's starting value touches nothing else): a copy of the whole state per stream grew
-        with the square of a 1,000-object org's streams.
+        (``starting_range``: the state is left untouched), the selected fields and the run's
+        end.
         """
         if self.runtime.stopped_reason or not self.selected:
             return None
-        state = self.tap_state
-        had_bookmarks = "bookmarks" in state
-        saved = copy.deepcopy(state.get("bookmarks", {}).get(self.name))
-        try:
-            self.sdk_start_replication_value(None)
-            start, end = self.query_range(None)
-        finally:
-            bookmarks = state.get("bookmarks", {})
-            if saved is None:
-                bookmarks.pop(self.name, None)
-            else:
-                bookmarks[self.name] = saved
-            if not had_bookmarks and not bookmarks:
-                state.pop("bookmarks", None)
+        start, end = self.starting_range(None, keep=False)
         if start is not None and end is not None and start >= end:
             return None
         sharing = plan_sharing(self, start, self.sync_shape(), planning=True)
-        spec = self._read_spec(start, end, sharing)
-        return self.reader.plan(
-            spec.fields,
-            spec.start,
-            spec.end,
-            key=spec.key,
-            where=list(spec.where),
-            ordered=spec.ordered,
-        )
+        return self.reader.plan_for(self._read_spec(start, end, sharing))
 
     def sync_shape(self) -> Shape:
         """The pages this stream's sync reads: typed tables for its own Parquet batch files, or
