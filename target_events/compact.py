@@ -34,6 +34,7 @@ from .delta import DeltaLake
 from .journal import JOURNAL, PENDING, list_files, records, relative, visible_files
 from .report.source import ReportError, S3Options, open_filesystem
 from .settings import Settings
+from .staging import private_files
 
 TARGET_MB = 128
 
@@ -182,9 +183,9 @@ def compact(args: argparse.Namespace) -> list[dict]:
     for stream in args.stream or streams_under(filesystem, base):
         if filesystem.get_file_info(f"{base}/{stream}/_delta_log").type == pafs.FileType.Directory:
             lake = DeltaLake(settings)
-            results.append(
-                {"stream": stream, "delta": lake.maintain(lake.table_uri(stream), force=True)}
-            )
+            with private_files():
+                done = lake.maintain(lake.table_uri(stream), force=True)
+            results.append({"stream": stream, "delta": done})
             continue
         recovered = recover(filesystem, base, stream)
         jobs = plan(filesystem, base, stream, args.target_size_mb * 1024 * 1024)

@@ -4,41 +4,57 @@ A flushed batch is merged into ``DEST/<stream>`` as planned by ``delta_plan`` (u
 newer stamp wins, tombstones delete; immutable streams insert new keys only; keyless streams
 append). The commit returns before the sink reports the flush, so the target passes a STATE on only
 after the commit holding its rows; a killed run leaves each table at its last commit (files written
-for an unfinished commit are in no log entry, invisible, and vacuumed later).
+for an unfinished commit are in no log entry, invisible, and vacuumed later). A commit that loses
+a race with another writer is retried on the new snapshot (merges are stamp-ordered: exact).
 
-A full refresh (``full_refresh_streams``, or an ACTIVATE_VERSION message for the stream) writes the
-run's rows to a staging table ``DEST/_full_refresh/<stream>`` instead, and replaces the table from
-it in one overwrite commit at the end of the run; until then STATE is held back, so a refresh
-killed midway is redone whole and readers never see half of it.
+Full refreshes (ACTIVATE_VERSION, ``full_refresh_streams``): rows of a version are staged in a
+durable table of their own and replace the table in one overwrite commit (``delta_versions`` has
+the rule for every message order). A replacement refuses, in one line, rather than drop data that
+another writer committed to the table during the refresh.
 
 Small files: after a run, a table with ``lake_compact_after_files`` or more small files is
 compacted (optimize) and files unreferenced for ``lake_vacuum_retention_hours`` are vacuumed.
+Locally every file and folder of a table is private (0600/0700), like every other output.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
+import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 
-from .delta_plan import MergePlan, latest_per_key, merge_clauses
+from .delta_merge import (
+    TARGET_FILE_BYTES,
+    Merger,
+    first_line,
+    is_table,
+    storage_options,
+    table_dataset,
+)
+from .delta_plan import MergePlan
+from .delta_versions import VERSIONS_DIR, RunVersions, run_version, version_name
 from .errors import LakeError
-from .layout import safe_stream_name
+from .layout import refuse_links, safe_stream_name
+from .staging import private_files
 
 if TYPE_CHECKING:
-    import pyarrow.dataset as ds
     import pyarrow.fs as pafs
 
     from .settings import Settings
 
 LOGGER = logging.getLogger("target-events.delta")
-FULL_REFRESH_DIR = "_full_refresh"
 TOMBSTONE_DIR = "_tombstones"
-TARGET_FILE_BYTES = 128 * 1024 * 1024
+# A staging table of another version is removed once untouched this long: a run still filling
+# it commits every flush, far more often.
+STAGING_GRACE_HOURS = 24.0
+# Commits that change no data: a full refresh may replace a table they touched.
+MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
 
@@ -51,58 +67,14 @@ class Commit:
     rows: int
 
 
-def storage_options(
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    access_key_id: str | None = None,
-    secret_access_key: str | None = None,
-    session_token: str | None = None,
-    profile: str | None = None,
-) -> dict[str, str]:
-    """delta-rs (object_store) options for S3; empty ones left out (the default chain applies)."""
-    options = {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_REGION": region,
-        "AWS_ACCESS_KEY_ID": access_key_id,
-        "AWS_SECRET_ACCESS_KEY": secret_access_key,
-        "AWS_SESSION_TOKEN": session_token,
-        "AWS_PROFILE": profile,
-    }
-    if endpoint_url and endpoint_url.startswith("http://"):
-        options["AWS_ALLOW_HTTP"] = "true"  # settings allow plain http for loopback only
-    return {k: v for k, v in options.items() if v}
-
-
-def is_table(uri: str, options: dict[str, str]) -> bool:
-    from deltalake import DeltaTable
-
-    return bool(DeltaTable.is_deltatable(uri, storage_options=options))
-
-
-def table_dataset(
-    uri: str, options: dict[str, str], filesystem: pafs.FileSystem | None = None
-) -> ds.Dataset | None:
-    """The table's current snapshot as a pyarrow dataset (DuckDB scans it lazily), or None.
-
-    ``filesystem``: Arrow's own filesystem rooted at the table. Without it delta-rs hands Arrow
-    a Python filesystem handler, which Arrow's IO threads call and release: a release that
-    lands while the interpreter finalizes aborts the process ("terminate called without an
-    active exception"), the hazard ``tap_salesforce_temporal.query.values.arrow_owned`` names.
-    """
-    from deltalake import DeltaTable
-
-    if not is_table(uri, options):
-        return None
-    return DeltaTable(uri, storage_options=options).to_pyarrow_dataset(filesystem=filesystem)
-
-
 class DeltaLake:
     """The Delta tables one target run writes: where they live, and how a batch is committed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, run_id: str = "") -> None:
         from deltalake import WriterProperties
 
         self.settings = settings
+        self.run_id = run_id
         root = settings.destination.rstrip("/")
         self.root = root if settings.is_s3 else str(Path(root).expanduser().resolve())
         self.options = (
@@ -118,218 +90,220 @@ class DeltaLake:
             else {}
         )
         self.writer = WriterProperties(compression=CODECS[settings.compression])  # type: ignore[arg-type]
-        self.refreshing: set[str] = set(settings.full_refresh_streams)
-        self.staged: dict[str, str] = {}  # stream -> staging table of this run's full refresh
+        self.merger = Merger(self.options, self.writer, self._configuration())
+        self.versions = RunVersions()
+        self.staging_commits: dict[str, int] = {}  # staging uri -> commits this run made to it
         self.written: dict[str, str] = {}  # stream -> table this run committed to
 
+    # -- where tables live --
     def table_uri(self, stream: str) -> str:
-        return f"{self.root}/{safe_stream_name(stream)}"
+        return self._uri(safe_stream_name(stream))
 
-    def staging_uri(self, stream: str) -> str:
-        return f"{self.root}/{FULL_REFRESH_DIR}/{safe_stream_name(stream)}"
+    def staging_uri(self, stream: str, version: str) -> str:
+        return self._uri(f"{VERSIONS_DIR}/{safe_stream_name(stream)}/{safe_stream_name(version)}")
+
+    def tombstones_uri(self, stream: str) -> str:
+        return self._uri(f"{TOMBSTONE_DIR}/{safe_stream_name(stream)}")
+
+    def _uri(self, relative: str) -> str:
+        """``root/relative``; locally no folder on the way may be a symlink (delta-rs would
+        follow it and write the table outside the destination)."""
+        if not self.settings.is_s3:
+            refuse_links(Path(self.root), relative)
+        return f"{self.root}/{relative}"
 
     @property
     def holds_state(self) -> bool:
-        """True while a full refresh is staged: its rows are not in the table until the end."""
-        return bool(self.staged)
+        """True while a full refresh is owed: its rows are not in the table until the end."""
+        return self.versions.holds_state
 
-    def begin_full_refresh(self, stream: str) -> None:
-        self.refreshing.add(stream)
+    def _live_version(self, stream: str) -> int | None:
+        from deltalake import DeltaTable
+
+        uri = self.table_uri(stream)
+        return (
+            DeltaTable(uri, storage_options=self.options).version()
+            if is_table(uri, self.options)
+            else None
+        )
 
     # -- writing --
-    def write(self, stream: str, table: pa.Table, plan: MergePlan) -> Commit:
-        """Commit one flushed batch of ``stream``; returns when the commit is durable."""
-        if stream in self.refreshing and stream not in self.staged:
-            self._remove_table(self.staging_uri(stream))  # a killed refresh's leftover
-            self.staged[stream] = self.staging_uri(stream)
-        uri = self.staged.get(stream) or self.table_uri(stream)
-        try:
-            version, rows = self._merge(uri, stream, table, plan)
-        except LakeError:
-            raise
-        except Exception as error:  # delta-rs raises plain Exception for IO and cast errors
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    def write(
+        self, stream: str, table: pa.Table, plan: MergePlan, version: int | None = None
+    ) -> Commit:
+        """Commit one flushed batch of ``stream`` (to its table, or to its version's staging
+        table: see ``delta_versions``); returns when the commit is durable."""
+        versions = self.versions
+        if stream in self.settings.full_refresh_streams and stream not in versions.implied:
+            versions.begin_refresh(stream, run_version(self.run_id), self._live_version(stream))
+        staged = versions.version_of(stream, version)
+        uri = self.table_uri(stream) if staged is None else self.staging_uri(stream, staged)
+        if staged is not None and self.staging_commits.get(uri) and not is_table(uri, self.options):
             raise LakeError(
-                f"stream '{stream}': Delta commit to {uri} failed: {type(error).__name__}: {first}"
-            ) from error
-        if uri == self.table_uri(stream):
+                f"stream '{stream}': the staging table {uri} of version {staged} was removed while"
+                " this run was writing it; rerun the refresh"
+            )
+        with private_files():
+            version_after, rows = self.merger.merge(
+                stream, uri, self.tombstones_uri(stream), table, plan
+            )
+        if staged is None:
             self.written[stream] = uri
-        return Commit(stream, uri, version, rows)
+        else:
+            self.staging_commits[uri] = self.staging_commits.get(uri, 0) + 1
+            versions.staged(stream, staged, self._live_version(stream))
+        return Commit(stream, uri, version_after, rows)
 
-    def _merge(self, uri: str, stream: str, table: pa.Table, plan: MergePlan) -> tuple[int, int]:
-        from deltalake import DeltaTable
-
-        batch = latest_per_key(table, plan)
-        tombstones = f"{uri.rsplit('/', 1)[0]}/{TOMBSTONE_DIR}/{uri.rsplit('/', 1)[1]}"
-        if plan.tombstones and plan.version:
-            batch = self._drop_deleted(tombstones, batch, plan)
-        if not is_table(uri, self.options):
-            DeltaTable.create(
-                uri,
-                schema=batch.schema,
-                configuration=self._configuration(),
-                storage_options=self.options,
-            )
-        delta = DeltaTable(uri, storage_options=self.options)
-        batch = self._conform(stream, delta, batch)
-        if not plan.merges:
-            from deltalake import write_deltalake
-
-            write_deltalake(
-                delta,
-                batch,
-                mode="append",
-                schema_mode="merge",
-                writer_properties=self.writer,
-                target_file_size=TARGET_FILE_BYTES,
-            )
-            return delta.version(), batch.num_rows
-        clauses = merge_clauses(plan)
-        merger = delta.merge(
-            batch,
-            clauses["on"],  # type: ignore[arg-type]
-            source_alias="s",
-            target_alias="t",
-            merge_schema=True,
-            writer_properties=self.writer,
+    def activate(self, stream: str, version: int) -> Commit | None:
+        """ACTIVATE_VERSION: replace the table by the version's rows now, or owe it (see
+        ``delta_versions``); the sink drained the stream's earlier rows first."""
+        staging = self.staging_uri(stream, version_name(version))
+        now = self.versions.activate(
+            stream,
+            version,
+            rows_staged=is_table(staging, self.options),
+            base=self._live_version(stream),
         )
-        if clauses["delete"]:
-            merger = merger.when_matched_delete(clauses["delete"])
-        if clauses["update"]:
-            merger = merger.when_matched_update_all(clauses["update"])
-        merger.when_not_matched_insert_all(clauses["insert"]).execute()
-        if plan.tombstones and plan.version:
-            # After the table's commit: a kill in between re-delivers the tombstone (no STATE yet).
-            self._remember_deleted(tombstones, batch, plan)
-        return delta.version(), batch.num_rows
-
-    def _drop_deleted(self, uri: str, batch: pa.Table, plan: MergePlan) -> pa.Table:
-        """Rows not newer than their key's recorded deletion: an older copy re-delivered after
-        the delete (a rerun from an earlier STATE) must not bring the record back."""
-        import pyarrow.compute as pc
-
-        if batch.num_rows == 0 or not is_table(uri, self.options) or len(plan.keys) != 1:
-            return batch
-        from deltalake import DeltaTable
-
-        key, version = plan.keys[0], plan.version
-        # Deleted keys only: small next to the table, read whole (key and stamp columns).
-        seen = DeltaTable(uri, storage_options=self.options).to_pyarrow_dataset()
-        seen = seen.to_table(columns=[key, version])  # type: ignore[arg-type]
-        deleted = dict(zip(seen[key].to_pylist(), seen[version].to_pylist(), strict=True))
-        keep = [
-            k not in deleted or (v is not None and deleted[k] is not None and v > deleted[k])
-            for k, v in zip(batch[key].to_pylist(), batch[version].to_pylist(), strict=True)
-        ]
-        return batch.filter(pc.or_(pa.array(keep), pc.invert(self._alive(batch, plan))))
-
-    @staticmethod
-    def _alive(batch: pa.Table, plan: MergePlan) -> pa.Array:
-        import pyarrow.compute as pc
-
-        alive = pa.array([True] * batch.num_rows)
-        for column in plan.tombstones:
-            values = batch[column]
-            dead = pc.fill_null(values, False) if column == "IsDeleted" else pc.is_valid(values)
-            alive = pc.and_(alive, pc.invert(dead))
-        return alive
-
-    def _remember_deleted(self, uri: str, batch: pa.Table, plan: MergePlan) -> None:
-        """Keys and stamps of the batch's tombstones, in a small side table (newest wins)."""
-        import pyarrow.compute as pc
-        from deltalake import DeltaTable
-
-        dead = batch.filter(pc.invert(self._alive(batch, plan))).select([*plan.keys, plan.version])
-        if dead.num_rows == 0:
-            return
-        if not is_table(uri, self.options):
-            DeltaTable.create(uri, schema=dead.schema, storage_options=self.options)
-        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in plan.keys)
-        v = plan.version
-        (
-            DeltaTable(uri, storage_options=self.options)
-            .merge(dead, on, source_alias="s", target_alias="t", writer_properties=self.writer)
-            .when_matched_update_all(f"s.`{v}` > t.`{v}`")
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        if not now:
+            return None
+        commit = self._replace(stream, version_name(version), base=None)
+        self.versions.replaced(stream)
+        return commit
 
     def _configuration(self) -> dict[str, str | None]:
-        """Log files kept as long as unreferenced data files: both bounded on a 15-minute schedule."""
-        hours = max(1, int(self.settings.lake_vacuum_retention_hours))
+        """Log files kept as long as unreferenced data files (whole minutes, never less)."""
+        minutes = math.ceil(self.settings.lake_vacuum_retention_hours * 60)
         return {
-            "delta.logRetentionDuration": f"interval {hours} hours",
-            "delta.deletedFileRetentionDuration": f"interval {hours} hours",
+            "delta.logRetentionDuration": f"interval {minutes} minutes",
+            "delta.deletedFileRetentionDuration": f"interval {minutes} minutes",
         }
 
-    @staticmethod
-    def _conform(stream: str, delta: Any, batch: pa.Table) -> pa.Table:
-        """New columns are added by the merge; a changed type is refused in one line; columns the
-        stream no longer sends are written as nulls (the table keeps them)."""
-        from deltalake import Schema
-
-        stored = {f.name: f.type for f in delta.schema().fields}
-        incoming = {f.name: f.type for f in Schema.from_arrow(batch.schema).fields}
-        for name, kind in incoming.items():
-            before = stored.get(name)
-            if before is not None and str(before) != str(kind) and "Primitive" in repr(before):
-                raise LakeError(
-                    f"stream '{stream}': column '{name}' changed type from "
-                    f"{_delta_type(before)} to {_delta_type(kind)}; the Delta table keeps "
-                    f"{_delta_type(before)} (replace the table with full_refresh_streams)"
-                )
-        missing = [name for name in stored if name not in incoming]
-        if missing:
-            arrow = pa.schema(delta.schema().to_arrow())
-            for name in missing:
-                batch = batch.append_column(
-                    arrow.field(name), pa.nulls(batch.num_rows, arrow.field(name).type)
-                )
-        return batch
-
-    # -- end of run --
-    def replace_staged(self) -> list[Commit]:
-        """Replace each refreshed table from its staging table, one overwrite commit each."""
-        commits = [self._replace(stream, staging) for stream, staging in self.staged.items()]
-        self.staged.clear()
+    # -- replacing a table by a version --
+    def replace_owed(self) -> list[Commit]:
+        """End of the run: each owed full refresh replaces its table, one overwrite commit each."""
+        commits = []
+        for stream, owed in list(self.versions.owed.items()):
+            commits.append(self._replace(stream, owed.version, owed.base, checked=True))
+            self.versions.replaced(stream)
         return commits
+
+    def _replace(
+        self, stream: str, version: str, base: int | None, *, checked: bool = False
+    ) -> Commit:
+        """The table becomes exactly the staged rows of ``version`` (none: empty), in one
+        overwrite commit that fails, rather than drop them, when another writer committed data
+        to the table since ``base`` (the refresh's start; ``checked``) or meanwhile."""
+        from deltalake import DeltaTable, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
+        if self.staging_commits.get(staging) and not is_table(staging, self.options):
+            raise LakeError(
+                f"stream '{stream}': the staging table {staging} was removed before its refresh"
+                " replaced the table; the table is left as it was; rerun the refresh"
+            )
+        exists = is_table(uri, self.options)
+        live = DeltaTable(uri, storage_options=self.options) if exists else None
+        if checked and live is not None:
+            self._refuse_concurrent_change(stream, live, base)
+        if is_table(staging, self.options):
+            source = DeltaTable(staging, storage_options=self.options).to_pyarrow_dataset()
+        elif live is not None:
+            source = ds.dataset(pa.schema(live.schema().to_arrow()).empty_table())
+        else:
+            return Commit(stream, uri, -1, 0)  # no rows and no table: nothing to replace
+        rows = source.count_rows()
+        before = live.version() if live is not None else None
+        with private_files():
+            try:
+                write_deltalake(
+                    live if live is not None else uri,
+                    source.scanner().to_reader(),
+                    mode="overwrite",
+                    schema_mode="overwrite",
+                    configuration=None if exists else self._configuration(),
+                    storage_options=None if exists else self.options,
+                    writer_properties=self.writer,
+                    target_file_size=TARGET_FILE_BYTES,
+                )
+            except CommitFailedError as error:
+                raise LakeError(
+                    f"stream '{stream}': another writer committed to {uri} while its full refresh"
+                    " was replacing it; the table is left as it was; rerun the refresh"
+                ) from error
+            except Exception as error:
+                raise LakeError(
+                    f"stream '{stream}': full refresh of {uri} failed: {type(error).__name__}: "
+                    f"{first_line(error)}"
+                ) from error
+        after = DeltaTable(uri, storage_options=self.options)
+        if before is not None and after.version() != before + 1:
+            # delta-rs keeps files another writer appended meanwhile: not lost, but mixed in.
+            raise LakeError(
+                f"stream '{stream}': another writer committed to {uri} while its full refresh"
+                " replaced it; the table holds both (rerun the refresh)"
+            )
+        LOGGER.info(
+            "Full refresh of %s: table replaced by %d rows of version %s (version %d)",
+            stream,
+            rows,
+            version,
+            after.version(),
+        )
+        self.written[stream] = uri
+        self._remove_old_staging(stream, keep=version)
+        return Commit(stream, uri, after.version(), rows)
+
+    def _refuse_concurrent_change(self, stream: str, live: Any, base: int | None) -> None:
+        if base is None or live.version() <= base:
+            return
+        for entry in live.history(live.version() - base):
+            if entry.get("version", 0) > base and entry.get("operation") not in MAINTENANCE:
+                raise LakeError(
+                    f"stream '{stream}': another writer committed to {self.table_uri(stream)}"
+                    f" during this run's full refresh (version {entry.get('version')},"
+                    f" {entry.get('operation')}); the table is left as it was and STATE was not"
+                    " passed on: rerun the refresh"
+                )
+
+    def _remove_old_staging(self, stream: str, keep: str) -> None:
+        """Staging tables of this stream's other versions, untouched for STAGING_GRACE_HOURS
+        (a live run commits far more often), and this run's own run-version table."""
+        parent = self.staging_uri(stream, keep).rsplit("/", 1)[0]
+        if keep.startswith("run-"):
+            self._remove_table(self.staging_uri(stream, keep))
+        cutoff = time.time() - STAGING_GRACE_HOURS * 3600
+        for name, touched in self._children(parent):
+            if name != safe_stream_name(keep) and touched < cutoff:
+                self._remove_table(f"{parent}/{name}")
+
+    def _children(self, parent: str) -> list[tuple[str, float]]:
+        """(name, newest commit time) of each table under ``parent``."""
+        import pyarrow.fs as pafs
+
+        filesystem, path = self._filesystem(parent)
+        found = []
+        for info in filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
+            if info.type != pafs.FileType.Directory:
+                continue
+            logs = filesystem.get_file_info(
+                pafs.FileSelector(f"{info.path}/_delta_log", allow_not_found=True)
+            )
+            times = [entry.mtime.timestamp() for entry in logs if entry.mtime is not None]
+            found.append((info.base_name, max(times, default=0.0)))
+        return found
 
     def maintain_written(self) -> None:
         """After the run: compact and vacuum the tables it wrote, where small files piled up."""
         for stream, uri in self.written.items():
             try:
-                done = self.maintain(uri)
+                with private_files():
+                    done = self.maintain(uri)
             except Exception as error:  # the data is committed: maintenance can wait a run
                 LOGGER.warning("Delta maintenance of %s skipped: %s", stream, error)
                 continue
             if "compacted" in done:
                 LOGGER.info("Delta table %s compacted: %s", stream, done)
-
-    def _replace(self, stream: str, staging: str) -> Commit:
-        from deltalake import DeltaTable, write_deltalake
-
-        uri = self.table_uri(stream)
-        source = DeltaTable(staging, storage_options=self.options).to_pyarrow_dataset()
-        reader = source.scanner().to_reader()
-        exists = is_table(uri, self.options)
-        write_deltalake(
-            uri,
-            reader,
-            mode="overwrite",
-            schema_mode="overwrite",
-            configuration=None if exists else self._configuration(),
-            storage_options=self.options,
-            writer_properties=self.writer,
-            target_file_size=TARGET_FILE_BYTES,
-        )
-        version = DeltaTable(uri, storage_options=self.options).version()
-        rows = source.count_rows()
-        LOGGER.info(
-            "Full refresh of %s: table replaced by %d rows (version %d)", stream, rows, version
-        )
-        self._remove_table(staging)
-        self.written[stream] = uri
-        return Commit(stream, uri, version, rows)
 
     def maintain(self, uri: str, *, force: bool = False) -> dict[str, Any]:
         """Compact when small files piled up (or ``force``), then vacuum files out of the table
@@ -347,7 +321,7 @@ class DeltaLake:
             done["compacted"] = metrics.get("numFilesRemoved", 0)
         if done["files"]:  # merges leave rewritten files behind too: vacuum after every run
             removed = delta.vacuum(
-                retention_hours=int(self.settings.lake_vacuum_retention_hours),
+                retention_hours=math.ceil(self.settings.lake_vacuum_retention_hours),
                 dry_run=False,
                 enforce_retention_duration=False,
             )
@@ -355,15 +329,18 @@ class DeltaLake:
         return done
 
     def _remove_table(self, uri: str) -> None:
-        if not self.settings.is_s3:
-            shutil.rmtree(uri, ignore_errors=True)
-            return
+        filesystem, path = self._filesystem(uri)
         import pyarrow.fs as pafs
 
-        filesystem = self._s3_filesystem()
-        path = uri.removeprefix("s3://")
         if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
             filesystem.delete_dir(path)
+
+    def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
+        import pyarrow.fs as pafs
+
+        if not self.settings.is_s3:
+            return pafs.LocalFileSystem(), uri
+        return self._s3_filesystem(), uri.removeprefix("s3://")
 
     def _s3_filesystem(self) -> pafs.FileSystem:
         from .report.source import S3Options, open_filesystem
@@ -390,8 +367,3 @@ class DeltaLake:
         else:
             rooted = pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
         return table_dataset(uri, self.options, rooted)
-
-
-def _delta_type(kind: Any) -> str:
-    text = str(kind)
-    return text.removeprefix('PrimitiveType("').removesuffix('")')

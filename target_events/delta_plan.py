@@ -2,19 +2,24 @@
 
 Three kinds of stream, told apart by what the SCHEMA message says:
 
-- **mutable** (``upsert``): a key and a modification stamp, the replication key given in
-  ``bookmark_properties`` when it is ``SystemModstamp`` or ``LastModifiedDate``, else one of those
-  columns. A row replaces the stored row of its key only when its stamp is newer, so a re-delivered
-  older copy never overwrites a newer row. Keyed streams without any stamp (full-table objects)
-  are upserted too, the last delivered row winning.
-- **immutable** (``insert_new``): a key and any other replication key (``CreatedDate`` of the
-  insert-only ``*History`` objects, ``timestamp_recorded`` of micro_decision_events, whose
-  ``event_id`` hashes its source): rows are inserted when their key is new and never rewritten,
-  so re-runs stay deduplicated and the merge never rewrites old files.
+- **mutable** (``upsert``): a key and a replication key (``bookmark_properties``), else a key and
+  one of the modstamp columns. A row replaces the stored row of its key unless both carry a stamp
+  and the stored one is newer; on equal stamps the later delivery wins, as it does inside one
+  batch, so the table never depends on where a flush fell. A null stamp always wins (the row
+  cannot be ordered, and it is the newest news). Keyed streams without any stamp (full-table
+  objects) are upserted too, the last delivered row winning. ``history_tracked_fields`` (key
+  ``object_name, field_name``, bookmark ``snapshot_at``) is one: its snapshots change.
+- **immutable** (``insert_new``): a key and a replication key that proves a row never changes:
+  ``CreatedDate`` of Salesforce's insert-only ``*History`` objects, or an ``event_id`` key, which
+  hashes the decision it names. Rows are inserted when their key is new and never rewritten, so
+  re-runs stay deduplicated and the merge never rewrites old files.
 - **keyless** (``append``): appended as they come (at-least-once, like the Parquet output).
 
 Tombstones (``_sdc_deleted_at`` set, or ``IsDeleted`` true: hard deletes from getDeleted and
-soft deletes from queryAll) delete the stored row of their key, unless it is newer.
+soft deletes from queryAll) delete the stored row of their key unless it is newer. A tombstone
+without a stamp takes ``_sdc_deleted_at`` as its stamp (``stamp_tombstones``), and the newest
+deletion of each key is remembered (``keep_undeleted``) so that an older copy re-delivered after
+the delete never brings the record back, whatever the key's shape.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 MODSTAMPS = ("SystemModstamp", "LastModifiedDate")
+# Replication keys and keys that prove a row is never rewritten (see the module doc).
+IMMUTABLE_BOOKMARKS = ("CreatedDate",)
+CONTENT_KEYS = (("event_id",),)
 DELETED_AT = "_sdc_deleted_at"
 IS_DELETED = "IsDeleted"
 SOURCE, TARGET = "s", "t"
@@ -58,9 +66,8 @@ def plan_for(
         return MergePlan("append", ())
     bookmark = next(iter(bookmark_properties or ()), None)
     if bookmark and bookmark in columns:
-        if bookmark in MODSTAMPS:
-            return MergePlan("upsert", keys, bookmark, tombstones)
-        return MergePlan("insert_new", keys, bookmark, tombstones)
+        immutable = bookmark in IMMUTABLE_BOOKMARKS or keys in CONTENT_KEYS
+        return MergePlan("insert_new" if immutable else "upsert", keys, bookmark, tombstones)
     stamp = next((c for c in MODSTAMPS if c in columns), None)
     return MergePlan("upsert", keys, stamp, tombstones)
 
@@ -96,12 +103,55 @@ def merge_clauses(plan: MergePlan) -> dict[str, str | None]:
     dead = f"NOT ({alive})" if alive else None
     if plan.version:
         v = plan.version
-        newer = f"({t}.`{v}` IS NULL OR {s}.`{v}` > {t}.`{v}`)"
-        not_older = f"({t}.`{v}` IS NULL OR {s}.`{v}` >= {t}.`{v}`)"
+        not_older = f"({t}.`{v}` IS NULL OR {s}.`{v}` IS NULL OR {s}.`{v}` >= {t}.`{v}`)"
     else:
-        newer = not_older = "TRUE"
+        not_older = "TRUE"
     update = None
     if plan.mode == "upsert":
-        update = f"{alive} AND {newer}" if alive else newer
+        update = f"{alive} AND {not_older}" if alive else not_older
     delete = f"{dead} AND {not_older}" if dead else None
     return {"on": on, "update": update, "delete": delete, "insert": alive or None}
+
+
+def alive_mask(table: pa.Table, plan: MergePlan) -> pa.ChunkedArray | pa.Array:
+    """True for rows that are not tombstones."""
+    alive: pa.Array | pa.ChunkedArray = pa.array([True] * table.num_rows, pa.bool_())
+    for column in plan.tombstones:
+        values = table[column]
+        dead = pc.fill_null(values, False) if column == IS_DELETED else pc.is_valid(values)
+        alive = pc.and_(alive, pc.invert(dead))
+    return alive
+
+
+def stamp_tombstones(table: pa.Table, plan: MergePlan) -> pa.Table:
+    """A tombstone without a stamp (only ``_sdc_deleted_at``, as the SDK sends deletes) takes
+    its deletion time as the stamp: it then orders against re-delivered copies like any row."""
+    v = plan.version
+    if not v or DELETED_AT not in table.column_names or table.num_rows == 0:
+        return table
+    stamps, deleted_at = table[v], table[DELETED_AT]
+    if not pa.types.is_timestamp(stamps.type) or not pa.types.is_timestamp(deleted_at.type):
+        return table
+    if not pc.any(pc.and_(pc.is_null(stamps), pc.is_valid(deleted_at))).as_py():
+        return table
+    filled = pc.coalesce(stamps, pc.cast(deleted_at, stamps.type))
+    return table.set_column(table.schema.get_field_index(v), table.schema.field(v), filled)
+
+
+def keep_undeleted(batch: pa.Table, deleted: pa.Table, plan: MergePlan) -> pa.Table:
+    """The batch without live rows older than their key's remembered deletion (``deleted``: the
+    keys and newest deletion stamp). Equal stamps keep the row: the later delivery wins."""
+    v = plan.version
+    if batch.num_rows == 0 or deleted.num_rows == 0 or not v:
+        return batch
+    keys = list(plan.keys)
+    rows = batch.select(keys).append_column("__row", pa.array(range(batch.num_rows), pa.int64()))
+    rows = rows.append_column("__stamp", batch[v])
+    memory = deleted.select([*keys, v]).rename_columns([*keys, "__deleted"])
+    joined = rows.join(memory, keys=keys, join_type="left outer", use_threads=False)
+    stale = pc.fill_null(pc.less(joined["__stamp"], joined["__deleted"]), False)
+    drop = pc.filter(joined["__row"], stale)
+    if len(drop) == 0:
+        return batch
+    mask = pc.invert(pc.is_in(pa.array(range(batch.num_rows), pa.int64()), value_set=drop))
+    return batch.filter(pc.or_(mask, pc.invert(alive_mask(batch, plan))))

@@ -40,6 +40,7 @@ class Envelope(msgspec.Struct):
     type: Any = None
     stream: Any = None
     record: msgspec.Raw = msgspec.Raw(b"")
+    version: Any = None  # a full-table version (format delta keeps versions apart)
 
 
 envelope_decoder = msgspec.json.Decoder(Envelope)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .errors import StorageError
 from .key_template import KeyProblem, check_key, render
 from .settings import Partitioning
 
@@ -21,8 +23,25 @@ HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
-class UnsafeKey(ValueError):
-    """A rendered object key would leave the destination."""
+class UnsafeKey(StorageError, ValueError):
+    """A rendered object key would leave the destination (one line, like every TargetError)."""
+
+
+def refuse_links(root: Path, relative: str) -> Path:
+    """``root / relative``, refused when any existing folder or file on the way is a symlink.
+
+    Judged on what the OS would follow, one component at a time (``lstat``): a symlink planted
+    at ``DEST/<stream>`` would otherwise carry the writes of every format outside DEST.
+    """
+    path = root
+    for part in Path(relative).parts:
+        path = path / part
+        if path.is_symlink():
+            raise UnsafeKey(
+                f"'{path.relative_to(root)}' under the destination '{root}' is a symlink;"
+                " nothing is written through a symlink (remove it, or choose another destination)"
+            )
+    return path
 
 
 def safe_stream_name(name: str) -> str:

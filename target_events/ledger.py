@@ -87,7 +87,7 @@ class RunLedger:
         """format delta: the run's Delta tables (target_events/delta.py)."""
         from .delta import DeltaLake
 
-        return DeltaLake(self.settings)
+        return DeltaLake(self.settings, self.run_id)
 
     def opened(self, name: str) -> bool:
         """Whether ``storage``, ``quality`` or ``lake`` was opened (closing never opens one)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +18,9 @@ from .layout import partition_values, render_key, safe_stream_name
 from .ledger import FileEntry, RunLedger
 from .settings import Partitioning
 from .writers import write_file
+
+if TYPE_CHECKING:
+    from .delta import Commit
 
 
 def dedup_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
@@ -123,10 +127,15 @@ class StreamOutput:
             "Wrote %d rows of %s to %s (%d bytes)", table.num_rows, self.stream, uri, size
         )
 
-    def commit_delta(self, table: pa.Table, plan: MergePlan) -> None:
-        """Merge the batch into the stream's Delta table; durable when this returns."""
-        commit = self.ledger.lake.write(self.stream, table, plan)
-        key = f"{safe_stream_name(self.stream)}/_delta_log/{commit.version:020d}.json"
+    def commit_delta(self, table: pa.Table, plan: MergePlan, version: int | None) -> None:
+        """Merge the batch into the stream's Delta table (or its full-table version's staging
+        table); durable when this returns."""
+        self.record_commit(self.ledger.lake.write(self.stream, table, plan, version), plan.mode)
+
+    def record_commit(self, commit: Commit, how: str) -> None:
+        """A Delta commit of this stream, in the run's ledger and the log."""
+        table_key = commit.uri.removeprefix(f"{self.ledger.lake.root}/")
+        key = f"{table_key}/_delta_log/{commit.version:020d}.json"
         self.ledger.files.append(
             FileEntry(key, commit.uri, self.stream, commit.rows, 0, "", self.schema.fingerprint)
         )
@@ -136,7 +145,7 @@ class StreamOutput:
             self.stream,
             commit.uri,
             commit.version,
-            plan.mode,
+            how,
         )
 
     def dead_letters(self, rows: list[dict]) -> None:

@@ -74,8 +74,9 @@ class RecordRouter(t.Protocol):
     def raw_records(self) -> bool:
         """True when RECORD lines may stay raw bytes (no stream maps change records)."""
 
-    def accept_record(self, stream: str, record: msgspec.Raw, line: int) -> bool:
-        """Take one RECORD's raw ``record`` object; False sends the line down the full path."""
+    def accept_record(self, stream: str, record: msgspec.Raw, line: int, version: t.Any) -> bool:
+        """Take one RECORD's raw ``record`` object (and its ``version``, None without one);
+        False sends the line down the full path."""
 
     def accept_run(self, stream: str, lines: bytes, count: int) -> bool:
         """Take ``count`` whole RECORD lines of one stream; False: line by line instead."""
@@ -239,7 +240,7 @@ class LineReader(GenericSingerReader[bytes]):
             envelope.type == "RECORD"
             and stream.__class__ is str
             and len(record) > 0  # no "record": the SDK's path names what is missing
-            and router.accept_record(stream, record, self.line_number)
+            and router.accept_record(stream, record, self.line_number, envelope.version)
         )
 
 

@@ -46,12 +46,13 @@ class Router:
         return self._sinks.get(stream)
 
     # -- what the reader calls --
-    def accept_record(self, stream: str, record: Any, line: int) -> bool:
+    def accept_record(self, stream: str, record: Any, line: int, version: Any = None) -> bool:
         """One RECORD's raw ``record`` object into its sink's buffer; False (the reader decodes
         the line and the SDK's path takes it) for a stream without an identity-mapped sink."""
         sink = self._sinks.get(stream)
         if sink is None or sink.chunk_converter is None:
             return False
+        sink.use_version(version)
         sink.accept_raw(record, line)
         if sink.is_full:
             sink.drain()
@@ -64,6 +65,9 @@ class Router:
         sink = self._sinks.get(stream)
         if sink is None or sink.chunk_converter is None:
             return False
+        if sink.keeps_versions and b'"version"' in lines:
+            return False  # line by line: each RECORD's version decides where it goes
+        sink.use_version(None)
         table = sink.chunk_converter.convert_messages(lines, count)
         if table is None:
             return False

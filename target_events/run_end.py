@@ -19,8 +19,8 @@ MANIFESTS_LOOKED_BACK = 50  # how far back a run of the same kind is looked for
 
 
 def replace_refreshed_tables(ledger: RunLedger) -> None:
-    """format delta: the full refreshes staged this run replace their tables, one commit each."""
-    for commit in ledger.lake.replace_staged():
+    """format delta: the full refreshes owed at the end of the run replace their tables."""
+    for commit in ledger.lake.replace_owed():
         ledger.files.append(
             FileEntry(
                 f"{commit.stream}/_delta_log/{commit.version:020d}.json",

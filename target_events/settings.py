@@ -38,6 +38,9 @@ SECRET_SETTINGS = ("aws_secret_access_key", "aws_session_token")
 MAX_BATCH_ROWS = 1_000_000_000
 MAX_BATCH_BYTES = 1 << 40
 MAX_AGE_SECONDS = 365 * 24 * 3600.0
+# Vacuum deletes files a reader's or a concurrent writer's snapshot may still read: an hour covers
+# a merge, a compaction and a report scan; shorter broke time travel and a concurrent writer.
+MIN_VACUUM_RETENTION_HOURS = 1.0
 MAX_ROW_DRIFT = 1_000_000.0
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -57,7 +60,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     # -- format delta (target_events/delta.py) --
     th.Property("full_refresh_streams", th.ArrayType(th.StringType), default=[], title="Full refresh streams", description="format delta: streams whose table this run replaces (one overwrite commit at the end) instead of merging into; an ACTIVATE_VERSION message does the same for its stream."),
     th.Property("lake_compact_after_files", th.IntegerType, default=16, title="Lake compact after files", description="format delta: compact (optimize) a table after a run once it holds this many small files."),
-    th.Property("lake_vacuum_retention_hours", th.NumberType, default=24, title="Lake vacuum retention hours", description="format delta: data files no longer in the table are deleted after this many hours (and log entries kept as long)."),
+    th.Property("lake_vacuum_retention_hours", th.NumberType, default=24, title="Lake vacuum retention hours", description="format delta: data files no longer in the table are deleted after this many hours (and log entries kept as long); at least 1, so no reader's or concurrent writer's snapshot loses its files."),
     th.Property("s3_endpoint_url", th.StringType, title="S3 endpoint URL", description="Endpoint of an S3-compatible store (MinIO, moto); https required except for loopback."),
     th.Property("aws_region", th.StringType, title="AWS region", description="Region of the bucket."),
     th.Property("aws_access_key_id", th.StringType, title="AWS access key id", description="Access key id (else the default credential chain or aws_profile)."),
@@ -209,5 +212,19 @@ class Settings:
             s3_part_size_mb=integer("s3_part_size_mb", get("s3_part_size_mb"), 5, 5 * 1024),
             full_refresh_streams=tuple(text("full_refresh_streams", s) for s in get("full_refresh_streams") or ()),  # type: ignore[attr-defined]
             lake_compact_after_files=integer("lake_compact_after_files", get("lake_compact_after_files"), 2, 1_000_000),
-            lake_vacuum_retention_hours=number("lake_vacuum_retention_hours", get("lake_vacuum_retention_hours"), positive=False, maximum=MAX_AGE_SECONDS / 3600),
+            lake_vacuum_retention_hours=vacuum_retention(get("lake_vacuum_retention_hours")),
         )  # fmt: skip
+
+
+def vacuum_retention(value: object) -> float:
+    """Hours, at least MIN_VACUUM_RETENTION_HOURS: refused below it, never truncated."""
+    hours = number(
+        "lake_vacuum_retention_hours", value, positive=False, maximum=MAX_AGE_SECONDS / 3600
+    )
+    if hours < MIN_VACUUM_RETENTION_HOURS:
+        raise fail(
+            "lake_vacuum_retention_hours",
+            f"must be at least {MIN_VACUUM_RETENTION_HOURS:g}: files replaced sooner may still be"
+            " read by a concurrent reader or writer (time travel and commits would break)",
+        )
+    return hours

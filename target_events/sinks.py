@@ -89,6 +89,9 @@ class EventsSink(BatchSink):
         if self.dedup_key:
             check_dedup_key(self.dedup_key, self.stream_schema.arrow)
         self.first_record_at: float | None = None
+        # format delta: the full-table version of the buffered records (RECORD ``version``); a
+        # batch never mixes versions, since each version goes to a table of its own.
+        self.version: int | None = None
         keys = tuple(key_properties or ())
         self.output = StreamOutput(
             self.ledger, stream_name, self.stream_schema, keys, self.partitioning, self.logger
@@ -127,9 +130,13 @@ class EventsSink(BatchSink):
         """Compiled checks instead of generic JSON Schema validation; strings stay strings."""
         self._skip_current = False
         try:
-            missing = [key for key in self.key_properties or () if key not in record]
+            keys = self.key_properties or ()
+            missing = [key for key in keys if key not in record]
             if missing:
                 raise MissingKey(f"missing key property {', '.join(map(repr, missing))}")
+            nulls = [key for key in keys if record[key] is None]
+            if nulls:  # a row no key can find: never merged, never deduplicated, never deleted
+                raise MissingKey(f"key property {', '.join(map(repr, nulls))} is null")
             self.stream_schema.check(record)
         except InvalidRecord as error:
             self._reject(error, record, self.ledger.input_line() if line is None else line)
@@ -163,6 +170,13 @@ class EventsSink(BatchSink):
                 {"line": line, "stream": self.stream_name, "error": str(error), "record": record}
             )
         self.logger.warning("Skipped invalid record (%s): %s", mode, message)
+
+    def _remove_sdc_metadata_from_schema(self) -> None:
+        """Keep declared ``_sdc_*`` columns: the SDK drops them when ``add_record_metadata`` is
+        off, and with them ``_sdc_deleted_at``, the only tombstone mark some taps send."""
+
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        """Likewise for records: a declared ``_sdc_*`` value is data (see above)."""
 
     def _singer_validate_message(self, record: dict) -> None:
         """Key properties are checked in ``_validate_and_parse``, where on_invalid_record applies."""
@@ -282,7 +296,7 @@ class EventsSink(BatchSink):
                 table = deduped
             self.ledger.quality.observe(self.stream_name, table, tuple(self.key_properties or ()))
             if self.settings.format == "delta":
-                self.output.commit_delta(table, self.merge_plan)
+                self.output.commit_delta(table, self.merge_plan, self.version)
             else:
                 self.output.write(table)
         self.output.dead_letters(self._dead)
@@ -329,9 +343,37 @@ class EventsSink(BatchSink):
         bookmarks = self.ledger.bookmark_properties.get(self.stream_name)
         return plan_for(list(self.stream_schema.properties), self.key_properties, bookmarks)
 
+    @property
+    def keeps_versions(self) -> bool:
+        """format delta: RECORD versions decide where rows go (other formats keep every row)."""
+        return self.settings.format == "delta"
+
+    def use_version(self, version: object) -> None:
+        """format delta: the next records carry this full-table ``version`` (None: none); the
+        records buffered before a change of version are written first."""
+        if not self.keeps_versions:
+            return
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise InputError(
+                f"stream '{self.stream_name}', input line {self.ledger.input_line()}: a RECORD's"
+                f" version must be an integer, got {type(version).__name__}"
+            )
+        if version != self.version:
+            self.drain()
+            self.version = version
+
     def activate_version(self, new_version: int) -> None:
-        """format delta: this run's rows of the stream replace its table (a full refresh)."""
+        """format delta: the table becomes the rows of ``new_version`` (``delta_versions``)."""
         if self.settings.format != "delta":
             super().activate_version(new_version)
             return
-        self.ledger.lake.begin_full_refresh(self.stream_name)
+        if isinstance(new_version, bool) or not isinstance(new_version, int):
+            raise InputError(
+                f"stream '{self.stream_name}', input line {self.ledger.input_line()}: an"
+                f" ACTIVATE_VERSION's version must be an integer, got {type(new_version).__name__}"
+            )
+        self.drain()  # the records before it go where their version says, first
+        self.version = None
+        commit = self.ledger.lake.activate(self.stream_name, new_version)
+        if commit is not None:
+            self.output.record_commit(commit, "full refresh")

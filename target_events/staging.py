@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -23,6 +24,18 @@ FILE_MODE = 0o600
 LOCK_NAME = ".lock"
 # A folder without a lock file is a run caught between mkdir and flock, or of an older version.
 LOCKLESS_GRACE_SECONDS = 3600
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders made inside are 0600 and 0700 whatever the umask: delta-rs creates them
+    itself with the process umask (0644 and 0755 before). Process-wide, so held only around one
+    synchronous write, and the umask the process had is always restored."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def fsync_dir(path: Path) -> None:

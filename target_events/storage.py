@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import StorageError
-from .layout import UnsafeKey
+from .layout import UnsafeKey, refuse_links
 from .settings import Settings
 from .staging import (
     FILE_MODE,
@@ -62,7 +62,7 @@ class LocalStorage:
 
     def put(self, key: str, write: Writer, suffix: str) -> tuple[str, int]:
         """Write, fsync, rename into place, fsync the folder: visible only when whole and durable."""
-        final = (self.root / key).resolve()
+        final = refuse_links(self.root, key).resolve()
         if self.root not in final.parents:
             raise UnsafeKey(f"object key {key!r} would leave the destination")
         temp = self._staging.new_temp_path(suffix)

@@ -9,13 +9,13 @@ one run shares lives in its ledger (``ledger.py``); the end of the run is ``run_
 from __future__ import annotations
 
 import copy
-import json
 import os
 import sys
 import time
 from functools import cached_property
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
@@ -32,6 +32,10 @@ from .router import Router
 from .schema_checks import SchemaProblem, check_schema_message
 from .settings import CONFIG_SCHEMA, Settings
 from .sinks import CHUNK_ROWS, EventsSink
+
+# STATE passes through exactly as received: its numbers were decoded as Decimal (json_chunks) and
+# go out as the same JSON numbers (json.dumps refused Decimal: STATE never came out).
+_STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
 def _use_system_allocator() -> None:
@@ -75,6 +79,7 @@ class TargetEvents(Target):
         if isinstance(reader, LineReader):  # bench/baselines.py swaps in the SDK's reader
             reader.attach(self.router)
         self._max_age_seconds = self.settings.max_batch_age_seconds
+        self._last_state_line = ""
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
 
@@ -205,9 +210,17 @@ class TargetEvents(Target):
             if isinstance(stream, str) and isinstance(record, dict)
             else None
         )
+        version = message_dict.get("version")
         if sink is None:
+            for stream_map in (
+                self.mapper.stream_maps.get(stream, ()) if isinstance(stream, str) else ()
+            ):
+                alias = self._sinks_active.get(stream_map.stream_alias)
+                if isinstance(alias, EventsSink):
+                    alias.use_version(version)
             super()._process_record_message(message_dict)
             return
+        sink.use_version(version)
         sink._validate_and_parse(record)
         sink._singer_validate_message(record)
         sink.tally_record_read()
@@ -233,18 +246,25 @@ class TargetEvents(Target):
             self.ledger.flushed_since_state = False
 
     def _write_state_message(self, state: dict) -> None:
+        """Pass a STATE on once every record before it is durable (the SDK drains first), and
+        not while a full refresh is owed; the same STATE is not repeated."""
         if self.ledger.opened("lake") and self.ledger.lake.holds_state:
-            return  # a full refresh's rows reach the table only at the end of the run
-        sys.stdout.write(json.dumps(state) + "\n")
+            return  # a full refresh's rows reach the table only when it is replaced
+        line = _STATE_ENCODER.encode(state).decode()
+        if line == self._last_state_line:
+            return
+        self._last_state_line = line
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
     def process_endofpipe(self) -> None:
         """Drain (the last STATE goes out), then check quality, write the manifest and judge."""
         ledger = self.ledger
         _ = ledger.storage  # a refused destination stops here, in one line, before any check
-        if self.settings.format == "delta" and ledger.lake.refreshing:
-            self.drain_all()  # STATE is held back until the refreshed tables are replaced
-            run_end.replace_refreshed_tables(ledger)
+        if self.settings.format == "delta":
+            self.drain_all()  # STATE is held back until owed full refreshes are replaced
+            if ledger.opened("lake") and ledger.lake.holds_state:
+                run_end.replace_refreshed_tables(ledger)
         super().process_endofpipe()
         if self.settings.format == "delta":
             ledger.lake.maintain_written()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from ..delta import storage_options, table_dataset
+from ..delta_merge import storage_options, table_dataset
 from ..errors import ReportError
 from ..journal import visible_files
 from ..storage import STAGING_DIR

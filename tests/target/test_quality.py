@@ -133,10 +133,13 @@ def test_given_null_keys_and_qa_off_then_off_checks_nothing(tmp_path: Path) -> N
         tmp_path, {"destination": str(out), "qa_mode": "strict"}, _stream(records, schema)
     )
     assert run.returncode == 1
-    assert "stream 'Deal': 1 row(s) with a null key (Id)" in run.stderr
+    # A null key is an invalid record at input (never a row), before any quality check.
+    assert "stream 'Deal', input line 2: key property 'Id' is null" in run.stderr
     off = tmp_path / "off"
     run = run_target(
-        tmp_path, {"destination": str(off), "qa_mode": "off"}, _stream(records, schema)
+        tmp_path,
+        {"destination": str(off), "qa_mode": "off", "on_invalid_record": "skip"},
+        _stream(records, schema),
     )
     assert run.returncode == 0, run.stderr
     assert _manifests(off)[0]["quality"] is None
