@@ -133,7 +133,8 @@ class Merger:
     ) -> tuple[int, int]:
         from deltalake import DeltaTable
 
-        batch = latest_per_key(stamp_tombstones(table, plan), plan)
+        stamped = stamp_tombstones(table, plan)
+        batch = latest_per_key(stamped, plan)
         if plan.tombstones and plan.version and plan.merges:
             batch = keep_undeleted(batch, self._deleted(memory, plan), plan)
         if not is_table(uri, self.options):
@@ -173,7 +174,9 @@ class Merger:
         merger.when_not_matched_insert_all(clauses["insert"]).execute()
         if plan.tombstones and plan.version:
             # After the table's commit: a kill in between re-delivers the tombstone (no STATE yet).
-            self._remember_deleted(stream, memory, batch, plan)
+            # Every tombstone of the batch, not only those that won their key: a delivery in
+            # many small batches must remember what one large batch remembers.
+            self._remember_deleted(stream, memory, stamped, plan)
         return delta.version(), batch.num_rows
 
     def _deleted(self, uri: str, plan: MergePlan) -> pa.Table:
@@ -193,12 +196,14 @@ class Merger:
         dead = batch.filter(pc.invert(alive_mask(batch, plan))).select([*plan.keys, plan.version])
         if dead.num_rows == 0:
             return
+        v = plan.version
+        newest = dead.group_by(list(plan.keys), use_threads=False).aggregate([(v, "max")])
+        dead = newest.select([*plan.keys, f"{v}_max"]).rename_columns([*plan.keys, v])
 
         def attempt() -> tuple[int, int]:
             if not is_table(uri, self.options):
                 DeltaTable.create(uri, schema=dead.schema, storage_options=self.options)
             on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in plan.keys)
-            v = plan.version
             (
                 DeltaTable(uri, storage_options=self.options)
                 .merge(dead, on, source_alias="s", target_alias="t", writer_properties=self.writer)

@@ -233,7 +233,8 @@ def test_given_a_null_key_then_the_record_is_invalid_in_every_mode(
     assert run.returncode != 0
     assert run.states == []
     error = _one_line_error(run.stderr)
-    assert "stream 'Account', input line 3" in error and "'Id'" in error, error
+    assert "stream 'Account', input line 3" in error, error
+    assert "'Id'" in error, error
     for _ in range(3):
         skipped = run_target(tmp_path, {**config, "on_invalid_record": "dead_letter"}, nulls)
         assert skipped.returncode == 0, skipped.stderr
@@ -252,7 +253,8 @@ def test_given_a_null_key_then_the_record_is_invalid_in_every_mode(
         for path in (out / "_dead_letter").rglob("*.jsonl")
         for line in path.read_text().splitlines()
     ]
-    assert len(letters) == 3 and all(letter["line"] == 3 for letter in letters)
+    assert len(letters) == 3
+    assert all(letter["line"] == 3 for letter in letters)
 
 
 # 7. STATE passes through exactly as received, whatever its numbers.
@@ -267,9 +269,11 @@ def test_given_a_decimal_number_in_state_then_it_is_passed_on_exactly(
     assert run.returncode == 0, run.stderr
     out = run.stdout.strip().splitlines()
     assert len(out) == 1
-    assert "1701234567.25" in out[0] and "123456789012345678901234567890" in out[0], out[0]
+    assert "1701234567.25" in out[0], out[0]
+    assert "123456789012345678901234567890" in out[0], out[0]
     value = json.loads(out[0])["bookmarks"]["Account"]
-    assert value["replication_key_value"] == 1701234567.25 and value["tiny"] == 1e-7
+    assert value["replication_key_value"] == 1701234567.25
+    assert value["tiny"] == 1e-7
 
 
 # 8. A symlink where a stream's table or folder goes is refused in one line, in every format.
@@ -285,7 +289,8 @@ def test_given_a_symlink_at_the_stream_folder_then_the_run_is_refused_in_one_lin
     run = run_target(tmp_path, config, singer_lines(ACCOUNT, _record("Account", _account(1, "x"))))
     assert run.returncode != 0
     error = _one_line_error(run.stderr)
-    assert "Account" in error and "symlink" in error.lower(), error
+    assert "Account" in error, error
+    assert "symlink" in error.lower(), error
     assert list(outside.iterdir()) == []
 
 
