@@ -18,7 +18,7 @@ import pyarrow as pa
 import requests
 
 from ..client import SalesforceClient, UnreadableBody, in_context, json_object, whole_body
-from ..errors import BulkJobFailed, Cancelled
+from ..errors import BrokenPaging, BulkJobFailed, Cancelled
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s
 # with doubling up to 8 s; capped at 5 s it is seen at ~12 s, for at most 12 polls a minute.
@@ -27,6 +27,9 @@ from ..errors import BulkJobFailed, Cancelled
 POLL_DELAYS = (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0)
 MAX_POLL_DELAY = 5.0
 MAX_JOB_SECONDS = 6 * 3600
+# The most a result page may inflate to: Bulk API query results come in files of at most 1 GB,
+# and a page (maxRecords rows) is never more than one. Two pages are held at a time.
+MAX_PAGE_BYTES = 1024 * 1024 * 1024
 
 
 class BulkQuery:
@@ -75,10 +78,20 @@ class BulkQuery:
         # its pages are read costs no abort call, which matters when the quota guard stopped us.
         with ThreadPoolExecutor(1, thread_name_prefix="bulk-page") as ahead:
             pending: Future | None = ahead.submit(in_context(self._page), job_id, None, parse)
+            fetched: set[str] = set()
             while pending is not None:
                 with self.client.baton.released():
                     table, locator = pending.result()
                 more = bool(locator) and locator != "null"
+                if more:
+                    # Locators only move forward: one answered again would page for ever.
+                    if locator in fetched:
+                        raise BrokenPaging(
+                            f"{self.context}: Bulk API 2.0 answered the result locator "
+                            f"{str(locator)[:60]} again; stopped instead of paging the same rows "
+                            "for ever"
+                        )
+                    fetched.add(str(locator))
                 # The next page downloads and parses while this one is consumed; not once
                 # the quota guard would stop the run after this page.
                 pending = (
@@ -101,7 +114,7 @@ class BulkQuery:
         def read(response: requests.Response) -> tuple[pa.Table, str | None]:
             # Parsed inside the retry loop: a 200 page that is not the CSV asked for is retried.
             try:
-                table = parse(whole_body(response))
+                table = parse(whole_body(response, MAX_PAGE_BYTES))
             except (pa.ArrowInvalid, KeyError):
                 raise UnreadableBody("result page is not the CSV asked for") from None
             return table, response.headers.get("Sforce-Locator")
