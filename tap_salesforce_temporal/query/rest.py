@@ -62,17 +62,18 @@ def pages(
     fetched: set[str] = set()
     yield records
     while not body["done"]:
-        # A locator answered again would page the same rows for ever: Salesforce's cursors only
-        # move forward, and a query never returns more rows than its totalSize.
+        # Salesforce's cursors only move forward and a query never returns more rows than its
+        # totalSize: a page naming a locator already fetched (itself, typically) or rows past
+        # totalSize would page the same rows for ever. Such a page is refused before it is used.
         locator = body["nextRecordsUrl"]
-        if locator in fetched:
-            raise BrokenPaging(
-                f"{context}: Salesforce answered the query locator {locator[-60:]} again "
-                "(done: false); stopped instead of paging the same rows for ever"
-            )
         fetched.add(locator)
         body = _get_exact(client, locator, headers=HEADERS, context=context)
         records = checked_records(body, context)
+        if not body["done"] and body["nextRecordsUrl"] in fetched:
+            raise BrokenPaging(
+                f"{context}: Salesforce answered the query locator {body['nextRecordsUrl'][-40:]} "
+                "again (done: false); stopped instead of paging the same rows for ever"
+            )
         rows += len(records)
         if rows > total:
             raise BrokenPaging(
