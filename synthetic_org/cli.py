@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="REST query pages and Bulk result pages of these objects name themselves as the next",
     )
     hostile.add_argument(
+        "--fault-endless-locator",
+        metavar="OBJECT_REGEX",
+        help="their pages name a fresh locator to the same rows: paging never progresses",
+    )
+    hostile.add_argument(
         "--fault-wrong-type",
         choices=WRONG_TYPES,
         help="REST query pages carry this member with a wrong type (record: a record not an object)",
@@ -161,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         huge_body=args.fault_huge_body,
         huge_body_bytes=args.huge_body_bytes,
         repeated_locator=args.fault_repeated_locator,
+        endless_locator=args.fault_endless_locator,
         wrong_type=args.fault_wrong_type,
         wrong_type_objects=args.wrong_type_objects,
     )

@@ -35,8 +35,9 @@ class Faults:
     unavailable_once: str | None = None
     # Hostile answers (issue #27). slow_body, gzip_bomb and huge_body are regexes searched in the
     # request target, path and query string (``oauth2/token``, ``FROM\+Account``, ``/results``):
-    # every matching answer gets that body. repeated_locator and wrong_type_objects are regexes
-    # of object names whose query pages (REST and Bulk / REST only) misbehave.
+    # every matching answer gets that body. repeated_locator, endless_locator and
+    # wrong_type_objects are regexes of object names whose query pages (REST and Bulk; REST only
+    # for wrong types) misbehave.
     slow_body: str | None = None  # headers, then the body a byte every slow_body_seconds
     slow_body_seconds: float = 2.0
     gzip_bomb: str | None = None  # a gzip body that inflates to gzip_bomb_bytes
@@ -44,6 +45,7 @@ class Faults:
     huge_body: str | None = None  # a chunked body of huge_body_bytes, no Content-Length
     huge_body_bytes: int = 2 * 1024**3
     repeated_locator: str | None = None  # each page names itself as the next one (done: false)
+    endless_locator: str | None = None  # each page names a fresh locator to its own rows again
     wrong_type: str | None = None  # this member of REST query pages (WRONG_TYPES) has a wrong type
     wrong_type_objects: str = ".*"
     # Chaos mode: each API call independently meets one random fault with this probability.
@@ -87,6 +89,12 @@ class Faults:
     def repeats_locator(self, object_name: str) -> bool:
         if self.repeated_locator and re.fullmatch(self.repeated_locator, object_name):
             self.record("REPEATED_LOCATOR")
+            return True
+        return False
+
+    def endless(self, object_name: str) -> bool:
+        if self.endless_locator and re.fullmatch(self.endless_locator, object_name):
+            self.record("ENDLESS_LOCATOR")
             return True
         return False
 

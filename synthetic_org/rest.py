@@ -191,6 +191,11 @@ class RestApi:
             # A broken cursor: this page names itself as the next one, for ever.
             body["done"] = False
             body["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{cursor_id}-{offset}"
+        if self.faults.endless(cursor.result.obj.name):
+            # No progress under fresh names: a new cursor that serves these rows again.
+            again = self.open_cursor(cursor.result, cursor.batch_size)
+            body["done"] = False
+            body["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{again}-{offset}"
         if member := self.faults.spoils(cursor.result.obj.name):
             body = spoiled(body, member)
         return body

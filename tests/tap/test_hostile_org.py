@@ -139,6 +139,26 @@ def test_given_a_page_naming_itself_as_the_next_then_paging_stops_in_one_line(
     _assert_state_covers_only_written_rows(run)
 
 
+@pytest.mark.parametrize(
+    ("api_type", "expected"),
+    [
+        ("rest", "tap-salesforce-temporal: Account: Salesforce's query pages hold more rows "),
+        ("bulk", "tap-salesforce-temporal: Account: Bulk API 2.0 result pages hold more rows "),
+    ],
+)
+def test_given_pages_naming_fresh_locators_to_the_same_rows_then_paging_stops_in_one_line(
+    org: SandboxOrg, tmp_path: Path, api_type: str, expected: str
+) -> None:
+    org.faults.endless_locator = "Account"
+    run = _run(tmp_path, _config(org, api_type))
+    line = _one_line(run)
+    assert line.startswith(expected), line
+    assert line.endswith("stopped instead of paging on")
+    assert len(run.records("Account")) == org.count("Account")
+    assert org.faults.injected["ENDLESS_LOCATOR"] == 2
+    _assert_state_covers_only_written_rows(run)
+
+
 # -- 3: answers too large to be a page --
 
 
