@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 
-from .faults import Faults
+from .faults import WRONG_TYPES, Faults
 from .state import SandboxOrg
 
 
@@ -98,6 +99,50 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="chaos: fault probability per call",
     )
+    hostile = serve.add_argument_group(
+        "hostile answers",
+        "REGEX is searched in the request target (path and query string), e.g. oauth2/token, "
+        "FROM\\+Account, /results",
+    )
+    hostile.add_argument(
+        "--fault-slow-body",
+        metavar="REGEX",
+        help="matching answers send headers, then the body one byte every --slow-body-seconds",
+    )
+    hostile.add_argument("--slow-body-seconds", type=float, default=2.0, metavar="S")
+    hostile.add_argument(
+        "--fault-gzip-bomb",
+        metavar="REGEX",
+        help="matching answers are gzip that inflates to --gzip-bomb-bytes (6 GiB: ~6 MB sent)",
+    )
+    hostile.add_argument("--gzip-bomb-bytes", type=int, default=6 * 1024**3, metavar="N")
+    hostile.add_argument(
+        "--fault-huge-body",
+        metavar="REGEX",
+        help="matching answers stream --huge-body-bytes of body, chunked (no Content-Length)",
+    )
+    hostile.add_argument("--huge-body-bytes", type=int, default=2 * 1024**3, metavar="N")
+    hostile.add_argument(
+        "--fault-repeated-locator",
+        metavar="OBJECT_REGEX",
+        help="REST query pages and Bulk result pages of these objects name themselves as the next",
+    )
+    hostile.add_argument(
+        "--fault-endless-locator",
+        metavar="OBJECT_REGEX",
+        help="their pages name a fresh locator to the same rows: paging never progresses",
+    )
+    hostile.add_argument(
+        "--fault-wrong-type",
+        choices=WRONG_TYPES,
+        help="REST query pages carry this member with a wrong type (record: a record not an object)",
+    )
+    hostile.add_argument(
+        "--wrong-type-objects",
+        default=".*",
+        metavar="OBJECT_REGEX",
+        help="the objects whose pages --fault-wrong-type spoils (default: every object)",
+    )
     return parser
 
 
@@ -114,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         unavailable_describes=frozenset(args.fault_describe_unavailable),
         random_rate=args.random_fault_rate,
         random_seed=args.seed,
+        slow_body=args.fault_slow_body,
+        slow_body_seconds=args.slow_body_seconds,
+        gzip_bomb=args.fault_gzip_bomb,
+        gzip_bomb_bytes=args.gzip_bomb_bytes,
+        huge_body=args.fault_huge_body,
+        huge_body_bytes=args.huge_body_bytes,
+        repeated_locator=args.fault_repeated_locator,
+        endless_locator=args.fault_endless_locator,
+        wrong_type=args.fault_wrong_type,
+        wrong_type_objects=args.wrong_type_objects,
     )
     org = SandboxOrg(
         seed=args.seed,
@@ -126,7 +181,16 @@ def main(argv: list[str] | None = None) -> int:
         extra_objects=args.extra_objects,
         latency_ms=args.latency_ms,
         bulk_job_seconds=args.bulk_job_seconds,
-    ).start()
+    )
+    try:
+        org.start()
+    except OSError as error:
+        # An address this machine does not have, a port in use: one line, not a traceback.
+        print(
+            f"synthetic-org: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 1
     creds = org.credentials
     info = {
         "url": org.base_url,

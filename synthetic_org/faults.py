@@ -13,6 +13,9 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+# The members ``wrong_type`` can spoil: the page's records, done, totalSize, or one record.
+WRONG_TYPES = ("records", "done", "totalSize", "record")
+
 
 @dataclass
 class Faults:
@@ -30,6 +33,21 @@ class Faults:
     # The first API call whose path (after /services/data/vXX.X) matches this regex answers 503
     # SERVER_UNAVAILABLE: a failure that always lands on the same kind of call.
     unavailable_once: str | None = None
+    # Hostile answers (issue #27). slow_body, gzip_bomb and huge_body are regexes searched in the
+    # request target, path and query string (``oauth2/token``, ``FROM\+Account``, ``/results``):
+    # every matching answer gets that body. repeated_locator, endless_locator and
+    # wrong_type_objects are regexes of object names whose query pages (REST and Bulk; REST only
+    # for wrong types) misbehave.
+    slow_body: str | None = None  # headers, then the body a byte every slow_body_seconds
+    slow_body_seconds: float = 2.0
+    gzip_bomb: str | None = None  # a gzip body that inflates to gzip_bomb_bytes
+    gzip_bomb_bytes: int = 6 * 1024**3
+    huge_body: str | None = None  # a chunked body of huge_body_bytes, no Content-Length
+    huge_body_bytes: int = 2 * 1024**3
+    repeated_locator: str | None = None  # each page names itself as the next one (done: false)
+    endless_locator: str | None = None  # each page names a fresh locator to its own rows again
+    wrong_type: str | None = None  # this member of REST query pages (WRONG_TYPES) has a wrong type
+    wrong_type_objects: str = ".*"
     # Chaos mode: each API call independently meets one random fault with this probability.
     random_rate: float = 0.0
     random_seed: int = 0
@@ -58,6 +76,34 @@ class Faults:
                     )
                 )
             return None
+
+    def hostile_answer(self, target: str) -> str | None:
+        """Which hostile body (slow_body, gzip_bomb, huge_body) the answer to ``target`` gets."""
+        for name in ("slow_body", "gzip_bomb", "huge_body"):
+            pattern = getattr(self, name)
+            if pattern and re.search(pattern, target):
+                self.record(name.upper())
+                return name
+        return None
+
+    def repeats_locator(self, object_name: str) -> bool:
+        if self.repeated_locator and re.fullmatch(self.repeated_locator, object_name):
+            self.record("REPEATED_LOCATOR")
+            return True
+        return False
+
+    def endless(self, object_name: str) -> bool:
+        if self.endless_locator and re.fullmatch(self.endless_locator, object_name):
+            self.record("ENDLESS_LOCATOR")
+            return True
+        return False
+
+    def spoils(self, object_name: str) -> str | None:
+        """The member a REST query page of ``object_name`` gets of a wrong type, if any."""
+        if self.wrong_type and re.fullmatch(self.wrong_type_objects, object_name):
+            self.record("WRONG_TYPE")
+            return self.wrong_type
+        return None
 
     def on_result_page(self) -> bool:
         """True when this result page must be cut off mid-body."""

@@ -15,6 +15,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
+from . import hostile
 from .errors import SalesforceError
 from .oauth import JWT_GRANT, OAuthError
 from .soql.json_values import ENCODER
@@ -302,6 +303,13 @@ class Handler(BaseHTTPRequestHandler):
         may_drop: bool = False,
         limit_info: bool = True,
     ) -> None:
+        kind = self.org.faults.hostile_answer(self.path)
+        if kind is not None:
+            extra = {"Content-Type": content_type, **(headers or {})}
+            if limit_info:
+                extra["Sforce-Limit-Info"] = self.org.limit_info
+            hostile.send(self, kind, status, body, extra)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -187,6 +187,17 @@ class RestApi:
             if records is not None
             else rest_records(cursor.result, offset, stop, version)
         )
+        if self.faults.repeats_locator(cursor.result.obj.name):
+            # A broken cursor: this page names itself as the next one, for ever.
+            body["done"] = False
+            body["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{cursor_id}-{offset}"
+        if self.faults.endless(cursor.result.obj.name):
+            # No progress under fresh names: a new cursor that serves these rows again.
+            again = self.open_cursor(cursor.result, cursor.batch_size)
+            body["done"] = False
+            body["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{again}-{offset}"
+        if member := self.faults.spoils(cursor.result.obj.name):
+            body = spoiled(body, member)
         return body
 
     def deleted(self, name: str, start: str | None, end: str | None) -> dict:
@@ -239,3 +250,17 @@ def _parse_param_datetime(text: str) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc)
+
+
+def spoiled(body: dict, member: str) -> dict:
+    """A query page with ``member`` (``faults.WRONG_TYPES``) of a type the API never sends."""
+    body = dict(body)
+    if member == "records":
+        body["records"] = "notalist"
+    elif member == "done":
+        body["done"] = str(body["done"]).lower()
+    elif member == "totalSize":
+        body["totalSize"] = str(body["totalSize"])
+    else:
+        body["records"] = ["notarecord"]
+    return body

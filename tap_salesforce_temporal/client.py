@@ -18,17 +18,26 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
-import urllib3
 
 from .auth import Authenticator, Session
 from .baton import Baton
 from .errors import (
     Action,
+    AnswerTooLarge,
     BulkNotSupported,
     QueryTimeout,
     QuotaReached,
     SalesforceApiError,
     classify,
+)
+from .http_bounds import (
+    MAX_ANSWER_BYTES,
+    BoundedAdapter,
+    BoundedSession,
+    DeadlineExceeded,
+    deadline,
+    preload,
+    read_capped,
 )
 from .settings import Settings
 
@@ -148,64 +157,90 @@ class SalesforceClient:
         **kwargs: object,
     ) -> T:
         extra_headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
+        streamed = bool(kwargs.get("stream"))
         logins = 0  # this call's own re-logins: a login whose token keeps being refused fails
         replaced = 0  # answers refused with a token another thread had already replaced
         attempt = 0
         while True:
             session = self.session
             headers = {**extra_headers, "Authorization": f"Bearer {session.access_token}"}
-            try:
-                # The bearer token must not follow a redirect to another host.
-                response = self.http.request(
-                    method,
-                    self.url(path),
-                    headers=headers,
-                    timeout=self.settings.request_timeout,
-                    allow_redirects=False,
-                    **kwargs,  # type: ignore[arg-type]
-                )
-                self._track_usage(response)
-                verdict = classify(response.status_code, _json_or_none(response))
-                if verdict.action is Action.OK:
-                    return read(response)
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as error:
-                reason = fault = type(error).__name__
-            except UnreadableBody as error:
-                # A proxy's HTML page or a body cut short under a 200: transient, like a drop.
-                reason, fault = f"{response.status_code} {error}", "UNREADABLE_BODY"
-            else:
-                reason = f"{response.status_code} {verdict.error_code}"
-                fault = verdict.error_code
-                if (
-                    verdict.action is Action.REFRESH_SESSION
-                    and logins < MAX_LOGINS_PER_CALL
-                    and replaced < MAX_REPLACED_SESSIONS
-                ):
-                    self.logger.info(
-                        "%s: session expired (%s); logging in again", context, verdict.error_code
+            # One deadline for the whole exchange, the body and ``read`` included: a per-read
+            # timeout never ends an answer that trickles in a byte at a time.
+            with deadline(self.settings.request_timeout) as current:
+                try:
+                    # The bearer token must not follow a redirect to another host.
+                    response = self.http.request(
+                        method,
+                        self.url(path),
+                        headers=headers,
+                        timeout=self.settings.request_timeout,
+                        allow_redirects=False,
+                        **kwargs,  # type: ignore[arg-type]
                     )
-                    self._count_fault(verdict.error_code)
-                    if self._refresh(session):
-                        logins += 1
-                    else:
-                        replaced += 1
-                    continue
-                if verdict.action is Action.QUERY_TIMEOUT:
-                    raise QueryTimeout(
-                        response.status_code, verdict.error_code, verdict.message, context=context
-                    )
-                if verdict.action is Action.BULK_UNSUPPORTED:
-                    raise BulkNotSupported(
-                        response.status_code, verdict.error_code, verdict.message, context=context
-                    )
-                if verdict.action is not Action.RETRY:
-                    raise SalesforceApiError(
-                        response.status_code, verdict.error_code, verdict.message, context=context
-                    )
+                    if streamed and response.status_code >= 400:
+                        preload(response, MAX_ANSWER_BYTES)  # an error's body, for classify
+                    self._track_usage(response)
+                    verdict = classify(response.status_code, _json_or_none(response))
+                    if verdict.action is Action.OK:
+                        return read(response)
+                except AnswerTooLarge as error:
+                    raise AnswerTooLarge(error.limit, context) from None
+                except (
+                    requests.ConnectionError,
+                    requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                ) as error:
+                    reason = fault = type(error).__name__
+                    if isinstance(error, DeadlineExceeded) or current.expired:
+                        # Retried like a timeout: a slow answer may be a slow moment.
+                        reason = (
+                            f"no complete answer within request_timeout="
+                            f"{self.settings.request_timeout}s"
+                        )
+                        fault = "DEADLINE_EXCEEDED"
+                except UnreadableBody as error:
+                    # A proxy's HTML page or a body cut short under a 200: transient, like a drop.
+                    reason, fault = f"{response.status_code} {error}", "UNREADABLE_BODY"
+                else:
+                    reason = f"{response.status_code} {verdict.error_code}"
+                    fault = verdict.error_code
+                    if (
+                        verdict.action is Action.REFRESH_SESSION
+                        and logins < MAX_LOGINS_PER_CALL
+                        and replaced < MAX_REPLACED_SESSIONS
+                    ):
+                        self.logger.info(
+                            "%s: session expired (%s); logging in again",
+                            context,
+                            verdict.error_code,
+                        )
+                        self._count_fault(verdict.error_code)
+                        if self._refresh(session):
+                            logins += 1
+                        else:
+                            replaced += 1
+                        continue
+                    if verdict.action is Action.QUERY_TIMEOUT:
+                        raise QueryTimeout(
+                            response.status_code,
+                            verdict.error_code,
+                            verdict.message,
+                            context=context,
+                        )
+                    if verdict.action is Action.BULK_UNSUPPORTED:
+                        raise BulkNotSupported(
+                            response.status_code,
+                            verdict.error_code,
+                            verdict.message,
+                            context=context,
+                        )
+                    if verdict.action is not Action.RETRY:
+                        raise SalesforceApiError(
+                            response.status_code,
+                            verdict.error_code,
+                            verdict.message,
+                            context=context,
+                        )
             self._count_fault(fault)
             attempt += 1
             if attempt > self.settings.max_retries:
@@ -268,9 +303,9 @@ class SalesforceClient:
 def _pooled_session(settings: Settings) -> requests.Session:
     """A session whose connection pool holds a connection per concurrent request: the streams
     (``max_concurrency``), each Bulk reader's page thread and discovery's describes."""
-    session = requests.Session()
+    session = BoundedSession(settings.request_timeout)
     size = max(10, settings.max_concurrency * 2, settings.max_workers) + 2
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
+    adapter = BoundedAdapter(pool_connections=4, pool_maxsize=size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -287,21 +322,12 @@ def in_context(function: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def whole_body(response: requests.Response) -> bytes:
-    """The body of a ``stream=True`` response, in one read.
-
-    ``Response.content`` reads 10 KB at a time: ~2 ms of Python per MB, half the time of a
-    50,000-row Bulk page on loopback (the tap's page thread is the BATCH path's bottleneck). A
-    body cut short raises what ``.content`` raises, so ``call`` retries the page.
-    """
-    try:
-        return response.raw.read(decode_content=True)
-    except urllib3.exceptions.ProtocolError as error:
-        raise requests.exceptions.ChunkedEncodingError(error) from error
-    except urllib3.exceptions.DecodeError as error:
-        raise requests.exceptions.ContentDecodingError(error) from error
-    except urllib3.exceptions.ReadTimeoutError as error:
-        raise requests.exceptions.ConnectionError(error) from error
+def whole_body(response: requests.Response, limit: int) -> bytes:
+    """The body of a ``stream=True`` response, read in large chunks (``Response.content``
+    reads 10 KB at a time, a real cost on the Bulk page thread) and refused past ``limit``
+    decompressed bytes. A body cut short raises what ``.content`` raises, so ``call`` retries
+    the page."""
+    return read_capped(response, limit)
 
 
 class UnreadableBody(Exception):

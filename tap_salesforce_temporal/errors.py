@@ -46,6 +46,24 @@ class BulkJobFailed(TapError):
     """A Bulk API 2.0 query job ended in state Failed or Aborted."""
 
 
+class AnswerTooLarge(TapError):
+    """An answer larger than any page Salesforce sends (a decompression bomb, an endless body):
+    not retried, since asking again brings the same answer."""
+
+    def __init__(self, limit: int, context: str = "") -> None:
+        self.limit = limit
+        where = f"{context}: " if context else ""
+        super().__init__(
+            f"{where}answer exceeds {limit // (1024 * 1024)} MiB (decompressed), more than any page "
+            "Salesforce sends; stopped without reading the rest"
+        )
+
+
+class BrokenPaging(TapError):
+    """Paging that does not progress (a locator answered again, more rows than announced) or a
+    page of the wrong shape: paging on would repeat rows for ever or misread them."""
+
+
 class Cancelled(TapError):
     """Work the run no longer needs: another stream failed, or the run was interrupted."""
 

@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pyarrow as pa
 import requests
 
 from ..client import SalesforceClient, UnreadableBody, in_context, json_object, whole_body
-from ..errors import BulkJobFailed, Cancelled
+from ..errors import BrokenPaging, BulkJobFailed, Cancelled
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s
 # with doubling up to 8 s; capped at 5 s it is seen at ~12 s, for at most 12 polls a minute.
@@ -27,6 +28,18 @@ from ..errors import BulkJobFailed, Cancelled
 POLL_DELAYS = (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0)
 MAX_POLL_DELAY = 5.0
 MAX_JOB_SECONDS = 6 * 3600
+# The most a result page may inflate to: Bulk API query results come in files of at most 1 GB,
+# and a page (maxRecords rows) is never more than one. Two pages are held at a time.
+MAX_PAGE_BYTES = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedJob:
+    """A query job in state JobComplete: its id and how many rows it says it holds
+    (``numberRecordsProcessed``; None when the answer lacks it)."""
+
+    id: str
+    rows: int | None = None
 
 
 class BulkQuery:
@@ -39,7 +52,9 @@ class BulkQuery:
         self.context = context
         self.sleep: Callable[[float], None] = time.sleep
 
-    def start(self, soql: str, *, all_rows: bool, cancel: threading.Event | None = None) -> str:
+    def start(
+        self, soql: str, *, all_rows: bool, cancel: threading.Event | None = None
+    ) -> CompletedJob:
         """Create a job and wait until it is complete; its id. A job interrupted before it
         completes (an error, a stop, ``cancel`` set when another stream failed) is aborted."""
         job = self.client.call(
@@ -59,26 +74,45 @@ class BulkQuery:
         if not isinstance(job_id, str):
             raise BulkJobFailed(f"{self.context}: Bulk API 2.0 answered a job without an id")
         try:
-            self._wait(job_id, cancel)
+            rows = self._wait(job_id, cancel)
         except BulkJobFailed:
             raise  # a Failed job has nothing left to abort
         except BaseException:
             self._abort(job_id)  # interrupted while the org still works on it
             raise
-        return job_id
+        return CompletedJob(job_id, rows)
 
     def results(
-        self, job_id: str, parse: Callable[[bytes], pa.Table]
+        self, job: CompletedJob, parse: Callable[[bytes], pa.Table]
     ) -> Iterator[tuple[pa.Table, bool]]:
-        """A complete job's result pages, each with whether it is the last."""
+        """A complete job's result pages, each with whether it is the last. Pages that repeat a
+        locator or hold more rows than the job processed end the read (``BrokenPaging``)."""
+        job_id = job.id
+        rows = 0
         # A JobComplete job cannot be aborted (Salesforce answers INVALIDJOBSTATE): stopping while
         # its pages are read costs no abort call, which matters when the quota guard stopped us.
         with ThreadPoolExecutor(1, thread_name_prefix="bulk-page") as ahead:
             pending: Future | None = ahead.submit(in_context(self._page), job_id, None, parse)
+            fetched: set[str] = set()
             while pending is not None:
                 with self.client.baton.released():
                     table, locator = pending.result()
                 more = bool(locator) and locator != "null"
+                if more:
+                    # Locators only move forward: one answered again would page for ever.
+                    if locator in fetched:
+                        raise BrokenPaging(
+                            f"{self.context}: Bulk API 2.0 answered the result locator "
+                            f"{str(locator)[:60]} again; stopped instead of paging the same rows "
+                            "for ever"
+                        )
+                    fetched.add(str(locator))
+                rows += table.num_rows
+                if job.rows is not None and rows > job.rows:
+                    raise BrokenPaging(
+                        f"{self.context}: Bulk API 2.0 result pages hold more rows ({rows:,}) "
+                        f"than the job processed ({job.rows:,}); stopped instead of paging on"
+                    )
                 # The next page downloads and parses while this one is consumed; not once
                 # the quota guard would stop the run after this page.
                 pending = (
@@ -101,7 +135,7 @@ class BulkQuery:
         def read(response: requests.Response) -> tuple[pa.Table, str | None]:
             # Parsed inside the retry loop: a 200 page that is not the CSV asked for is retried.
             try:
-                table = parse(whole_body(response))
+                table = parse(whole_body(response, MAX_PAGE_BYTES))
             except (pa.ArrowInvalid, KeyError):
                 raise UnreadableBody("result page is not the CSV asked for") from None
             return table, response.headers.get("Sforce-Locator")
@@ -115,7 +149,8 @@ class BulkQuery:
             read=read,
         )
 
-    def _wait(self, job_id: str, cancel: threading.Event | None = None) -> None:
+    def _wait(self, job_id: str, cancel: threading.Event | None = None) -> int | None:
+        """Poll until the job completes; its ``numberRecordsProcessed``."""
         started = time.monotonic()
         for attempt in range(10_000):
             delay = POLL_DELAYS[attempt] if attempt < len(POLL_DELAYS) else MAX_POLL_DELAY
@@ -127,7 +162,8 @@ class BulkQuery:
             info = self.client.get_json(f"/jobs/query/{job_id}", context=self.context)
             state = info.get("state")
             if state == "JobComplete":
-                return
+                rows = info.get("numberRecordsProcessed")
+                return rows if type(rows) is int else None
             if state in ("Failed", "Aborted"):
                 raise BulkJobFailed(
                     f"{self.context}: Bulk API 2.0 job {job_id} ended {state}: {info.get('errorMessage', 'no error message')}"

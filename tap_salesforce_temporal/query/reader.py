@@ -22,7 +22,7 @@ from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, TapError
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from . import rest
-from .bulk import BulkQuery
+from .bulk import BulkQuery, CompletedJob
 from .page import Page
 from .soql import Select
 from .values import RecordShaper
@@ -46,7 +46,7 @@ class Opened:
 
     path: Literal["bulk", "rest"]
     total: int | None = None
-    job_id: str | None = None
+    job: CompletedJob | None = None
     first: dict | None = None
 
 
@@ -231,7 +231,7 @@ class ObjectReader:
             self.logger.info("%s: %d rows to read; using %s", self.name, rows, path.upper())
         if path == "bulk" and not self.bulk_refused:
             try:
-                return Opened("bulk", total, job_id=self._start_bulk(plan, cancel))
+                return Opened("bulk", total, job=self._start_bulk(plan, cancel))
             except BulkNotSupported as refused:
                 self.bulk_refused = True
                 self.logger.warning(
@@ -252,7 +252,7 @@ class ObjectReader:
             context=self.name,
         )
 
-    def _start_bulk(self, plan: Plan, cancel: threading.Event | None) -> str:
+    def _start_bulk(self, plan: Plan, cancel: threading.Event | None) -> CompletedJob:
         """A complete Bulk job for the plan; a job that fails is started again (3 attempts)."""
         select = plan.select
         if not plan.ordered:
@@ -279,9 +279,9 @@ class ObjectReader:
         opened = self.open(plan, self.runtime.cancel)
         client = self.runtime.client
         progress = _Progress(self.name, self.logger, client, opened.total)
-        if opened.path == "bulk" and opened.job_id is not None:
+        if opened.path == "bulk" and opened.job is not None:
             stats.path = "bulk"
-            for table, last in self._bulk().results(opened.job_id, shaper.csv_table):
+            for table, last in self._bulk().results(opened.job, shaper.csv_table):
                 rows = shaper.to_arrow(table) if shape == "tables" else table
                 yield Page(rows, ordered=plan.ordered, last=last)
                 progress.tick(table.num_rows)

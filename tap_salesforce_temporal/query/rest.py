@@ -9,6 +9,7 @@ import msgspec
 import requests
 
 from ..client import SalesforceClient, json_object
+from ..errors import BrokenPaging
 from .soql import Select
 
 PAGE_SIZE = 2000
@@ -20,7 +21,13 @@ def count(client: SalesforceClient, select: Select, *, all_rows: bool, context: 
     body = client.get_json(
         _resource(all_rows), params={"q": select.count().soql()}, context=context
     )
-    return int(body["totalSize"])
+    total = body.get("totalSize")
+    if type(total) is not int:
+        raise BrokenPaging(
+            f"{context}: Salesforce answered a COUNT() whose 'totalSize' is {_json_type(total)}, "
+            "not an integer; stopped"
+        )
+    return total
 
 
 HEADERS = {"Sforce-Query-Options": f"batchSize={PAGE_SIZE}"}
@@ -50,14 +57,63 @@ def pages(
     body = (
         first if first is not None else first_page(client, soql, all_rows=all_rows, context=context)
     )
-    yield body["records"]
-    while not body.get("done", True):
-        body = _next_page(client, body, context)
-        yield body["records"]
+    records = checked_records(body, context)
+    total, rows = body["totalSize"], len(records)
+    fetched: set[str] = set()
+    yield records
+    while not body["done"]:
+        # Salesforce's cursors only move forward and a query never returns more rows than its
+        # totalSize: a page naming a locator already fetched (itself, typically) or rows past
+        # totalSize would page the same rows for ever. Such a page is refused before it is used.
+        locator = body["nextRecordsUrl"]
+        fetched.add(locator)
+        body = _get_exact(client, locator, headers=HEADERS, context=context)
+        records = checked_records(body, context)
+        if not body["done"] and body["nextRecordsUrl"] in fetched:
+            raise BrokenPaging(
+                f"{context}: Salesforce answered the query locator {body['nextRecordsUrl'][-40:]} "
+                "again (done: false); stopped instead of paging the same rows for ever"
+            )
+        rows += len(records)
+        if rows > total:
+            raise BrokenPaging(
+                f"{context}: Salesforce's query pages hold more rows ({rows:,}) than its "
+                f"totalSize ({total:,}); stopped instead of paging on"
+            )
+        yield records
 
 
-def _next_page(client: SalesforceClient, body: dict, context: str) -> dict:
-    return _get_exact(client, body["nextRecordsUrl"], headers=HEADERS, context=context)
+def checked_records(body: dict, context: str) -> list[dict]:
+    """A page's records once its members have the types the REST API documents; a page of
+    another shape ends the read in one line naming the object (not retried: the same query
+    answers the same way)."""
+
+    def wrong(member: str, expected: str, value: object) -> BrokenPaging:
+        return BrokenPaging(
+            f"{context}: Salesforce answered a query page whose {member} is "
+            f"{_json_type(value)}, not {expected}; stopped"
+        )
+
+    if type(body.get("totalSize")) is not int:
+        raise wrong("'totalSize'", "an integer", body.get("totalSize"))
+    if not isinstance(body.get("done"), bool):
+        raise wrong("'done'", "a boolean", body.get("done"))
+    if not body["done"] and not isinstance(body.get("nextRecordsUrl"), str):
+        raise wrong("'nextRecordsUrl'", "a string", body.get("nextRecordsUrl"))
+    records = body.get("records")
+    if not isinstance(records, list):
+        raise wrong("'records'", "an array", records)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise wrong(f"record {index}", "an object", record)
+    return records
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null (or missing)"
+    names = {bool: "a boolean", int: "an integer", str: "a string", list: "an array"}
+    return names.get(type(value), "an object" if isinstance(value, dict) else "a number")
 
 
 def _get_exact(client: SalesforceClient, path: str, *, context: str, **kwargs: object) -> dict:
