@@ -9,6 +9,7 @@ until the clock catches up: it is clamped to the run's start, with a warning.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 from .errors import TapError
@@ -43,8 +44,29 @@ def checked_state(state: object, run_started: dt.datetime, logger: logging.Logge
                 _checked_bookmark(part, f"{where}.partitions[{n}]", run_started, logger)
                 for n, part in enumerate(partitions)
             ]
+            _refuse_duplicate_contexts(where, entry["partitions"])
         checked[stream] = entry
     return {**state, "bookmarks": checked}
+
+
+def _refuse_duplicate_contexts(where: str, partitions: list[dict]) -> None:
+    """Two bookmarks for one partition: the SDK stops with a ``ValueError`` traceback.
+
+    Refused rather than resolved: which one is right cannot be known (a hand-merged file, two
+    runs' states concatenated). Keeping the later would skip what the earlier one still has to
+    read; keeping the earlier would silently re-read. The user picks, in one edit.
+    """
+    seen: dict[str, int] = {}
+    for n, part in enumerate(partitions):
+        if "context" not in part:  # the SDK looks each partition up by it
+            raise StateError(f"STATE: {where}.partitions[{n}] has no 'context' object")
+        key = json.dumps(part.get("context", {}), sort_keys=True, default=str)
+        if key in seen:
+            raise StateError(
+                f"STATE: {where}.partitions[{n}] has the same context as "
+                f"partitions[{seen[key]}] ({key[:80]}); keep one of the two bookmarks"
+            )
+        seen[key] = n
 
 
 def _checked_bookmark(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from . import json_files
+from .catalog_checks import check_catalog
 from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
@@ -366,9 +367,10 @@ def _use_jemalloc() -> None:
 
 
 def _check_json_files(argv: list[str]) -> None:
-    """The --config/--catalog/--state files parse as JSON, or one line names the file.
+    """The --config/--catalog/--state files are strict JSON objects, or one line names the file.
 
-    The SDK's CLI reads them with a JSON parser whose error says where, but not in which file.
+    The SDK's CLI reads them with a parser whose error says where, but not in which file, and
+    that takes ``NaN`` or ends a file nested 50,000 deep in a ``RecursionError`` (``json_files``).
     """
     options = ("--config", "--catalog", "--state")
     for position, arg in enumerate(argv):
@@ -380,12 +382,11 @@ def _check_json_files(argv: list[str]) -> None:
         if not value or value == "ENV" or not os.path.isfile(value):
             continue
         try:
-            with open(value, encoding="utf-8") as handle:
-                content = json.load(handle)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise TapError(f"{option} file {value}: not valid JSON ({error})") from None
-        if not isinstance(content, dict):
-            raise TapError(f"{option} file {value}: expects a JSON object")
+            content = json_files.read_object(f"{option} file {value}", value)
+            if option == "--catalog":
+                check_catalog(content)
+        except json_files.JsonFileError as error:
+            raise TapError(str(error)) from None
 
 
 def main() -> None:

@@ -75,6 +75,22 @@ def command() -> click.Group:
     return group
 
 
+def _check_config_files(args: list[str]) -> None:
+    """Each --config file is strict JSON holding an object, or one line names it."""
+    from .config_checks import config_file_error
+
+    for position, arg in enumerate(args):
+        option, _, value = arg.partition("=")
+        if option != "--config":
+            continue
+        if not value and position + 1 < len(args):
+            value = args[position + 1]
+        if value and value != "ENV":
+            problem = config_file_error(value)
+            if problem:
+                raise TargetError(problem)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry: a subcommand, the group's help, or the Singer target itself."""
     args = sys.argv[1:] if argv is None else argv
@@ -82,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         if args and (args[0] in SUBCOMMANDS or args[0] in ("--help", "-h")):
             command().main(args, prog_name="target-events")
             return
+        _check_config_files(args)
         from .target import TargetEvents
 
         TargetEvents.cli.main(args, prog_name="target-events")
