@@ -88,6 +88,7 @@ def check_catalog(catalog: dict) -> None:
         _expect(f"{where}.metadata", metadata, isinstance(metadata, list), "an array")
         for m, entry in enumerate(metadata):
             _check_metadata(f"{where}.metadata[{m}]", entry)
+        _check_replication_key(where, stream, schema)
 
 
 def _check_metadata(where: str, entry: object) -> None:
@@ -145,3 +146,20 @@ def _check_subschemas(where: str, schema: dict) -> None:
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
             pending.append((f"{path}.additionalProperties", extra))
+
+
+def _check_replication_key(where: str, stream: dict, schema: dict) -> None:
+    """Every replication key of this tap is a Salesforce date-time (SystemModstamp,
+    LastModifiedDate, CreatedDate): the SDK refuses one whose schema says otherwise with a bare
+    ``ValueError`` in the middle of the sync."""
+    keys = [stream.get("replication_key")]
+    for entry in stream.get("metadata", []):
+        if entry.get("breadcrumb") == []:
+            keys.append(entry["metadata"].get("replication-key"))
+    for key in filter(None, keys):
+        field = (schema.get("properties") or {}).get(key)
+        if isinstance(field, dict) and field.get("format") not in ("date-time", "date"):
+            raise _fail(
+                f"{where}.schema.properties.{key[:80]}",
+                'is the replication key: it expects "format": "date-time"',
+            )

@@ -34,8 +34,8 @@ def checked_state(state: object, run_started: dt.datetime, logger: logging.Logge
     for stream, entry in bookmarks.items():
         where = f"bookmarks.{stream}"
         entry = _checked_bookmark(entry, where, run_started, logger)
-        partitions = entry.get("partitions")
-        if partitions is not None:
+        if "partitions" in entry:  # null too: the SDK iterates it
+            partitions = entry["partitions"]
             if not isinstance(partitions, list):
                 raise StateError(
                     f"STATE: {where}.partitions expects an array, got {_kind(partitions)}"
@@ -76,6 +76,15 @@ def _checked_bookmark(
         raise StateError(f"STATE: {where} expects an object, got {_kind(entry)}")
     if not isinstance(entry.get("context", {}), dict):
         raise StateError(f"STATE: {where}.context expects an object")
+    # The SDK pops progress_markers at the start of a sync and reads replication_key as a name.
+    if "progress_markers" in entry and not isinstance(entry["progress_markers"], dict):
+        raise StateError(
+            f"STATE: {where}.progress_markers expects an object, got {_kind(entry['progress_markers'])}"
+        )
+    if entry.get("replication_key") is not None and not isinstance(entry["replication_key"], str):
+        raise StateError(
+            f"STATE: {where}.replication_key expects a field name, got {_kind(entry['replication_key'])}"
+        )
     value = entry.get("replication_key_value")
     if value is None:
         return dict(entry)

@@ -13,7 +13,12 @@ from typing import Any
 
 import pyarrow as pa
 from singer_sdk import Stream
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import (
+    ConfigurationError,
+    ConfigValidationError,
+    DiscoveryError,
+    MappingError,
+)
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
@@ -405,9 +410,18 @@ def main() -> None:
     try:
         _check_json_files(args)
         TapSalesforceTemporal.cli()
-    except ConfigValidationError as error:
-        print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
     except TapError as error:
-        print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201
+        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
         sys.exit(error.exit_code if isinstance(error, Interrupted) else 1)
+    except (ConfigurationError, DiscoveryError, MappingError) as error:
+        # Settings, a catalog naming a replication key its stream lacks, stream maps: the SDK's
+        # own errors about what the user gave, worded by the SDK, printed as one line.
+        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+
+
+def _one_line(error: BaseException, limit: int = 800) -> str:
+    """The error's message on one line and at most ``limit`` characters: a message may quote a
+    value from an input file, which can be megabytes long or hold newlines."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

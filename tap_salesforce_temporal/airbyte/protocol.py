@@ -147,7 +147,9 @@ def configured_singer_catalog(singer_catalog: dict, configured: object) -> tuple
     wanted = configured_streams(configured)
     unknown = sorted(set(wanted) - {s["tap_stream_id"] for s in singer_catalog["streams"]})
     if unknown:
-        raise InputError(f"configured catalog names streams the source does not have: {unknown}")
+        shown = ", ".join(name if len(name) <= 80 else name[:77] + "..." for name in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise InputError(f"catalog: configured streams the source does not have: {shown}{more}")
     result = copy.deepcopy(singer_catalog)
     for stream in result["streams"]:
         chosen = stream["tap_stream_id"] in wanted
@@ -258,6 +260,11 @@ def connection_status(error: str | None) -> dict:
 
 
 def error_trace(message: str, failure_type: str = "system_error") -> dict:
+    """An ERROR trace; its message on one line and at most 1,000 characters (it may quote an
+    input's value, which can be megabytes long)."""
+    message = " ".join(message.split())
+    if len(message) > 1_000:
+        message = message[:997] + "..."
     return {
         "type": "TRACE",
         "trace": {
