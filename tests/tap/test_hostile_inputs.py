@@ -209,3 +209,115 @@ def test_given_an_ec_private_key_then_one_line_names_the_setting(tmp_path: Path)
     assert "setting 'private_key': not a valid PEM RSA private key" in _one_line(
         run.stderr, "tap-salesforce-temporal:"
     )
+
+
+# -- what the generated sweep (tests/reliability/test_input_sweep.py) found, kept as cases --
+CATALOG = {
+    "streams": [
+        {
+            "tap_stream_id": "Account",
+            "schema": {"type": "object", "properties": {
+                "Id": {"type": "string"},
+                "SystemModstamp": {"type": ["string", "null"], "format": "date-time"}}},
+            "replication_key": "SystemModstamp",
+            "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+        }
+    ]
+}  # fmt: skip
+
+
+def _catalog_with(path: tuple, value: object) -> dict:
+    catalog = json.loads(json.dumps(CATALOG))
+    node = catalog
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return catalog
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("streams", 0, "replication_key"), "Nope",
+         "Field 'Nope' is not in schema for stream 'Account'"),
+        (("streams", 0, "schema", "properties", "SystemModstamp", "format"), "",
+         'catalog: streams[0].schema.properties.SystemModstamp is the replication key: it expects "format": "date-time"'),
+        (("streams", 0, "metadata", 0), None,
+         "catalog: streams[0].metadata[0] expects an object, got null"),
+        (("streams", 0, "metadata", 0, "breadcrumb"), 7,
+         "catalog: streams[0].metadata[0].breadcrumb expects an array of strings, got number"),
+        (("streams",), 5, "catalog: 'streams' expects an array of streams, got number"),
+        (("streams", 0, "schema", "properties", "Id"), True,
+         "catalog: streams[0].schema.properties.Id expects a JSON Schema object, got boolean"),
+    ],
+)  # fmt: skip
+def test_given_a_catalog_the_sdk_cannot_read_then_one_line_names_the_path(
+    tmp_path: Path, path: tuple, value: object, message: str
+) -> None:
+    config = {**EMBEDDED, "objects": ["Account"]}
+    run = run_tap(tmp_path, config, catalog=_catalog_with(path, value))
+    assert run.returncode == 1
+    assert message in _one_line(run.stderr, "tap-salesforce-temporal:")
+
+
+@pytest.mark.parametrize(
+    ("bookmark", "message"),
+    [
+        ({"partitions": None}, "STATE: bookmarks.Account.partitions expects an array, got null"),
+        ({"progress_markers": None}, "STATE: bookmarks.Account.progress_markers expects an object"),
+        ({"replication_key": 5}, "STATE: bookmarks.Account.replication_key expects a field name"),
+    ],
+)
+def test_given_state_values_the_sdk_trips_over_then_one_line_names_them(
+    tmp_path: Path, bookmark: dict, message: str
+) -> None:
+    run = run_tap(
+        tmp_path, {**EMBEDDED, "objects": ["Account"]}, state={"bookmarks": {"Account": bookmark}}
+    )
+    assert run.returncode == 1
+    assert message in _one_line(run.stderr, "tap-salesforce-temporal:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "argument --port: 99999 is not between 0 and 65535"),
+        (["--host", "bad..host"], "synthetic-org: cannot serve on bad..host:0"),
+        (["--extra-objects", "99999"], "argument --extra-objects: 99999 is not between 0 and 1296"),
+        (["--latency-ms", "nan"], "argument --latency-ms: 'nan' is not between 0 and 60000"),
+    ],
+)
+def test_given_bad_synthetic_org_arguments_then_one_line(args: list[str], message: str) -> None:
+    from tests.helpers import BIN
+
+    done = subprocess.run(
+        [str(BIN / "synthetic-org"), "serve", "--json", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert _one_line(done.stderr, "synthetic-org").endswith(message) or message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": None, "properties": {"Id": {"type": "string"}}},
+         "target-events: a SCHEMA message: Schema Validation Error"),
+        ({"type": "object", "properties": {"Id": {"type": "string"}, "a": {"items": "[DEEP]"}}},
+         "target-events: the input is nested too deeply to process"),
+    ],
+)  # fmt: skip
+def test_given_a_schema_message_that_is_not_a_json_schema_then_one_line(
+    tmp_path: Path, schema: dict, message: str
+) -> None:
+    text = json.dumps({"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["Id"]})
+    text = text.replace('"[DEEP]"', "[" * 900 + "]" * 900)
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"destination": str(tmp_path / "out")}))
+    done = subprocess.run(
+        [TARGET, "--config", str(config)], input=text + "\n", capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert _one_line(done.stderr, "target-events:").startswith(message)
