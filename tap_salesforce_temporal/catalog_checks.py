@@ -82,6 +82,12 @@ def check_catalog(catalog: dict) -> None:
             value = stream.get(key)
             if value is not None:
                 _expect(f"{where}.{key}", value, check(value), wanted)
+        if stream.get("stream") not in (None, name):
+            # The SDK's stream maps are keyed by the catalog's "stream": KeyError mid-sync.
+            raise _fail(
+                f"{where}.stream",
+                f"must equal its tap_stream_id {name[:80]!r} (this tap names streams by their id)",
+            )
         schema = stream.get("schema", {})
         _check_schema(f"{where}.schema", schema)
         metadata = stream.get("metadata", [])

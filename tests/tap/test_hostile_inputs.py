@@ -247,6 +247,8 @@ def _catalog_with(path: tuple, value: object) -> dict:
         (("streams", 0, "metadata", 0, "breadcrumb"), 7,
          "catalog: streams[0].metadata[0].breadcrumb expects an array of strings, got number"),
         (("streams",), 5, "catalog: 'streams' expects an array of streams, got number"),
+        (("streams", 0, "stream"), "0",
+         "catalog: streams[0].stream must equal its tap_stream_id 'Account'"),
         (("streams", 0, "schema", "properties", "Id"), True,
          "catalog: streams[0].schema.properties.Id expects a JSON Schema object, got boolean"),
     ],
