@@ -384,7 +384,7 @@ def _check_json_files(argv: list[str]) -> None:
             continue
         if not value and position + 1 < len(argv):
             value = argv[position + 1]
-        if not value or value == "ENV" or not os.path.isfile(value):
+        if not value or value == "ENV":
             continue
         try:
             content = json_files.read_object(f"{option} file {value}", value)

@@ -240,7 +240,7 @@ def config_file_error(path: str) -> str | None:
     try:
         text = open(path, encoding="utf-8").read()  # noqa: SIM115
     except FileNotFoundError:
-        return None  # the SDK's own message names the path
+        return f"{label} does not exist"
     except UnicodeDecodeError as error:
         return f"{label} is not UTF-8 text (byte {error.start + 1})"
     except OSError as error:

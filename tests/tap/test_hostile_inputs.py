@@ -323,3 +323,28 @@ def test_given_a_schema_message_that_is_not_a_json_schema_then_one_line(
     )  # fmt: skip
     assert done.returncode == 1
     assert _one_line(done.stderr, "target-events:").startswith(message)
+
+
+@pytest.mark.parametrize("option", ["--config", "--catalog", "--state"])
+def test_given_a_missing_tap_file_then_one_line_names_it(tmp_path: Path, option: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(EMBEDDED))
+    missing = tmp_path / "missing.json"
+    args = {"--config": str(config), option: str(missing)}
+    done = _tap(*[part for pair in args.items() for part in pair])
+    assert done.returncode == 1
+    assert _one_line(done.stderr, "tap-salesforce-temporal:") == (
+        f"tap-salesforce-temporal: {option} file {missing}: no such file"
+    )
+
+
+def test_given_a_missing_target_config_then_one_line_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.json"
+    done = subprocess.run(
+        [TARGET, "--config", str(missing)], input="", capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert _one_line(done.stderr, "target-events:") == (
+        f"target-events: the config file {missing} does not exist"
+    )
