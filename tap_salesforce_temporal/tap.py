@@ -384,7 +384,7 @@ def _check_json_files(argv: list[str]) -> None:
             continue
         if not value and position + 1 < len(argv):
             value = argv[position + 1]
-        if not value or value == "ENV":
+        if not value or value == "ENV" or _is_pipe(value):
             continue
         try:
             content = json_files.read_object(f"{option} file {value}", value)
@@ -392,6 +392,11 @@ def _check_json_files(argv: list[str]) -> None:
                 check_catalog(content)
         except json_files.JsonFileError as error:
             raise TapError(str(error)) from None
+
+
+def _is_pipe(path: str) -> bool:
+    """A FIFO or device (``--config <(...)``) can be read once only: it is left to the SDK."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
 def main() -> None:

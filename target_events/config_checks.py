@@ -235,7 +235,10 @@ def config_file_error(path: str) -> str | None:
     nesting and invalid UTF-8. The content is never quoted: it may hold secrets.
     """
     import json
+    import os
 
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        return None  # a FIFO (``--config <(...)``) can be read once only: left to the SDK
     label = f"the config file {path}"
     try:
         text = open(path, encoding="utf-8").read()  # noqa: SIM115

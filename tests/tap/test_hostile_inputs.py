@@ -348,3 +348,20 @@ def test_given_a_missing_target_config_then_one_line_names_it(tmp_path: Path) ->
     assert _one_line(done.stderr, "target-events:") == (
         f"target-events: the config file {missing} does not exist"
     )
+
+
+def test_given_configs_through_a_pipe_then_they_are_read_once_by_the_sdk(tmp_path: Path) -> None:
+    """``--config <(...)`` is a FIFO: the strict pre-read must leave it to the SDK (read once)."""
+    import os
+
+    for command, content in ((TAP, EMBEDDED), (TARGET, {"destination": str(tmp_path / "out")})):
+        fifo = tmp_path / f"config-{Path(command).name}"
+        os.mkfifo(fifo)
+        process = subprocess.Popen(
+            [command, "--config", str(fifo), "--about"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        fifo.write_text(json.dumps(content))
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err[-2000:]
+        assert "Name:" in out
