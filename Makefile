@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: demo test test-busy lint bench install clean system-tools
+.PHONY: demo test test-busy soak lint bench install clean system-tools
 # apt only when it cannot ask for a password: as root, or with password-free sudo. Otherwise the
 # tests needing a missing tool are skipped with the reason (and fail under CI=true).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
@@ -61,6 +61,13 @@ test: lint system-tools $(AIRBYTE_VENV)/.stamp
 test-busy: lint system-tools $(AIRBYTE_VENV)/.stamp
 	@hogs=""; for i in $$(seq $$(nproc)); do nice -n 5 sh -c 'while :; do :; done' & hogs="$$hogs $$!"; done; \
 	$(PYTEST); status=$$?; kill $$hogs; exit $$status
+
+# The hostile-input sweep (tests/reliability/test_input_sweep.py) at size: every entry point and
+# input file fed SOAK_EXAMPLES fresh random broken documents each (CI runs 3, derandomized).
+SOAK_EXAMPLES ?= 200
+soak: $(STAMP)
+	SWEEP_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest -q -n 2 --timeout 0 \
+		tests/reliability/test_input_sweep.py
 
 demo: $(STAMP)
 	@echo "== meltano install (local plugins, pip_url -e .)"

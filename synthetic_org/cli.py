@@ -4,12 +4,46 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from .faults import WRONG_TYPES, Faults
 from .state import SandboxOrg
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an ASCII integer in [low, high], or argparse's one-line usage error."""
+
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("+-").isascii() or not text.strip().lstrip("+-").isdigit():
+            raise argparse.ArgumentTypeError(f"{text[:30]!r} is not an integer")
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] (nan and inf are not durations)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:30]!r} is not between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+BIG = 2**31 - 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,21 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a seeded synthetic org over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--port", type=_int(0, 65535), default=0, help="0 picks a free port")
+    serve.add_argument("--seed", type=_int(0, BIG), default=1)
     serve.add_argument(
         "--scale",
-        type=int,
+        type=_int(1, 2_000_000),
         default=200,
         help="number of opportunities; other objects scale with it",
     )
     serve.add_argument(
-        "--api-usage-start", type=int, default=0, help="API calls already used today"
+        "--api-usage-start", type=_int(0, BIG), default=0, help="API calls already used today"
     )
-    serve.add_argument("--daily-api-limit", type=int, default=15_000)
+    serve.add_argument("--daily-api-limit", type=_int(1, BIG), default=15_000)
     serve.add_argument(
         "--extra-objects",
-        type=int,
+        type=_int(0, 1296),
         default=0,
         help="emulate a large org: this many extra (empty) custom objects, up to 1296",
     )
@@ -41,49 +75,62 @@ def build_parser() -> argparse.ArgumentParser:
     real = serve.add_argument_group("a real org's pace")
     real.add_argument(
         "--latency-ms",
-        type=float,
+        type=_number(0, 60_000),
         default=0.0,
         metavar="MS",
         help="added to every API answer (a real org answers in 100-500 ms)",
     )
     real.add_argument(
         "--bulk-job-seconds",
-        type=float,
+        type=_number(0, 3_600),
         default=0.0,
         metavar="S",
         help="a Bulk query job stays InProgress this long after it is created",
     )
     faults = serve.add_argument_group("fault switches")
     faults.add_argument(
-        "--session-expiry-after", type=int, metavar="N", help="sessions die after N API calls"
+        "--session-expiry-after",
+        type=_int(1, BIG),
+        metavar="N",
+        help="sessions die after N API calls",
     )
     faults.add_argument(
         "--fault-503-every",
-        type=int,
+        type=_int(1, BIG),
         metavar="N",
         help="every Nth call answers 503 SERVER_UNAVAILABLE",
     )
     faults.add_argument(
         "--request-limit-every",
-        type=int,
+        type=_int(1, BIG),
         metavar="N",
         help="every Nth call answers REQUEST_LIMIT_EXCEEDED",
     )
     faults.add_argument(
-        "--drop-connection-every", type=int, metavar="N", help="every Nth result page is cut off"
+        "--drop-connection-every",
+        type=_int(1, BIG),
+        metavar="N",
+        help="every Nth result page is cut off",
     )
     faults.add_argument(
-        "--failed-bulk-jobs", type=int, default=0, metavar="N", help="the next N Bulk jobs fail"
+        "--failed-bulk-jobs",
+        type=_int(0, BIG),
+        default=0,
+        metavar="N",
+        help="the next N Bulk jobs fail",
     )
     faults.add_argument(
         "--slow-polls",
-        type=int,
+        type=_int(0, BIG),
         default=0,
         metavar="N",
         help="Bulk jobs stay InProgress for N polls",
     )
     faults.add_argument(
-        "--query-timeout-days", type=float, metavar="D", help="ranges wider than D days time out"
+        "--query-timeout-days",
+        type=_number(0.001, 100_000),
+        metavar="D",
+        help="ranges wider than D days time out",
     )
     faults.add_argument(
         "--fault-describe-unavailable",
@@ -94,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument(
         "--random-fault-rate",
-        type=float,
+        type=_number(0, 1),
         default=0.0,
         metavar="P",
         help="chaos: fault probability per call",
@@ -170,26 +217,24 @@ def main(argv: list[str] | None = None) -> int:
         wrong_type=args.fault_wrong_type,
         wrong_type_objects=args.wrong_type_objects,
     )
-    org = SandboxOrg(
-        seed=args.seed,
-        scale=args.scale,
-        faults=faults,
-        api_usage_start=args.api_usage_start,
-        daily_api_limit=args.daily_api_limit,
-        host=args.host,
-        port=args.port,
-        extra_objects=args.extra_objects,
-        latency_ms=args.latency_ms,
-        bulk_job_seconds=args.bulk_job_seconds,
-    )
     try:
-        org.start()
-    except OSError as error:
-        # An address this machine does not have, a port in use: one line, not a traceback.
-        print(
-            f"synthetic-org: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
-            file=sys.stderr,
-        )
+        org = SandboxOrg(
+            seed=args.seed,
+            scale=args.scale,
+            faults=faults,
+            api_usage_start=args.api_usage_start,
+            daily_api_limit=args.daily_api_limit,
+            host=args.host,
+            port=args.port,
+            extra_objects=args.extra_objects,
+            latency_ms=args.latency_ms,
+            bulk_job_seconds=args.bulk_job_seconds,
+        ).start()
+    except (OSError, OverflowError, ValueError) as error:
+        # An address this machine does not have, a host that does not resolve, a busy port:
+        # one line, not a traceback.
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"synthetic-org: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 1
     creds = org.credentials
     info = {

@@ -44,6 +44,32 @@ def jwt_audience(domain: str) -> str:
     return "https://login.salesforce.com"
 
 
+def _signed(claims: dict, private_key: str) -> str:
+    """The RS256 assertion, or one line naming the setting (never the key: it is a secret).
+
+    PyJWT loads a PEM *public* key as happily as a private one and then fails with
+    ``AttributeError: ... 'sign'``: the key is loaded here first and its kind checked.
+    """
+    import jwt  # with cryptography ~40 ms of start-up; only the JWT flow needs it
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    problem = "not a valid PEM RSA private key for auth_flow=jwt"
+    try:
+        key = RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(private_key)
+    except (ValueError, TypeError, jwt.PyJWTError) as error:
+        raise LoginError(f"setting 'private_key': {problem}") from error
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise LoginError(
+            f"setting 'private_key': {problem}: it is a public key; paste the connected app's "
+            "private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"
+        )
+    try:
+        return jwt.encode(claims, key, algorithm="RS256")
+    except (ValueError, TypeError, AttributeError, jwt.PyJWTError) as error:
+        raise LoginError(f"setting 'private_key': {problem}") from error
+
+
 @dataclass(frozen=True)
 class Session:
     access_token: str
@@ -90,14 +116,7 @@ class Authenticator:
             "aud": jwt_audience(s.domain),
             "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
         }
-        import jwt  # with cryptography ~40 ms of start-up; only the JWT flow needs it
-
-        try:
-            assertion = jwt.encode(claims, s.private_key or "", algorithm="RS256")
-        except (ValueError, TypeError, jwt.PyJWTError) as error:
-            raise LoginError(
-                "setting 'private_key': not a valid PEM RSA private key for auth_flow=jwt"
-            ) from error
+        assertion = _signed(claims, s.private_key or "")
         return {"grant_type": JWT_GRANT, "assertion": assertion}
 
     def login(self) -> Session:

@@ -356,7 +356,9 @@ class Settings:
                 raise _fail("object_filters", error.problem) from None
         for pattern in self.objects:
             if not re.fullmatch(r"[A-Za-z0-9_*?\[\]]+", pattern):
-                raise _fail("objects", f"{pattern!r} is not an object name or glob pattern")
+                raise _fail(
+                    "objects", f"{shown('objects', pattern)} is not an object name or glob pattern"
+                )
         require_secure("domain", self.login_url)
         if self.instance_url:
             require_secure("instance_url", self.instance_url)

@@ -9,6 +9,7 @@ until the clock catches up: it is clamped to the run's start, with a warning.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 from .errors import TapError
@@ -33,8 +34,8 @@ def checked_state(state: object, run_started: dt.datetime, logger: logging.Logge
     for stream, entry in bookmarks.items():
         where = f"bookmarks.{stream}"
         entry = _checked_bookmark(entry, where, run_started, logger)
-        partitions = entry.get("partitions")
-        if partitions is not None:
+        if "partitions" in entry:  # null too: the SDK iterates it
+            partitions = entry["partitions"]
             if not isinstance(partitions, list):
                 raise StateError(
                     f"STATE: {where}.partitions expects an array, got {_kind(partitions)}"
@@ -43,8 +44,29 @@ def checked_state(state: object, run_started: dt.datetime, logger: logging.Logge
                 _checked_bookmark(part, f"{where}.partitions[{n}]", run_started, logger)
                 for n, part in enumerate(partitions)
             ]
+            _refuse_duplicate_contexts(where, entry["partitions"])
         checked[stream] = entry
     return {**state, "bookmarks": checked}
+
+
+def _refuse_duplicate_contexts(where: str, partitions: list[dict]) -> None:
+    """Two bookmarks for one partition: the SDK stops with a ``ValueError`` traceback.
+
+    Refused rather than resolved: which one is right cannot be known (a hand-merged file, two
+    runs' states concatenated). Keeping the later would skip what the earlier one still has to
+    read; keeping the earlier would silently re-read. The user picks, in one edit.
+    """
+    seen: dict[str, int] = {}
+    for n, part in enumerate(partitions):
+        if "context" not in part:  # the SDK looks each partition up by it
+            raise StateError(f"STATE: {where}.partitions[{n}] has no 'context' object")
+        key = json.dumps(part.get("context", {}), sort_keys=True, default=str)
+        if key in seen:
+            raise StateError(
+                f"STATE: {where}.partitions[{n}] has the same context as "
+                f"partitions[{seen[key]}] ({key[:80]}); keep one of the two bookmarks"
+            )
+        seen[key] = n
 
 
 def _checked_bookmark(
@@ -54,6 +76,15 @@ def _checked_bookmark(
         raise StateError(f"STATE: {where} expects an object, got {_kind(entry)}")
     if not isinstance(entry.get("context", {}), dict):
         raise StateError(f"STATE: {where}.context expects an object")
+    # The SDK pops progress_markers at the start of a sync and reads replication_key as a name.
+    if "progress_markers" in entry and not isinstance(entry["progress_markers"], dict):
+        raise StateError(
+            f"STATE: {where}.progress_markers expects an object, got {_kind(entry['progress_markers'])}"
+        )
+    if entry.get("replication_key") is not None and not isinstance(entry["replication_key"], str):
+        raise StateError(
+            f"STATE: {where}.replication_key expects a field name, got {_kind(entry['replication_key'])}"
+        )
     value = entry.get("replication_key_value")
     if value is None:
         return dict(entry)

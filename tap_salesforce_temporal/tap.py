@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +13,17 @@ from typing import Any
 
 import pyarrow as pa
 from singer_sdk import Stream
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import (
+    ConfigurationError,
+    ConfigValidationError,
+    DiscoveryError,
+    MappingError,
+)
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from . import json_files
+from .catalog_checks import check_catalog
 from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
@@ -366,9 +372,10 @@ def _use_jemalloc() -> None:
 
 
 def _check_json_files(argv: list[str]) -> None:
-    """The --config/--catalog/--state files parse as JSON, or one line names the file.
+    """The --config/--catalog/--state files are strict JSON objects, or one line names the file.
 
-    The SDK's CLI reads them with a JSON parser whose error says where, but not in which file.
+    The SDK's CLI reads them with a parser whose error says where, but not in which file, and
+    that takes ``NaN`` or ends a file nested 50,000 deep in a ``RecursionError`` (``json_files``).
     """
     options = ("--config", "--catalog", "--state")
     for position, arg in enumerate(argv):
@@ -377,15 +384,19 @@ def _check_json_files(argv: list[str]) -> None:
             continue
         if not value and position + 1 < len(argv):
             value = argv[position + 1]
-        if not value or value == "ENV" or not os.path.isfile(value):
+        if not value or value == "ENV" or _is_pipe(value):
             continue
         try:
-            with open(value, encoding="utf-8") as handle:
-                content = json.load(handle)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise TapError(f"{option} file {value}: not valid JSON ({error})") from None
-        if not isinstance(content, dict):
-            raise TapError(f"{option} file {value}: expects a JSON object")
+            content = json_files.read_object(f"{option} file {value}", value)
+            if option == "--catalog":
+                check_catalog(content)
+        except json_files.JsonFileError as error:
+            raise TapError(str(error)) from None
+
+
+def _is_pipe(path: str) -> bool:
+    """A FIFO or device (``--config <(...)``) can be read once only: it is left to the SDK."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
 def main() -> None:
@@ -404,9 +415,18 @@ def main() -> None:
     try:
         _check_json_files(args)
         TapSalesforceTemporal.cli()
-    except ConfigValidationError as error:
-        print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
     except TapError as error:
-        print(f"tap-salesforce-temporal: {error}", file=sys.stderr)  # noqa: T201
+        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
         sys.exit(error.exit_code if isinstance(error, Interrupted) else 1)
+    except (ConfigurationError, DiscoveryError, MappingError) as error:
+        # Settings, a catalog naming a replication key its stream lacks, stream maps: the SDK's
+        # own errors about what the user gave, worded by the SDK, printed as one line.
+        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+
+
+def _one_line(error: BaseException, limit: int = 800) -> str:
+    """The error's message on one line and at most ``limit`` characters: a message may quote a
+    value from an input file, which can be megabytes long or hold newlines."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -14,6 +14,7 @@ import click
 import simplejson
 from singer_sdk.exceptions import (
     ConfigValidationError,
+    InvalidJSONSchema,
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
@@ -75,6 +76,29 @@ def command() -> click.Group:
     return group
 
 
+def _one_line(error: BaseException | str, limit: int = 800) -> str:
+    """The message on one line, at most ``limit`` characters: it may quote an input's value
+    (a destination, a message type), which can be megabytes long."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_config_files(args: list[str]) -> None:
+    """Each --config file is strict JSON holding an object, or one line names it."""
+    from .config_checks import config_file_error
+
+    for position, arg in enumerate(args):
+        option, _, value = arg.partition("=")
+        if option != "--config":
+            continue
+        if not value and position + 1 < len(args):
+            value = args[position + 1]
+        if value and value != "ENV":
+            problem = config_file_error(value)
+            if problem:
+                raise TargetError(problem)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry: a subcommand, the group's help, or the Singer target itself."""
     args = sys.argv[1:] if argv is None else argv
@@ -82,12 +106,20 @@ def main(argv: list[str] | None = None) -> None:
         if args and (args[0] in SUBCOMMANDS or args[0] in ("--help", "-h")):
             command().main(args, prog_name="target-events")
             return
+        _check_config_files(args)
         from .target import TargetEvents
 
         TargetEvents.cli.main(args, prog_name="target-events")
     except (TargetError, ConfigValidationError, *SDK_INPUT_ERRORS) as error:
-        print(f"target-events: {error}", file=sys.stderr)  # noqa: T201
+        print(f"target-events: {_one_line(error)}", file=sys.stderr)  # noqa: T201
         sys.exit(error.exit_code if isinstance(error, Interrupted) else 1)
+    except RecursionError:  # e.g. a SCHEMA nested thousands deep, walked by jsonschema
+        print("target-events: the input is nested too deeply to process", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+    except InvalidJSONSchema as error:  # a SCHEMA message whose schema is not a JSON Schema
+        first = (str(error).strip().splitlines() or [""])[0]
+        print(f"target-events: a SCHEMA message: {_one_line(first)}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
     except simplejson.JSONDecodeError as error:  # the SDK reading --config; no value shown
         print(  # noqa: T201
             f"target-events: the config file is not valid JSON: {error.msg} "

@@ -221,3 +221,71 @@ def unhonoured(config: Mapping[str, Any]) -> str | None:
         shown = f"'{value}'" if isinstance(value, str) and len(value) < 40 else "a value"
         return f"setting '{name}': {shown} is not supported: {instead}"
     return None
+
+
+# Far deeper than any target config (stream maps included); a file nested 50,000 deep would
+# end the SDK's parser in a RecursionError, and one nested 900 deep a recursive walk later.
+MAX_CONFIG_DEPTH = 100
+
+
+def config_file_error(path: str) -> str | None:
+    """Why the --config file at ``path`` cannot be read as strict JSON (one line), or None.
+
+    Read before the SDK reads it (simplejson), whose errors are tracebacks for ``NaN``, deep
+    nesting and invalid UTF-8. The content is never quoted: it may hold secrets.
+    """
+    import json
+    import os
+
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        return None  # a FIFO (``--config <(...)``) can be read once only: left to the SDK
+    label = f"the config file {path}"
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+    except FileNotFoundError:
+        return f"{label} does not exist"
+    except UnicodeDecodeError as error:
+        return f"{label} is not UTF-8 text (byte {error.start + 1})"
+    except OSError as error:
+        return f"{label} cannot be read ({error.strerror or type(error).__name__})"
+    except MemoryError:
+        return f"{label} is too large to read into memory"
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not a JSON value")
+
+    try:
+        value = json.loads(text, parse_constant=refuse, parse_float=decimal.Decimal)
+    except json.JSONDecodeError as error:
+        return f"{label} is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})"
+    except RecursionError:
+        return f"{label} is not valid JSON: nested deeper than {MAX_CONFIG_DEPTH} levels"
+    except ValueError as error:  # NaN / Infinity, an integer of over 4,300 digits
+        first = (str(error).splitlines() or ["unreadable"])[0][:120]
+        return f"{label} is not valid JSON: {first}"
+    except MemoryError:
+        return f"{label} is too large to read into memory"
+    if _depth(value) > MAX_CONFIG_DEPTH:
+        return f"{label} is not valid JSON: nested deeper than {MAX_CONFIG_DEPTH} levels"
+    if not isinstance(value, dict):
+        return f"{label} must hold a JSON object, got {json_type(value)}"
+    return None
+
+
+def _depth(value: object) -> int:
+    """Levels of arrays and objects, counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        children = (
+            list(node.values())
+            if isinstance(node, dict)
+            else node
+            if isinstance(node, list)
+            else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in children)
+    return deepest

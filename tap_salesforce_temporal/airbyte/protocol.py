@@ -97,15 +97,59 @@ def catalog(singer_catalog: dict) -> dict:
     }
 
 
-def configured_singer_catalog(singer_catalog: dict, configured: dict) -> tuple[dict, set[str]]:
+class InputError(ValueError):
+    """An Airbyte input (configured catalog, state) this source cannot read: a config_error."""
+
+
+SYNC_MODES = ("full_refresh", "incremental")
+
+
+def _kind(value: object) -> str:
+    from ..json_files import json_kind
+
+    return json_kind(value)
+
+
+def configured_streams(configured: object) -> dict[str, str]:
+    """Stream name -> sync mode of a ConfiguredAirbyteCatalog, its shape checked on the way.
+
+    Airbyte sends ``{"streams": [{"stream": {"name": ...}, "sync_mode": ...}, ...]}``; anything
+    else is named by its path in one line instead of a ``KeyError`` or ``TypeError``.
+    """
+    if not isinstance(configured, dict):
+        raise InputError(f"catalog: expects a JSON object, got {_kind(configured)}")
+    streams = configured.get("streams")
+    if not isinstance(streams, list):
+        raise InputError(
+            f"catalog: 'streams' expects an array of configured streams, got {_kind(streams)}"
+        )
+    wanted: dict[str, str] = {}
+    for n, entry in enumerate(streams):
+        where = f"catalog: streams[{n}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} expects an object, got {_kind(entry)}")
+        stream = entry.get("stream")
+        if not isinstance(stream, dict):
+            raise InputError(f"{where}.stream expects an object, got {_kind(stream)}")
+        name = stream.get("name")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{where}.stream.name expects a stream name, got {_kind(name)}")
+        mode = entry.get("sync_mode", "full_refresh")
+        if mode not in SYNC_MODES:
+            raise InputError(f"{where}.sync_mode expects one of {', '.join(SYNC_MODES)}")
+        wanted[name] = mode
+    return wanted
+
+
+def configured_singer_catalog(singer_catalog: dict, configured: object) -> tuple[dict, set[str]]:
     """The Singer catalog with exactly the configured streams selected (all their fields), and
     the names of those configured for a full refresh."""
-    wanted = {
-        c["stream"]["name"]: c.get("sync_mode", "full_refresh") for c in configured["streams"]
-    }
+    wanted = configured_streams(configured)
     unknown = sorted(set(wanted) - {s["tap_stream_id"] for s in singer_catalog["streams"]})
     if unknown:
-        raise ValueError(f"configured catalog names streams the source does not have: {unknown}")
+        shown = ", ".join(name if len(name) <= 80 else name[:77] + "..." for name in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise InputError(f"catalog: configured streams the source does not have: {shown}{more}")
     result = copy.deepcopy(singer_catalog)
     for stream in result["streams"]:
         chosen = stream["tap_stream_id"] in wanted
@@ -115,21 +159,62 @@ def configured_singer_catalog(singer_catalog: dict, configured: dict) -> tuple[d
     return result, full_refresh
 
 
-def singer_state(airbyte_state: Any, full_refresh: set[str]) -> dict:
+def _bookmarks(value: object, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(
+            f"state: {where} expects an object of stream bookmarks, got {_kind(value)}"
+        )
+    return value
+
+
+def _stream_state(message: dict, where: str) -> tuple[str, Any]:
+    stream = message.get("stream")
+    if not isinstance(stream, dict):
+        raise InputError(f"state: {where}.stream expects an object, got {_kind(stream)}")
+    descriptor = stream.get("stream_descriptor")
+    name = descriptor.get("name") if isinstance(descriptor, dict) else None
+    if not isinstance(name, str) or not name:
+        raise InputError(f"state: {where}.stream.stream_descriptor.name expects a stream name")
+    return name, stream.get("stream_state")
+
+
+def singer_state(airbyte_state: object, full_refresh: set[str]) -> dict:
     """Singer STATE from Airbyte's: a list of per-stream states (the current protocol), or a
-    legacy blob. Streams read in full refresh start without a bookmark."""
+    legacy blob. Streams read in full refresh start without a bookmark.
+
+    A shape this source cannot read (``{"bookmarks": 5}``, a STREAM state without its
+    descriptor, a GLOBAL state, which this source never emits) is an ``InputError`` naming its
+    path. The bookmarks themselves are checked by the tap (``state.checked_state``).
+    """
     bookmarks: dict[str, Any] = {}
     if isinstance(airbyte_state, list):
-        for message in airbyte_state:
-            if message.get("type") == "STREAM":
-                stream = message["stream"]
-                name = stream["stream_descriptor"]["name"]
-                if stream.get("stream_state") is not None:
-                    bookmarks[name] = stream["stream_state"]
-            elif message.get("type") in (None, "LEGACY"):
-                bookmarks.update((message.get("data") or {}).get("bookmarks", {}))
+        for n, message in enumerate(airbyte_state):
+            where = f"[{n}]"
+            if not isinstance(message, dict):
+                raise InputError(f"state: {where} expects a state message, got {_kind(message)}")
+            kind = message.get("type")
+            if kind == "STREAM":
+                name, stream_state = _stream_state(message, where)
+                if stream_state is not None:
+                    bookmarks[name] = stream_state
+            elif kind in (None, "LEGACY"):
+                data = message.get("data")
+                if data is not None and not isinstance(data, dict):
+                    raise InputError(f"state: {where}.data expects an object, got {_kind(data)}")
+                bookmarks.update(
+                    _bookmarks((data or {}).get("bookmarks"), f"{where}.data.bookmarks")
+                )
+            else:
+                shown = kind if isinstance(kind, str) and len(kind) <= 20 else _kind(kind)
+                raise InputError(
+                    f"state: {where}.type {shown!r} is not supported (STREAM or LEGACY)"
+                )
     elif isinstance(airbyte_state, dict):
-        bookmarks.update(airbyte_state.get("bookmarks", {}))
+        bookmarks.update(_bookmarks(airbyte_state.get("bookmarks"), "'bookmarks'"))
+    elif airbyte_state is not None:
+        raise InputError(f"state: expects an array of state messages, got {_kind(airbyte_state)}")
     return {"bookmarks": {k: v for k, v in bookmarks.items() if k not in full_refresh}}
 
 
@@ -175,6 +260,11 @@ def connection_status(error: str | None) -> dict:
 
 
 def error_trace(message: str, failure_type: str = "system_error") -> dict:
+    """An ERROR trace; its message on one line and at most 1,000 characters (it may quote an
+    input's value, which can be megabytes long)."""
+    message = " ".join(message.split())
+    if len(message) > 1_000:
+        message = message[:997] + "..."
     return {
         "type": "TRACE",
         "trace": {
@@ -183,3 +273,30 @@ def error_trace(message: str, failure_type: str = "system_error") -> dict:
             "error": {"message": message, "failure_type": failure_type},
         },
     }
+
+
+# The tap's one-line errors that are about what the user gave it (settings, credentials, the
+# state and catalog files): Airbyte shows a config_error to the user as theirs to fix, and
+# does not retry it. Any other failure of the tap is the source's: a system_error.
+_CONFIG_ERROR_PREFIXES = (
+    "setting '",
+    "STATE:",
+    "catalog:",
+    "--config file",
+    "--state file",
+    "--catalog file",
+    "Salesforce login failed",
+    "refusing to send the session token",
+)
+TAP_PREFIX = "tap-salesforce-temporal: "
+
+
+def failure_type_of(tap_error: str) -> str:
+    """The Airbyte failure_type of the tap's last stderr line: config_error for the user's
+    inputs, transient_error for the quota guard's stop (a later run resumes), else system_error."""
+    message = tap_error.removeprefix(TAP_PREFIX)
+    if message.startswith(_CONFIG_ERROR_PREFIXES):
+        return "config_error"
+    if message.startswith("stopped early by the API quota guard"):
+        return "transient_error"
+    return "system_error"

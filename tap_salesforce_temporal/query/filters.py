@@ -85,7 +85,8 @@ _TOKEN = re.compile(
   | (?P<punct>[(),])
   | (?P<word>[A-Za-z][A-Za-z0-9_]*)
     """,
-    re.VERBOSE,
+    # ASCII only: \d would take Arabic-Indic or fullwidth digits, which SOQL does not.
+    re.VERBOSE | re.ASCII,
 )
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "TRUE", "FALSE", "NULL"})
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'"}
@@ -111,6 +112,13 @@ def _tokenize(object_name: str, text: str) -> list[_Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
+            if text[position].isdigit() or text[position].isspace():
+                kind = "digit" if text[position].isdigit() else "space"
+                raise FilterError(
+                    object_name,
+                    f"non-ASCII {kind} {text[position]!r} (U+{ord(text[position]):04X}) at column "
+                    f"{position + 1}: SOQL takes the digits 0-9 and ASCII spaces only",
+                )
             raise FilterError(
                 object_name,
                 f"unexpected {text[position : position + 20]!r} at column {position + 1}",
@@ -229,9 +237,11 @@ class _Parser:
         try:
             if token.kind == "datetime":
                 value = dt.datetime.fromisoformat(token.text.replace("Z", "+00:00"))
-                return Literal("datetime", value.astimezone(dt.timezone.utc))
+                return self._in_range(token, Literal("datetime", value.astimezone(dt.timezone.utc)))
             if token.kind == "date":
-                return Literal("date", dt.date.fromisoformat(token.text))
+                return self._in_range(token, Literal("date", dt.date.fromisoformat(token.text)))
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+            raise self._fail(f"date {token.text!r} at column {token.column} {_OUTSIDE}") from None
         except ValueError:
             raise self._fail(f"invalid date {token.text!r} at column {token.column}") from None
         if token.keyword in ("TRUE", "FALSE"):
@@ -239,6 +249,19 @@ class _Parser:
         if token.keyword == "NULL":
             return Literal("null", None)
         raise self._unexpected(token, "a value ('string', number, date, TRUE, FALSE or NULL)")
+
+    def _in_range(self, token: _Token, literal: Literal) -> Literal:
+        """Dates Salesforce accepts in SOQL, as the start_date setting: 1700-01-01 to 4000-12-31."""
+        value = literal.value
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if not isinstance(day, dt.date) or not FIRST_DAY <= day <= LAST_DAY:
+            raise self._fail(f"date {token.text!r} at column {token.column} {_OUTSIDE}")
+        return literal
+
+
+_OUTSIDE = "is outside the dates Salesforce accepts (1700-01-01 to 4000-12-31)"
+FIRST_DAY = dt.date(1700, 1, 1)
+LAST_DAY = dt.date(4000, 12, 31)
 
 
 def parse(object_name: str, text: str) -> Condition:
