@@ -115,16 +115,21 @@ def _secrets_file(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    "maps", [{}, {"stream_maps": {"hist": {"n": None}}}], ids=["sink", "mapped"]
+)
 def test_given_a_secrets_file_outside_the_configured_roots_then_it_is_refused_and_nothing_lands(
-    tmp_path: Path,
+    tmp_path: Path, maps: dict
 ) -> None:
+    """Both ways a BATCH file is read: straight into the sink, and record by record through a
+    stream map (target.py's mapped path)."""
     roots = tmp_path / "batches"
     roots.mkdir()
     secret = _secrets_file(tmp_path / "secrets.json")
     out = tmp_path / "out"
     run = run_target(
         tmp_path,
-        {"destination": str(out), "batch_roots": [str(roots)]},
+        {"destination": str(out), "batch_roots": [str(roots)], **maps},
         _lines(secret.as_uri(), JSONL),
     )
     _assert_refused(run, out, secret.as_uri(), "outside the allowed roots")
