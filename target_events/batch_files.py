@@ -30,6 +30,7 @@ from .batch_roots import (
     BatchFileProblem,
     open_batch_file,
 )
+from .config_checks import show
 from .errors import InputError
 
 _CONTROL = str.maketrans({chr(c): "?" for c in [*range(32), 127]})
@@ -66,10 +67,11 @@ class BatchFileReader:
     def parquet_tables(self, uri: str) -> Iterator[pa.Table]:
         """The file's rows, conformed to the stream's schema, ``rows_per_batch`` at a time."""
         assert self.schema is not None, "tables need the stream's schema"
+        schema = self.schema.arrow
         for batch in self._parquet_batches(uri):
             table = pa.Table.from_batches([batch])
             self._check_keys(uri, table)
-            yield self._conform(table)
+            yield self._conform(table, schema)
 
     def records(self, uri: str, encoding_format: str, compression: str | None) -> Iterator[dict]:
         """The file's records as a RECORD message holds them (datetimes and dates as ISO text),
@@ -87,7 +89,9 @@ class BatchFileReader:
         Read as bytes, a line at a time with ``readline(limit)``: iterating a text file would
         hold a line without end (``/dev/zero``, a gzip bomb) whole before its first check."""
         if compression not in (None, "none", "gzip"):
-            raise self._error(uri, f"cannot be read: compression {compression!r} is not supported")
+            raise self._error(
+                uri, f"cannot be read: compression {show(compression)} is not supported"
+            )
         line_number = 0
         with self._open(uri) as raw:
             stream: BinaryIO | gzip.GzipFile = (
@@ -105,7 +109,7 @@ class BatchFileReader:
                 total += len(line)
                 if total > self.max_file_bytes:
                     raise self._too_big(uri)
-                if len(line.rstrip(b"\n")) > self.max_line_bytes:
+                if len(line.removesuffix(b"\n")) > self.max_line_bytes:
                     raise self._error(
                         f"{uri} line {line_number}",
                         f"cannot be read: longer than {self.max_line_bytes} bytes",
@@ -203,13 +207,13 @@ class BatchFileReader:
                     f"{self._where()}: BATCH file {uri}: key property '{key}' is null in {nulls} row(s)"
                 )
 
-    def _conform(self, table: pa.Table) -> pa.Table:
+    def _conform(self, table: pa.Table, schema: pa.Schema) -> pa.Table:
         """Columns of the stream's Arrow schema, cast from whatever the batch file holds.
 
         A failed cast is named by column and types; Arrow's message is not shown, as it quotes
         the value that did not convert (a BATCH file may hold anything)."""
         columns = []
-        for target in self.schema.arrow:
+        for target in schema:
             if target.name not in table.column_names:
                 columns.append(pa.nulls(table.num_rows, type=target.type))
                 continue
@@ -224,7 +228,7 @@ class BatchFileReader:
                         f"{self._where()}: BATCH column '{target.name}' of type {column.type} cannot become {target.type}: a value does not convert ({type(error).__name__})"
                     ) from None
             columns.append(column)
-        return pa.Table.from_arrays(columns, schema=self.schema.arrow)
+        return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _gzip_problem(error: BaseException) -> str:
