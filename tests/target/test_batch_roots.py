@@ -77,6 +77,9 @@ def _run_bounded(tmp_path: Path, config: dict, stdin: str, timeout: float = 60) 
         timeout=timeout,
         check=False,
         preexec_fn=limit,  # the test process starts no threads of its own
+        # Address space reserved per thread (malloc arenas, Arrow's pool sized by the cores)
+        # would otherwise grow with the machine and could hit the cap before any reading.
+        env={**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "2"},
     )
     return TargetRun(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
 
