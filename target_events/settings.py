@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from .batch_roots import default_batch_roots, parse_batch_roots
 from .config_checks import (
     clean_endpoint_url,
     fail,
@@ -61,6 +62,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("full_refresh_streams", th.ArrayType(th.StringType), default=[], title="Full refresh streams", description="format delta: streams whose table this run replaces (one overwrite commit at the end) instead of merging into; an ACTIVATE_VERSION message does the same for its stream."),
     th.Property("lake_compact_after_files", th.IntegerType, default=16, title="Lake compact after files", description="format delta: compact (optimize) a table after a run once it holds this many small files."),
     th.Property("lake_vacuum_retention_hours", th.NumberType, default=24, title="Lake vacuum retention hours", description="format delta: data files no longer in the table are deleted after this many hours (and log entries kept as long); at least 1, so no reader's or concurrent writer's snapshot loses its files."),
+    th.Property("batch_roots", th.ArrayType(th.StringType), title="BATCH roots", description="Directories (local paths or file:// URIs) whose files BATCH messages may make the target read; a file resolving elsewhere (symlinks followed), a FIFO, a device or a file with other hard links is refused. Unset: the system temp directories (TMPDIR, /tmp, /var/tmp); set it to the tap's batch_config.storage.root to narrow it, [] to refuse every BATCH file."),
     th.Property("s3_endpoint_url", th.StringType, title="S3 endpoint URL", description="Endpoint of an S3-compatible store (MinIO, moto); https required except for loopback."),
     th.Property("aws_region", th.StringType, title="AWS region", description="Region of the bucket."),
     th.Property("aws_access_key_id", th.StringType, title="AWS access key id", description="Access key id (else the default credential chain or aws_profile)."),
@@ -105,6 +107,8 @@ class Settings:
     full_refresh_streams: tuple[str, ...] = ()
     lake_compact_after_files: int = 16
     lake_vacuum_retention_hours: float = 24.0
+    # Where BATCH files may be read from (target_events/batch_roots.py says why these defaults).
+    batch_roots: tuple[str, ...] = field(default_factory=default_batch_roots)
 
     @property
     def is_s3(self) -> bool:
@@ -213,6 +217,7 @@ class Settings:
             full_refresh_streams=tuple(text("full_refresh_streams", s) for s in get("full_refresh_streams") or ()),  # type: ignore[attr-defined]
             lake_compact_after_files=integer("lake_compact_after_files", get("lake_compact_after_files"), 2, 1_000_000),
             lake_vacuum_retention_hours=vacuum_retention(get("lake_vacuum_retention_hours")),
+            batch_roots=parse_batch_roots(config.get("batch_roots")),
         )  # fmt: skip
 
 

@@ -101,6 +101,8 @@ class EventsSink(BatchSink):
             self.stream_schema,
             keys,
             min(CHUNK_ROWS * 10, self.settings.max_batch_rows),
+            roots=self.settings.batch_roots,
+            input_line=self.ledger.input_line,
         )
 
     # -- sizing --

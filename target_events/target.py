@@ -191,7 +191,14 @@ class TargetEvents(Target):
             raise InputError(
                 f"stream '{stream}': BATCH encoding {encoding.format!r} is not supported"
             )
-        reader = BatchFileReader(stream, None, (), CHUNK_ROWS)
+        reader = BatchFileReader(
+            stream,
+            None,
+            (),
+            CHUNK_ROWS,
+            roots=self.settings.batch_roots,
+            input_line=self.ledger.input_line,
+        )
         for uri in message_dict["manifest"]:
             for record in reader.records(uri, encoding.format, encoding.compression):
                 self._process_record_message({"type": "RECORD", "stream": stream, "record": record})

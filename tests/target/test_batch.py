@@ -94,8 +94,10 @@ def test_given_a_batch_column_that_cannot_take_the_schema_type_then_one_line_nam
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith(
-        "target-events: stream 'hist': BATCH column 'n' of type string cannot become int64: "
+        "target-events: stream 'hist', input line 2: BATCH column 'n' of type string cannot become"
+        " int64: a value does not convert (ArrowInvalid)"
     ), last
+    assert "not a number" not in run.stderr, "the value is data of the file: not quoted"
     assert "Traceback" not in run.stderr
 
 
@@ -116,16 +118,20 @@ def _write_bad_batch_file(tmp_path: Path, kind: str) -> tuple[Path, dict]:
 
 
 @pytest.mark.parametrize(
-    ("kind", "names"),
+    ("kind", "names", "problem"),
     [
-        ("missing parquet", "gone.parquet"),
-        ("corrupt parquet", "corrupt.parquet"),
-        ("jsonl line 2 not json", "bad.jsonl line 2"),
-        ("gzip that is not", "plain.jsonl"),
+        ("missing parquet", "gone.parquet", "No such file or directory"),
+        ("corrupt parquet", "corrupt.parquet", "not a readable Parquet file (ArrowInvalid)"),
+        (
+            "jsonl line 2 not json",
+            "bad.jsonl line 2",
+            "not a JSON object (Expecting value at character 19)",
+        ),
+        ("gzip that is not", "plain.jsonl", "not a gzip file"),
     ],
 )
 def test_given_an_unreadable_batch_file_then_one_line_names_the_file_and_no_later_state(
-    tmp_path: Path, kind: str, names: str
+    tmp_path: Path, kind: str, names: str, problem: str
 ) -> None:
     path, encoding = _write_bad_batch_file(tmp_path, kind)
     lines = singer_lines(
@@ -140,8 +146,10 @@ def test_given_an_unreadable_batch_file_then_one_line_names_the_file_and_no_late
     assert "Traceback" not in run.stderr
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith(
-        f"target-events: stream 'hist': BATCH file {tmp_path.as_uri()}/{names} cannot be read: "
+        f"target-events: stream 'hist', input line 4: BATCH file {tmp_path.as_uri()}/{names}"
+        f" cannot be read: {problem}"
     ), last
+    assert last.endswith(problem), last
     assert {"at": "after"} not in run.states
     written = pa.concat_tables(
         [pq.read_table(f) for f in (tmp_path / "out" / "hist").glob("*.parquet")]

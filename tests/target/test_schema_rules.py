@@ -221,8 +221,11 @@ def test_given_a_batch_parquet_file_without_keys_then_it_is_refused_in_one_line(
         "manifest": [batch.as_uri()],
     }
     last, out = _kept_before(tmp_path, [_schema(), message])
-    assert last == f"target-events: stream 's': BATCH file {batch.as_uri()} {expected}".replace(
-        f"{batch.as_uri()} key", f"{batch.as_uri()}: key"
+    assert (
+        last
+        == f"target-events: stream 's', input line 6: BATCH file {batch.as_uri()} {expected}".replace(
+            f"{batch.as_uri()} key", f"{batch.as_uri()}: key"
+        )
     )
     assert not (out / "s").exists()
     assert json.dumps(last).count("\\n") == 0

@@ -80,6 +80,16 @@ HOSTILE = {
     "s3_part_size_mb": [0, 4, 10**30, 6000],
     "lake_compact_after_files": [0, 1, -3, 10**30],
     "lake_vacuum_retention_hours": [-1, 10**400],
+    "batch_roots": [
+        ["relative/batches"],
+        ["~nosuchuser/batches"],
+        ["s3://lake/batches"],
+        ["file://evil.example.com/batches"],
+        ["file:///tmp/batches?x=1"],
+        ["/tmp/a\x00b"],
+        ["ftp://127.0.0.1/batches"],
+        [""],
+    ],
 }
 S3_SETTINGS = {"s3_endpoint_url", "aws_region", "aws_access_key_id", "aws_profile"}
 
