@@ -62,12 +62,16 @@ test-busy: lint system-tools $(AIRBYTE_VENV)/.stamp
 	@hogs=""; for i in $$(seq $$(nproc)); do nice -n 5 sh -c 'while :; do :; done' & hogs="$$hogs $$!"; done; \
 	$(PYTEST); status=$$?; kill $$hogs; exit $$status
 
-# The hostile-input sweep (tests/reliability/test_input_sweep.py) at size: every entry point and
-# input file fed SOAK_EXAMPLES fresh random broken documents each (CI runs 3, derandomized).
+# The generated tests at size, with fresh random inputs: the hostile-input sweep
+# (tests/reliability/test_input_sweep.py; every entry point and input file fed SOAK_EXAMPLES broken
+# documents each, CI runs 3) and the lake's message-order property test
+# (tests/target/test_lake_orders.py; SOAK_ORDER_EXAMPLES generated Singer streams, CI runs fewer).
 SOAK_EXAMPLES ?= 200
+SOAK_ORDER_EXAMPLES ?= 2000
 soak: $(STAMP)
-	SWEEP_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest -q -n 2 --timeout 0 \
-		tests/reliability/test_input_sweep.py
+	SWEEP_EXAMPLES=$(SOAK_EXAMPLES) LAKE_ORDER_EXAMPLES=$(SOAK_ORDER_EXAMPLES) \
+		$(BIN)/python -m pytest -q -n 2 --timeout 0 \
+		tests/reliability/test_input_sweep.py tests/target/test_lake_orders.py
 
 demo: $(STAMP)
 	@echo "== meltano install (local plugins, pip_url -e .)"

@@ -112,8 +112,9 @@ def _tokenize(object_name: str, text: str) -> list[_Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            if text[position].isdigit() or text[position].isspace():
-                kind = "digit" if text[position].isdigit() else "space"
+            char = text[position]
+            if not char.isascii() and (char.isdigit() or char.isspace()):
+                kind = "digit" if char.isdigit() else "space"
                 raise FilterError(
                     object_name,
                     f"non-ASCII {kind} {text[position]!r} (U+{ord(text[position]):04X}) at column "

@@ -6,7 +6,9 @@ tap's rendered condition and the synthetic org's SOQL engine are both under test
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,6 +36,10 @@ def _selected(org: SandboxOrg) -> dict[str, str]:
             )
         )
     }
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _summary_path(stderr: str) -> str:
@@ -68,12 +74,18 @@ def test_given_an_opportunity_filter_when_synced_twice_then_exactly_the_selected
         assert f"Opportunity: {len(expected)} rows to read" in first.stderr  # the COUNT is filtered
 
     bookmark = first.last_state["bookmarks"]["Opportunity"]["replication_key_value"]
-    # The advance is random (seeded by the clock): ~1 in 40 moves only rows the filter rejects.
-    # A move can close an opportunity, and a small org runs out of open ones: stop then.
+    # The advance is random (seeded by its moment): ~1 in 40 moves only rows the filter rejects,
+    # so a few moments are tried. Each is after the bookmark (a loaded machine can finish the
+    # first run within the second the org's newest row was stamped), and in the past when the
+    # second run starts, so the tap's end bound covers it.
+    after = dt.datetime.fromisoformat(bookmark.replace("Z", "+00:00"))
     for attempt in range(5):
-        moved = small_org.advance(opportunities=5)
+        moment = max(after + dt.timedelta(seconds=1 + attempt), _now() - dt.timedelta(seconds=2))
+        while _now() < moment + dt.timedelta(seconds=2):
+            time.sleep(0.1)
+        moved = small_org.advance(opportunities=5, at=moment)
         assert moved or attempt, "the org moved no opportunity"
-        if not moved or any(v > bookmark for v in _selected(small_org).values()):
+        if any(v > bookmark for v in _selected(small_org).values()):
             break
     second = run_tap(tmp_path, config, state=first.last_state)
     assert second.returncode == 0, second.stderr

@@ -232,7 +232,7 @@ def test_given_a_config_file_that_is_not_a_json_object_then_one_line_says_so(
     assert exited.value.code == 1
     errors = _one_error_line(err)
     assert len(errors) == 1, err
-    assert errors[0].startswith("target-events: the config file is not "), errors[0]
+    assert errors[0].startswith(f"target-events: the config file {path} is not "), errors[0]
     assert "Traceback" not in err
 
 
