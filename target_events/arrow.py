@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from .checks import InvalidRecord, compile_checks
-from .json_schema import _is_closed_object, _precision, _scale, json_text, non_null_kinds
+from .json_schema import _is_closed_object, decimal_digits, json_text, non_null_kinds
 
 __all__ = ["TIMESTAMP", "InvalidRecord", "StreamSchema", "arrow_type", "column_from_values"]
 
@@ -42,11 +42,8 @@ def arrow_type(schema: dict) -> pa.DataType:
     if kind == "integer":
         return pa.int64()
     if kind == "number":
-        scale = _scale(schema)
-        if scale is not None:
-            precision = _precision(schema, scale)
-            return pa.decimal128(max(precision, scale + 1), scale)
-        return pa.float64()
+        digits = decimal_digits(schema)
+        return pa.float64() if digits is None else pa.decimal128(*digits)
     if kind == "boolean":
         return pa.bool_()
     if kind == "object":

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from .json_schema import (
     _is_closed_object,
     _numbers_as_floats,
-    _precision,
-    _scale,
     _types,
+    decimal_digits,
     non_null_kinds,
 )
 
@@ -83,10 +82,10 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
     if kind == "integer":
         return _integer_problem
     if kind == "number":
-        scale = _scale(schema)
-        if scale is not None:  # stored as decimal128(precision, scale), as arrow_type says
-            precision = max(_precision(schema, scale), scale + 1)
-            return lambda v: _decimal_problem(v, precision, scale)
+        digits = decimal_digits(schema)
+        if digits is not None:  # stored as decimal128(precision, scale), as arrow_type says
+            precision, scale = digits
+            return lambda v: decimal_problem(v, precision, scale)
         return lambda v: (
             None
             if isinstance(v, (int, float, decimal.Decimal))
@@ -153,7 +152,7 @@ def _real_date(text: str) -> bool:
     return True
 
 
-def _decimal_problem(value: object, precision: int, scale: int) -> str | None:
+def decimal_problem(value: object, precision: int, scale: int) -> str | None:
     """None when the number is exact in decimal(precision, scale); rounding it would change it."""
     if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
         return "expects a number"

@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from .arrow import TIMESTAMP
-from .checks import DATE_PATTERN, DATETIME_PATTERN, _decimal_problem
+from .checks import DATE_PATTERN, DATETIME_PATTERN, decimal_problem
+from .decimal_guard import DecimalGuard, wide_decimal
 from .errors import InputError
 from .json_schema import json_text, non_null_kinds
 
@@ -109,16 +110,16 @@ def _plan(spec: dict, target: pa.DataType) -> _Plan | None:
     if target in (TIMESTAMP, pa.date32()):
         return _Plan(target, pa.string())
     if pa.types.is_decimal(target) and kind == "number":
-        # Arrow reads the number's text exactly and refuses more digits than the scale holds,
-        # but also takes a string of digits: the msgspec pass checks these are JSON numbers.
-        return _Plan(target, target, kind="number")
+        # Read wide, then cast (see ``DecimalGuard``): every value that fits the column reads
+        # exactly, trailing zeros and all (a real org's 100.0 in a percent(3, 0)).
+        return _Plan(target, wide_decimal(target), kind="number")
     if _SCALARS.get(kind) == target:
         return _Plan(target, target)
     return None
 
 
 def _needs_python(plan: _Plan) -> bool:
-    """JSON text or a decimal: values the msgspec pass reads or checks."""
+    """JSON text, or a decimal (inside a list no key names it for ``DecimalGuard``)."""
     return (
         plan.read is None
         or plan.kind == "number"
@@ -127,15 +128,17 @@ def _needs_python(plan: _Plan) -> bool:
     )
 
 
-def _python_paths(plans: Sequence[tuple[str, _Plan]], prefix: tuple[str, ...] = ()) -> list:
-    """(path, plan) of every JSON-text or decimal value, through structs."""
+def _python_paths(
+    plans: Sequence[tuple[str, _Plan]], prefix: tuple[str, ...] = (), *, numbers: bool = False
+) -> list:
+    """(path, plan) of every JSON-text value (and decimal, with ``numbers``), through structs."""
     found: list = []
     for name, plan in plans:
         path = (*prefix, name)
-        if plan.read is None or plan.kind == "number":
+        if plan.read is None or (numbers and plan.kind == "number"):
             found.append((path, plan))
         else:
-            found.extend(_python_paths(plan.children, path))
+            found.extend(_python_paths(plan.children, path, numbers=numbers))
     return found
 
 
@@ -158,8 +161,13 @@ class ChunkConverter:
         self.on_unknown = on_unknown or (lambda names: None)
         self._known = frozenset(arrow.names)
         self._plans = plans
-        self._python_paths = _python_paths(plans)
-        self._json_text = any(plan.read is None for _, plan in self._python_paths)
+        self._json_paths = _python_paths(plans)
+        self._json_text = bool(self._json_paths)
+        # The per-value pass, for a chunk the guard is unsure of (decimals checked one by one).
+        self._careful_paths = _python_paths(plans, numbers=True)
+        self._guard = DecimalGuard.for_columns(
+            (path[-1], plan.target) for path, plan in self._careful_paths if plan.kind == "number"
+        )
         unexpected = "ignore" if self._json_text else "infer"
         read_as = pa.schema([pa.field(n, p.read) for n, p in plans if p.read is not None])
         self._parse = pa_json.ParseOptions(
@@ -193,12 +201,19 @@ class ChunkConverter:
             plans.append((field.name, plan))
         return cls(arrow, plans, keys, on_unknown)
 
+    def _paths_for(self, data: bytes) -> list:
+        """What the msgspec pass must look at in this chunk: the JSON-text values, and the
+        decimals too when the guard cannot vouch for them in bulk."""
+        return self._careful_paths if self._guard.unsure(data) else self._json_paths
+
     def convert(self, raws: Sequence[bytes]) -> pa.Table | None:
         """A chunk of raw ``record`` objects."""
-        table = _read(b"\n".join(raws), self._parse)
+        data = b"\n".join(raws)
+        table = _read(data, self._parse)
         if table is None or table.num_rows != len(raws):
             return None
-        json_values = self._json_values(raws) if self._python_paths else {}
+        paths = self._paths_for(data)
+        json_values = self._json_values(raws, paths) if paths else {}
         return None if json_values is None else self._typed(table, json_values)
 
     def convert_messages(self, lines: bytes, count: int) -> pa.Table | None:
@@ -211,18 +226,22 @@ class ChunkConverter:
             return None  # a line without its record object: the per-line path names it
         read = pa.Table.from_arrays(records.flatten(), names=[f.name for f in records.type])
         json_values: dict | None = {}
-        if self._python_paths:
+        paths = self._paths_for(lines)
+        if paths:
             try:
                 raws = [envelope_decoder.decode(line).record for line in lines.splitlines()]
             except msgspec.DecodeError:
                 return None
-            json_values = self._json_values(raws)
+            json_values = self._json_values(raws, paths)
         return None if json_values is None else self._typed(read, json_values)
 
-    def _json_values(self, raws: Sequence[bytes]) -> dict[tuple[str, ...], pa.Array] | None:
-        """The JSON-text values of every record, as the per-record path stores them."""
+    def _json_values(
+        self, raws: Sequence[bytes], paths: list
+    ) -> dict[tuple[str, ...], pa.Array] | None:
+        """The JSON-text values of every record, as the per-record path stores them; decimals
+        among ``paths`` are checked value by value."""
         columns: dict[tuple[str, ...], list] = {
-            path: [] for path, plan in self._python_paths if plan.read is None
+            path: [] for path, plan in paths if plan.read is None
         }
         unknown: set[str] = set()
         for raw in raws:
@@ -232,7 +251,7 @@ class ChunkConverter:
                 return None
             if self._json_text and isinstance(record, dict) and not self._known.issuperset(record):
                 unknown.update(name for name in record if name not in self._known)
-            for path, plan in self._python_paths:
+            for path, plan in paths:
                 value: Any = record
                 for name in path:
                     value = value.get(name) if isinstance(value, dict) else None
@@ -242,7 +261,7 @@ class ChunkConverter:
                         or (type(value) is decimal.Decimal and not math.isfinite(value))
                         # Arrow's reader rounds an exponent form (2.2e-311) to the scale where
                         # the check refuses it: the check's own rule decides, value by value.
-                        or _decimal_problem(value, plan.target.precision, plan.target.scale)
+                        or decimal_problem(value, plan.target.precision, plan.target.scale)
                     ):
                         return None  # a string of digits, say: the per-record check words it
                 elif value is None or (isinstance(value, str) and not plan.kind):
@@ -312,6 +331,11 @@ def _typed_array(
             return array.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
             return None  # e.g. no zone: the per-record path reads it as UTC
+    if pa.types.is_decimal(target) and array.type != target:
+        try:
+            return array.cast(target)  # safe: refuses a digit past the scale or the precision
+        except (pa.ArrowInvalid, OverflowError):
+            return None  # the per-record check words it
     if target == pa.float64() and pc.any(pc.invert(pc.is_finite(array))).as_py():
         return None  # a 400-digit integer reads as infinity; the check refuses it
     return array

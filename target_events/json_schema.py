@@ -62,6 +62,15 @@ def _precision(schema: dict, scale: int) -> int:
     return 38 if digits is None else min(38, digits + scale)
 
 
+def decimal_digits(schema: dict) -> tuple[int, int] | None:
+    """(precision, scale) of the decimal128 a number property is stored as; None for a double
+    (no scale stated, or one decimal128 cannot hold: 38 digits at most)."""
+    scale = _scale(schema)
+    if scale is None or not 0 <= scale < 38:
+        return None
+    return min(38, max(_precision(schema, scale), scale + 1)), scale
+
+
 def _is_closed_object(schema: dict) -> bool:
     return bool(schema.get("properties")) and schema.get("additionalProperties") in (None, False)
 

@@ -1,8 +1,8 @@
 """Arrow arrays as arrays of JSON text, byte-equal to what the org's msgspec encoder writes.
 
 Pure helpers for ``rest_json``: each turns a column into one JSON fragment per value (``null`` for
-a null) with Arrow kernels, and hands the few values whose text Arrow would write differently
-(doubles: Arrow writes ``1`` where the encoder writes ``1.0``) to the encoder itself.
+a null) with Arrow kernels; numbers are written as Salesforce writes them (``java_double``), which
+the reference path writes too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .java_double import java_double_fragments
 
 # The encoder the handler writes every JSON answer with (Decimals as exact JSON numbers).
 ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -76,14 +78,6 @@ def concatenated(array: pa.Array) -> bytes:
     return bytes(memoryview(data)[positions[array.offset] : positions[array.offset + len(array)]])
 
 
-def encoded_fragments(array: pa.Array) -> pa.Array:
-    """Each value as the encoder writes it, for types whose text has no comma (numbers)."""
-    if len(array) == 0:
-        return pa.array([], pa.string())
-    text = ENCODER.encode(array.to_pylist()).decode()
-    return pa.array(text[1:-1].split(","), pa.string())
-
-
 def json_fragments(array: pa.Array) -> pa.Array:
     """Any supported column as JSON fragments; raises ``UnsupportedType`` otherwise."""
     kind = array.type
@@ -93,11 +87,8 @@ def json_fragments(array: pa.Array) -> pa.Array:
         return pc.fill_null(pc.if_else(array, "true", "false"), "null")
     if pa.types.is_integer(kind):
         return pc.fill_null(array.cast(pa.string()), "null")
-    if pa.types.is_floating(kind):
-        return encoded_fragments(array)
-    if pa.types.is_decimal(kind):
-        # Arrow writes a decimal as ``str(Decimal)`` does, exponent form (``5E-7``) included.
-        return pc.fill_null(array.cast(pa.string()), "null")
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return java_double_fragments(array)  # 8400.0, 1.4412E7: as a real org writes them
     if pa.types.is_struct(kind):
         return _struct_fragments(array)
     raise UnsupportedType(str(kind))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import decimal
 import io
 
+import msgspec
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from ..metadata import COMPOUND_TYPES
 from .datetimes import format_datetimes
 from .engine import Column, QueryResult
+from .java_double import java_double_text
 
 CSV_DATETIME_SUFFIX = "Z"  # Bulk 2.0: 2024-01-15T10:30:00.000Z
 REST_DATETIME_SUFFIX = "+0000"  # REST: 2024-01-15T10:30:00.000+0000
@@ -28,7 +31,20 @@ def _rest_values(column: Column, array: pa.Array, data_types: list | None, base:
         return [_typed_any(v, t) for v, t in zip(values, data_types, strict=True)]
     if spec.type == "int":
         return [None if v is None else int(v) for v in values]
+    if pa.types.is_decimal(array.type) or pa.types.is_floating(array.type):
+        return [salesforce_number(v) for v in values]
+    if pa.types.is_struct(array.type):  # address, location: their latitude/longitude doubles
+        return [
+            None if v is None else {k: salesforce_number(x) for k, x in v.items()} for v in values
+        ]
     return values
+
+
+def salesforce_number(value: object) -> object:
+    """A currency, percent or double value as Salesforce's JSON writes it (``java_double``)."""
+    if isinstance(value, (float, decimal.Decimal)):
+        return msgspec.Raw(java_double_text(float(value)).encode())
+    return value
 
 
 def _typed_any(value: str | None, data_type: str | None) -> object:
@@ -36,7 +52,7 @@ def _typed_any(value: str | None, data_type: str | None) -> object:
     if value is None:
         return None
     if data_type in ("Currency", "Double", "Percent"):
-        return float(value)
+        return salesforce_number(float(value))
     if data_type == "Boolean":
         return value == "true"
     return value

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from .datetimes import datetime_parts, format_datetimes
 from .engine import Column, QueryResult
+from .java_double import java_double_text
 from .json_values import (
     ENCODER,
     UnsupportedType,
@@ -155,7 +156,7 @@ def _typed_any(values: pa.Array, data_types: pa.Array) -> pa.Array:
     if pc.any(numeric).as_py():
         texts = pc.filter(values, numeric).to_pylist()
         try:
-            rendered = [ENCODER.encode(float(text)).decode() for text in texts]
+            rendered = [java_double_text(float(text)) for text in texts]
         except ValueError as error:  # not a number: the reference fails on it as it always did
             raise Decline from error
         fragments = pc.replace_with_mask(fragments, numeric, pa.array(rendered, pa.string()))

@@ -59,9 +59,23 @@ def format_datetime(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _exact_decimal(value: t.Any) -> decimal.Decimal:
-    """A REST number as a Decimal: already one when the JSON had a fraction (read exactly)."""
-    return value if type(value) is decimal.Decimal else decimal.Decimal(value)
+def _exact_decimal(value: t.Any, quantum: decimal.Decimal) -> decimal.Decimal:
+    """A REST number as a Decimal at the field's scale, as a Bulk page types it.
+
+    A real org writes currency and percent values as Java prints a double (``8400.0``, ``1.5E7``),
+    not at the field's scale (``8400.00``): without this the same record would differ by API
+    (decision events' metadata text did). A value the scale cannot hold exactly is kept as sent,
+    never rounded.
+    """
+    number = value if type(value) is decimal.Decimal else decimal.Decimal(value)
+    try:
+        return number.quantize(quantum, context=_EXACT)
+    except decimal.DecimalException:  # Inexact (a digit past the scale), or too many digits
+        return number
+
+
+# Quantizing must neither round nor lose digits: both raise instead.
+_EXACT = decimal.Context(prec=38, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
 def _any_text(value: object) -> str | None:
@@ -98,7 +112,10 @@ class RecordShaper:
             *((f, _any_text) for f in self._any),
             *((f, int) for f in self._ints),
             *((f, float) for f in self._floats),
-            *((f, _exact_decimal) for f in self._decimals),
+            *(
+                (f, functools.partial(_exact_decimal, quantum=decimal.Decimal(1).scaleb(-k.scale)))
+                for f, k in self._decimals.items()
+            ),
         ]
         self.compounds = [
             (field.name, parts)

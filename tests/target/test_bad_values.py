@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from target_events.checks import _decimal_problem, is_datetime
+from target_events.checks import decimal_problem, is_datetime
 from tests.helpers import run_target, singer_lines
 
 PROPERTIES = {
@@ -158,4 +158,4 @@ def test_given_date_times_then_only_real_days_and_times_pass(value: object, vali
     [(999.99, True), (-999.99, True), (1.5, True), (0.0, True), (1000, False), (0.001, False)],
 )
 def test_given_decimals_then_precision_and_scale_decide(value: float, fits: bool) -> None:
-    assert (_decimal_problem(value, 5, 2) is None) is fits
+    assert (decimal_problem(value, 5, 2) is None) is fits

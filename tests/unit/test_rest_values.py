@@ -50,7 +50,7 @@ D = decimal.Decimal
                 "Amount__c": 7,
                 "Owner": None,
             },
-            ["a02", "2024-01-15T09:30:00.000Z", "true", 4, 2.0, D(7), None],
+            ["a02", "2024-01-15T09:30:00.000Z", "true", 4, 2.0, D("7.00"), None],  # at the scale
         ),
         (  # fields the answer left out, nulls, an already canonical datetime
             {"Id": "a03", "SystemModstamp": "2024-01-15T10:30:00.000Z", "Value__c": None},
