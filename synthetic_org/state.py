@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import threading
 from http.server import ThreadingHTTPServer
-from typing import cast
+from typing import TypedDict, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +34,18 @@ from .soql.engine import Engine
 from .soql.parser import parse
 
 DAILY_API_LIMIT = 15_000
+
+
+class LoginSettings(TypedDict):
+    """Tap settings that log in to a sandbox org with the password flow."""
+
+    auth_flow: str
+    domain: str
+    username: str
+    password: str
+    security_token: str
+    client_id: str
+    client_secret: str
 
 
 class SandboxOrg:
@@ -142,7 +154,7 @@ class SandboxOrg:
         host, port = cast("tuple[str, int]", self._server.server_address[:2])
         return f"http://{host}:{port}"
 
-    def login_settings(self) -> dict[str, str]:
+    def login_settings(self) -> LoginSettings:
         """Tap settings that log in to this org with the password flow."""
         creds = self.credentials
         return {
