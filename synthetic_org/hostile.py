@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import gzip
 import time
-from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .handler import Handler
 
 _MEMBER_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -28,14 +31,14 @@ def gzip_bomb(inflated: int) -> bytes:
 
 
 def send(
-    handler: BaseHTTPRequestHandler,
+    handler: Handler,
     kind: str,
     status: int,
     body: bytes,
     headers: dict[str, str],
 ) -> None:
     """Answer ``status`` with ``headers`` and the hostile body ``kind`` instead of ``body``."""
-    faults = handler.org.faults  # type: ignore[attr-defined]
+    faults = handler.org.faults
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)

@@ -131,19 +131,22 @@ class RestApi:
         limit = self.faults.query_timeout_days
         if not limit:
             return
-        lower, upper = None, dt.datetime.now(dt.timezone.utc)
+        lower: dt.datetime | None = None
+        upper = dt.datetime.now(dt.timezone.utc)
         conditions = (
             query.where.operands
             if isinstance(query.where, BoolOp) and query.where.op == "AND"
             else [query.where]
         )
         for condition in conditions:
-            if isinstance(condition, Comparison) and condition.literal.kind == "datetime":
-                value = condition.literal.value
+            # A "datetime" literal's value is the parsed dt.datetime.
+            if isinstance(condition, Comparison) and isinstance(
+                value := condition.literal.value, dt.datetime
+            ):
                 if condition.op in (">", ">="):
-                    lower = value if lower is None else max(lower, value)  # type: ignore[type-var]
+                    lower = value if lower is None else max(lower, value)
                 elif condition.op in ("<", "<="):
-                    upper = min(upper, value)  # type: ignore[type-var]
+                    upper = min(upper, value)
         if query.is_count:
             return
         if lower is None:
@@ -151,7 +154,7 @@ class RestApi:
             spec = self.find_object(query.object_name)
             if spec is None or self.data.table(spec.name).num_rows < QUERY_TIMEOUT_MIN_ROWS:
                 return
-        if lower is None or (upper - lower).total_seconds() > limit * 86_400:  # type: ignore[operator]
+        if lower is None or (upper - lower).total_seconds() > limit * 86_400:
             self.faults.record("QUERY_TIMEOUT")
             raise SalesforceError(
                 400, "QUERY_TIMEOUT", "Your query request was running for too long."

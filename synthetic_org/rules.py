@@ -31,16 +31,16 @@ def _check_big_object(spec: ObjectSpec, query: Query, index: tuple[str, ...]) ->
     aggregates."""
     if query.is_count:
         raise SoqlError("MALFORMED_QUERY", f"Aggregate queries are not supported on {spec.name}")
-    terms = _conjuncts(query.where)
-    names = []
-    for term in terms:
+    terms: list[Comparison | InList] = []
+    for term in _conjuncts(query.where):
         if isinstance(term, (BoolOp, Not)) or (isinstance(term, InList) and term.negated):
             raise SoqlError("MALFORMED_QUERY", f"{spec.name}: unsupported filter operator")
         if isinstance(term, Comparison) and term.op in ("!=", "LIKE"):
             raise SoqlError(
                 "MALFORMED_QUERY", f"{spec.name}: unsupported filter operator {term.op}"
             )
-        names.append(term.field.text.lower())  # type: ignore[union-attr]
+        terms.append(term)
+    names = [term.field.text.lower() for term in terms]
     wanted = [name.lower() for name in index[: len(set(names))]]
     if sorted(set(names)) != sorted(wanted) or not names:
         raise SoqlError(
@@ -49,7 +49,7 @@ def _check_big_object(spec: ObjectSpec, query: Query, index: tuple[str, ...]) ->
         )
     last = wanted[-1]
     for term in terms:
-        field = term.field.text.lower()  # type: ignore[union-attr]
+        field = term.field.text.lower()
         if field != last and not (isinstance(term, Comparison) and term.op == "="):
             raise SoqlError(
                 "INVALID_QUERY_FILTER_OPERATOR",
@@ -74,7 +74,7 @@ def _check_setup_entity(spec: ObjectSpec, query: Query, required: tuple[str, ...
             raise SoqlError("MALFORMED_QUERY", "Disjunctions not supported")
         if isinstance(node, (Not, InList)) or (isinstance(node, Comparison) and node.op != "="):
             raise SoqlError("MALFORMED_QUERY", "Only equals comparisons permitted")
-        equalities.append(node)  # type: ignore[arg-type]
+        equalities.append(node)
     wanted = {name.lower() for name in required}
     if not any(c.field.text.lower() in wanted for c in equalities):
         raise SoqlError(

@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 import threading
 from http.server import ThreadingHTTPServer
+from typing import TypedDict, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +26,7 @@ from .errors import SalesforceError
 from .faults import Faults
 from .handler import Handler
 from .ids import make_id
-from .metadata import OBJECTS, ObjectSpec, find_object
+from .metadata import OBJECTS, OBJECTS_BY_NAME, ObjectSpec, find_object
 from .metadata import extra_objects as make_extra_objects
 from .oauth import Credentials, Sessions, generate_credentials
 from .rest import RestApi
@@ -33,6 +34,18 @@ from .soql.engine import Engine
 from .soql.parser import parse
 
 DAILY_API_LIMIT = 15_000
+
+
+class LoginSettings(TypedDict):
+    """Tap settings that log in to a sandbox org with the password flow."""
+
+    auth_flow: str
+    domain: str
+    username: str
+    password: str
+    security_token: str
+    client_id: str
+    client_secret: str
 
 
 class SandboxOrg:
@@ -71,8 +84,8 @@ class SandboxOrg:
             # Field Audit Trail on: FieldHistoryArchive becomes readable (big-object rules apply,
             # Bulk API 2.0 refuses it) and holds the org's field history.
             archive = dataclasses.replace(
-                find_object("FieldHistoryArchive"), queryable=True, bulk_supported=False
-            )  # type: ignore[type-var]
+                OBJECTS_BY_NAME["fieldhistoryarchive"], queryable=True, bulk_supported=False
+            )
             self.extras[archive.name.lower()] = archive
             self.org.replace(archive.name, archived_history(self.org))
         self.objects = (
@@ -136,10 +149,12 @@ class SandboxOrg:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "sandbox not started"
-        host, port = self._server.server_address[:2]
+        # typeshed types the address as bind() accepts it (a str or bytes host); once bound,
+        # TCPServer stores socket.getsockname(), whose AF_INET host is a str.
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])
         return f"http://{host}:{port}"
 
-    def login_settings(self) -> dict[str, str]:
+    def login_settings(self) -> LoginSettings:
         """Tap settings that log in to this org with the password flow."""
         creds = self.credentials
         return {

@@ -77,7 +77,8 @@ def check_catalog(catalog: dict) -> None:
         if not isinstance(stream, dict):
             raise _fail(where, f"expects an object, got {json_kind(stream)}")
         name = stream.get("tap_stream_id")
-        _expect(f"{where}.tap_stream_id", name, isinstance(name, str) and bool(name), "a name")
+        if not isinstance(name, str) or not name:
+            raise _fail(f"{where}.tap_stream_id", f"expects a name, got {json_kind(name)}")
         for key, (check, wanted) in _STREAM_KEYS.items():
             value = stream.get(key)
             if value is not None:

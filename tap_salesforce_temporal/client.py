@@ -13,11 +13,12 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import requests
+from typing_extensions import Unpack
 
 from .auth import Authenticator, Session
 from .baton import Baton
@@ -42,6 +43,22 @@ from .http_bounds import (
 from .settings import Settings
 
 T = TypeVar("T")
+
+
+class SendOptions(TypedDict, total=False):
+    """What ``SalesforceClient`` hands on to ``requests`` as given."""
+
+    params: Mapping[str, str | int]
+    json: Mapping[str, str]
+    stream: bool
+
+
+class RequestOptions(SendOptions, total=False):
+    """What a caller of ``SalesforceClient.call`` may pass: headers are added to the bearer's."""
+
+    headers: Mapping[str, str]
+
+
 # Whose work a call is (a stream's name): the run summary counts API calls per stream even when
 # a stream's queries are opened ahead on another thread.
 owner: contextvars.ContextVar[str] = contextvars.ContextVar("owner", default="")
@@ -135,7 +152,7 @@ class SalesforceClient:
         *,
         context: str,
         read: Callable[[requests.Response], T],
-        **kwargs: object,
+        **kwargs: Unpack[RequestOptions],
     ) -> T:
         """Send a request and ``read`` its body, retrying the whole exchange on transient failures.
 
@@ -154,9 +171,10 @@ class SalesforceClient:
         *,
         context: str,
         read: Callable[[requests.Response], T],
-        **kwargs: object,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Unpack[SendOptions],
     ) -> T:
-        extra_headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
+        extra_headers = dict(headers or {})
         streamed = bool(kwargs.get("stream"))
         logins = 0  # this call's own re-logins: a login whose token keeps being refused fails
         replaced = 0  # answers refused with a token another thread had already replaced
@@ -175,7 +193,7 @@ class SalesforceClient:
                         headers=headers,
                         timeout=self.settings.request_timeout,
                         allow_redirects=False,
-                        **kwargs,  # type: ignore[arg-type]
+                        **kwargs,
                     )
                     if streamed and response.status_code >= 400:
                         preload(response, MAX_ANSWER_BYTES)  # an error's body, for classify
@@ -266,7 +284,7 @@ class SalesforceClient:
             )
             self._sleep(delay)
 
-    def get_json(self, path: str, *, context: str, **kwargs: object) -> dict:
+    def get_json(self, path: str, *, context: str, **kwargs: Unpack[RequestOptions]) -> dict:
         return self.call("GET", path, context=context, read=json_object, **kwargs)
 
     def _count_fault(self, name: str) -> None:

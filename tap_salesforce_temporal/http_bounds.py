@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import requests
 import urllib3
@@ -114,7 +114,8 @@ class _Socket:
 
 class _DeadlineResponse(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(_Socket(sock), *args, **kwargs)  # type: ignore[arg-type]
+        # typeshed asks for a socket.socket; HTTPResponse only calls sock.makefile("rb").
+        super().__init__(cast("socket.socket", _Socket(sock)), *args, **kwargs)
 
 
 class _HTTPConnection(HTTPConnection):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from singer_sdk.batch import Batcher, lazy_chunked_generator
 from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
+from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import RecordMessage
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def alias_manifests(
 
 
 def sync_record_batches(
-    stream: StreamHooks, batch_config: BatchConfig, context: dict | None
+    stream: StreamHooks, batch_config: BatchConfig, context: Context | None
 ) -> None:
     """The SDK's BATCH sync, its files holding the RECORD messages' records: the BATCH
     messages of a chunk's files, then STATE (bookmarks are kept by the record loop)."""

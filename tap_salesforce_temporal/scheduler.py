@@ -28,6 +28,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 
 from singer_sdk import Stream
+from singer_sdk.helpers.types import Context
 
 from .errors import Cancelled
 from .runtime import Runtime
@@ -94,7 +95,7 @@ class StreamScheduler:
                     self.runtime.cancel.set()
                     return
 
-    def _sync(self, stream: Stream, context: dict | None) -> None:
+    def _sync(self, stream: Stream, context: Context | None) -> None:
         if context is None:
             try:
                 stream.sync()

@@ -11,6 +11,7 @@ import decimal
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -117,8 +118,13 @@ _JSON_TYPE_NAMES: dict[type, str] = {
 
 
 def _kind(spec: Mapping[str, object]) -> str:
-    kinds = spec.get("type")
-    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])  # type: ignore[arg-type]
+    declared = spec.get("type")  # JSON Schema: a type name or a list of them
+    if isinstance(declared, str):
+        kinds = [declared]
+    elif isinstance(declared, (list, tuple)):
+        kinds = list(declared)
+    else:
+        kinds = []
     return next((k for k in kinds if k != "null"), "string")
 
 
@@ -241,7 +247,9 @@ class Settings:
         for old, hint in RENAMED.items():
             if config.get(old) is not None:
                 raise _fail(old, hint)
-        values = {}
+        # Each value has the type its JSON Schema property declares: coerce checks that at run
+        # time, per property, so statically the values are of unknown (Any) type.
+        values: dict[str, Any] = {}
         for name, spec in CONFIG_SCHEMA["properties"].items():
             raw = config.get(name)
             values[name] = coerce(name, spec, spec.get("default") if raw is None else raw)

@@ -265,7 +265,7 @@ class TapSalesforceTemporal(TapHooks):
         raise Interrupted(signum)
 
     @override
-    def sync_all(self) -> None:
+    def sync_streams(self) -> None:
         """The SDK's sync, with up to ``max_concurrency`` streams side by side (``scheduler``)."""
         runtime = self.runtime
         streams = self.sdk_begin_sync()

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..metadata import STAGES
-from .base import FieldHistoryWriter, World
+from .base import FieldHistoryWriter
 from .columns import mint_ids
 from .opportunities import (
     CLOSED_WON,
@@ -21,9 +21,10 @@ from .opportunities import (
     advance_stage,
     snapshot,
 )
+from .org import SyntheticOrg
 
 
-def advance_opportunities(org: World, rng: random.Random, count: int, at: int) -> int:
+def advance_opportunities(org: SyntheticOrg, rng: random.Random, count: int, at: int) -> int:
     """Move up to ``count`` open opportunities one stage forward at epoch second ``at``.
 
     Appends the OpportunityFieldHistory and OpportunityHistory rows a real save writes and updates
@@ -95,7 +96,7 @@ def advance_opportunities(org: World, rng: random.Random, count: int, at: int) -
     return len(updated)
 
 
-def _ts(value: object) -> dt.datetime:
+def _ts(value: dt.datetime | int) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
-    return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)  # type: ignore[arg-type]
+    return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)

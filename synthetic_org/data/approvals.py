@@ -26,6 +26,9 @@ REJECTION_COMMENTS = (
 # One in this many approvals, the most recently submitted, still waits for its approver.
 PENDING_SHARE = 8
 
+# A ProcessInstanceStep as simulated: status, actor's user id, epoch second, comment, step node id.
+_Step = tuple[str, str, int, str | None, str | None]
+
 
 @dataclass
 class _Request:
@@ -35,7 +38,7 @@ class _Request:
     submitter: str
     target_id: str
     submitted: int
-    steps: list[tuple]
+    steps: list[_Step]
     status: str
     pending_actor: int | None
     approvers: list[int]
@@ -76,7 +79,7 @@ class Approvals:
         """A discount approval: a Started step, then one or two approver decisions."""
         instance_id = make_id("04g", len(self.requests) + 1)
         submitter = org.user_id(owner)
-        steps = [
+        steps: list[_Step] = [
             (
                 "Started",
                 submitter,

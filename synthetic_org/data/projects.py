@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import partial
 
 import pyarrow as pa
 
@@ -126,12 +128,13 @@ def simulate_wide_records(org: World, rng: random.Random) -> dict[str, pa.Table]
             roll = rng.random()
             if roll < 0.1:
                 continue  # some nulls
-            values[field.name] = {
+            draw: dict[str, Callable[[], object]] = {
                 "string": lambda: f"value {rng.randrange(1000)}",
                 "double": lambda: round(rng.uniform(0, 1000), 2),
                 "boolean": lambda: rng.random() < 0.5,
-                "date": lambda created=created: day_number(created),
-            }[field.type]()
+                "date": partial(day_number, created),
+            }
+            values[field.name] = draw[field.type]()
         builder.add(
             Id=make_id("a03", index + 1), IsDeleted=False, Name=f"W-{index + 1:05d}", CreatedDate=ms(created), CreatedById=org.user_id(org.ADMIN),
             LastModifiedDate=ms(created), LastModifiedById=org.user_id(org.ADMIN), SystemModstamp=ms(created), **values,

@@ -176,6 +176,11 @@ class ObjectSpec:
         """Case-insensitive field lookup, as SOQL resolves names."""
         return self._by_name.get(name.lower())
 
+    @property
+    def id_field(self) -> FieldSpec:
+        """The Id field every object has (KeyError if a spec were built without one)."""
+        return self._by_name["id"]
+
     def relationship(self, name: str) -> FieldSpec | None:
         """The reference field behind a relationship name (``Account`` -> ``AccountId``)."""
         lowered = name.lower()
@@ -198,10 +203,6 @@ def _label(name: str) -> str:
 
 
 # --- Builders that keep the table below readable ------------------------------------------------
-
-
-def f(name: str, type_: str, **kwargs: object) -> FieldSpec:
-    return FieldSpec(name=name, type=type_, **kwargs)  # type: ignore[arg-type]
 
 
 def ref(name: str, *targets: str, relationship: str | None = None) -> FieldSpec:

@@ -6,7 +6,7 @@ history rows costs milliseconds and the sandbox never bottlenecks the pipelines 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -34,13 +34,20 @@ _ADDRESS_PARTS = (
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The reference field a relationship path crosses and the object it points to."""
+
+    field: FieldSpec
+    target: ObjectSpec
+
+
+@dataclass(frozen=True)
 class Column:
     """One selected column: its canonical name and where its values come from."""
 
     name: str  # canonical path, e.g. "ProcessInstance.TargetObjectId"
     spec: FieldSpec
-    relationship: FieldSpec | None = None  # the reference field when the path crosses one
-    target: ObjectSpec | None = None
+    reference: Reference | None = None  # set when the path crosses a relationship
 
     @property
     def key(self) -> str:
@@ -113,7 +120,9 @@ class Engine:
         spec = target.field(ref.path[1])
         if spec is None or not spec.visible or spec.type in COMPOUND_TYPES:
             raise _no_such_column(ref.path[1], target.name)
-        return Column(f"{relationship.relationship_name}.{spec.name}", spec, relationship, target)
+        return Column(
+            f"{relationship.relationship_name}.{spec.name}", spec, Reference(relationship, target)
+        )
 
     def execute(self, query: Query, *, include_deleted: bool) -> QueryResult:
         """Run a query: its rows in a working table (rendering formats each page it serves)."""
@@ -174,22 +183,25 @@ class Engine:
         data_type = obj.field("DataType")
         if data_type is not None:  # REST types anyType history values by their DataType
             columns.append(Column(data_type.name, data_type))
-        columns.append(Column("Id", obj.field("Id")))  # type: ignore[arg-type]
+        columns.append(Column("Id", obj.id_field))
         return columns
 
-    def _working_table(self, obj: ObjectSpec, table: pa.Table, columns: object) -> pa.Table:
+    def _working_table(
+        self, obj: ObjectSpec, table: pa.Table, columns: Iterable[Column]
+    ) -> pa.Table:
         arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
-        for column in columns:  # type: ignore[attr-defined]
-            if column.relationship is None:
+        for column in columns:
+            reference = column.reference
+            if reference is None:
                 arrays[column.key] = self._own_column(obj, table, column.spec)
                 continue
-            parent = self.table_of(column.target.name)
-            child_ids = table[column.relationship.name]
+            parent = self.table_of(reference.target.name)
+            child_ids = table[reference.field.name]
             positions = pc.index_in(child_ids, value_set=parent["Id"])
-            arrays[column.key] = self._own_column(column.target, parent, column.spec).take(
+            arrays[column.key] = self._own_column(reference.target, parent, column.spec).take(
                 positions
             )
-            arrays[f"__ref__{column.relationship.relationship_name}"] = child_ids
+            arrays[f"__ref__{reference.field.relationship_name}"] = child_ids
         return pa.table(arrays) if arrays else pa.table({"Id": table["Id"]})
 
     @staticmethod
@@ -315,9 +327,10 @@ def _scalar(column: Column, literal: Literal) -> pa.Scalar:
             raise _type_error(column, "boolean", quoted=False)
         return pa.scalar(literal.value, type=pa.bool_())
     if spec.type == "int" or spec.type in NUMBER_TYPES:
-        if kind != "number":
+        # A "number" literal's value is the float the parser read.
+        if kind != "number" or not isinstance(literal.value, float):
             raise _type_error(column, "number", quoted=False)
-        return pa.scalar(float(literal.value))  # type: ignore[arg-type]
+        return pa.scalar(float(literal.value))
     if kind != "string":
         raise _type_error(column, "string", quoted=True)
     value = str(literal.value)

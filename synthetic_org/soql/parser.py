@@ -167,6 +167,13 @@ class _Parser:
             return token.keyword
         return None
 
+    def _accept_punct(self, char: str) -> bool:
+        token = self._peek()
+        if token is not None and token.text == char:
+            self.position += 1
+            return True
+        return False
+
     def _expect_keyword(self, word: str) -> None:
         token = self._next()
         if token.keyword != word:
@@ -194,8 +201,7 @@ class _Parser:
             self._expect_punct(")")
         else:
             fields.append(self._field())
-            while self._peek() is not None and self._peek().text == ",":  # type: ignore[union-attr]
-                self.position += 1
+            while self._accept_punct(","):
                 fields.append(self._field())
         self._expect_keyword("FROM")
         object_token = self._next()
@@ -206,8 +212,7 @@ class _Parser:
         if self._accept_keyword("ORDER"):
             self._expect_keyword("BY")
             order_by.append(self._order_key())
-            while self._peek() is not None and self._peek().text == ",":  # type: ignore[union-attr]
-                self.position += 1
+            while self._accept_punct(","):
                 order_by.append(self._order_key())
         limit = self._integer() if self._accept_keyword("LIMIT") else None
         offset = self._integer() if self._accept_keyword("OFFSET") else None
@@ -236,11 +241,11 @@ class _Parser:
         connector: str | None = None
         while True:
             token = self._peek()
-            word = token.keyword if token is not None else None
-            if word not in ("AND", "OR"):
+            if token is None or token.keyword not in ("AND", "OR"):
                 break
+            word = token.keyword
             if connector is not None and word != connector:
-                raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")  # type: ignore[union-attr]
+                raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
             connector = word
             self.position += 1
             operands.append(self._unary())
@@ -277,8 +282,7 @@ class _Parser:
     def _literal_list(self) -> tuple[Literal, ...]:
         self._expect_punct("(")
         literals = [self._literal()]
-        while self._peek() is not None and self._peek().text == ",":  # type: ignore[union-attr]
-            self.position += 1
+        while self._accept_punct(","):
             literals.append(self._literal())
         self._expect_punct(")")
         return tuple(literals)

@@ -73,18 +73,18 @@ def rest_records(result: QueryResult, start: int, stop: int, version: str) -> li
     for row, record_id in enumerate(ids):
         record: dict = {"attributes": {"type": obj, "url": f"{sobjects}/{obj}/{record_id}"}}
         for column, values in columns:
-            if column.relationship is None:
+            if column.reference is None:
                 record[column.name] = values[row]
                 continue
-            rel_name = column.relationship.relationship_name or ""
+            rel_name = column.reference.field.relationship_name or ""
             parent_id = page[f"__ref__{rel_name}"][row].as_py()
             if parent_id is None:
                 record[rel_name] = None
                 continue
             nested = record.get(rel_name) or {
                 "attributes": {
-                    "type": column.target.name,  # type: ignore[union-attr]
-                    "url": f"{sobjects}/{column.target.name}/{parent_id}",  # type: ignore[union-attr]
+                    "type": column.reference.target.name,
+                    "url": f"{sobjects}/{column.reference.target.name}/{parent_id}",
                 }
             }
             nested[column.spec.name] = values[row]

@@ -65,12 +65,12 @@ def _render(result: QueryResult, start: int, stop: int, version: str) -> bytes:
     for column in result.columns:
         array = page[column.key].combine_chunks()
         fragments = _fragments(column, array, data_types, f"{sobjects}/{obj}")
-        if column.relationship is None:
+        if column.reference is None:
             if column.name in members:
                 raise Decline  # a dict keeps one entry per name: leave that to the reference
             members[column.name] = fragments
             continue
-        rel_name = column.relationship.relationship_name or ""
+        rel_name = column.reference.field.relationship_name or ""
         nested = members.setdefault(rel_name, _Nested())
         if not isinstance(nested, _Nested) or any(name == column.spec.name for name, _ in nested):
             raise Decline
@@ -100,9 +100,9 @@ def _nested(
 ) -> pa.Array:
     """``{"attributes":{...},"Field":value,...}`` per row, ``null`` where the reference is empty."""
     target = next(
-        c.target.name  # type: ignore[union-attr]
+        c.reference.target.name
         for c in result.columns
-        if c.relationship is not None and c.relationship.relationship_name == rel_name
+        if c.reference is not None and c.reference.field.relationship_name == rel_name
     )
     parent_ids = json_string_body(page[f"__ref__{rel_name}"].combine_chunks())
     parts: Parts = [

@@ -128,7 +128,7 @@ class BulkQuery:
         self, job_id: str, locator: str | None, parse: Callable[[bytes], pa.Table]
     ) -> tuple[pa.Table, str | None]:
         """One result page, parsed, and the locator of the next ("null" after the last)."""
-        params: dict[str, object] = {"maxRecords": self.page_records}
+        params: dict[str, str | int] = {"maxRecords": self.page_records}
         if locator:
             params["locator"] = locator
 

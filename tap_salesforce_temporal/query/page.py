@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .values import format_datetime
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsDunderLT
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +40,11 @@ class Page:
         return len(self.rows)
 
 
-def _plain(value: object) -> object:
+def _plain(value: _T) -> _T | str:
     return format_datetime(value) if isinstance(value, dt.datetime) else value
 
 
-def _column(rows: Any, name: str) -> list | None:
+def _column(rows: Any, name: str) -> list | pa.ChunkedArray | None:
     if isinstance(rows, pa.Table):
         return None if name not in rows.column_names else rows[name]
     return [r.get(name) for r in rows]
@@ -50,7 +55,8 @@ class BookmarkTracker:
 
     def __init__(self, key: str | None) -> None:
         self.key = key
-        self._largest: object = None
+        # The largest key value of the pages so far (datetimes as their ISO text).
+        self._largest: SupportsDunderLT[Any] | None = None
 
     def after(self, page: Page) -> dict | None:
         key = self.key
@@ -75,7 +81,7 @@ class BookmarkTracker:
                 largest = _plain(max(present)) if present else None
             else:
                 largest = _plain(pc.max(column).as_py())
-            if largest is not None and (self._largest is None or largest > self._largest):
+            if largest is not None and (self._largest is None or self._largest < largest):
                 self._largest = largest
         if not page.last or self._largest is None:
             return None

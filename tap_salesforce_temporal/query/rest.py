@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import msgspec
 import requests
+from typing_extensions import Unpack
 
-from ..client import SalesforceClient, json_object
+from ..client import RequestOptions, SalesforceClient, json_object
 from ..errors import BrokenPaging
 from .soql import Select
 
@@ -116,7 +117,9 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "an object" if isinstance(value, dict) else "a number")
 
 
-def _get_exact(client: SalesforceClient, path: str, *, context: str, **kwargs: object) -> dict:
+def _get_exact(
+    client: SalesforceClient, path: str, *, context: str, **kwargs: Unpack[RequestOptions]
+) -> dict:
     """A query page with JSON fractions read as Decimals: a currency(18, 2) value has more digits
     than a float keeps. The shaper turns plain double fields back into floats."""
     return client.call(

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 
 from ..query import rest
 from ..query.soql import Select, string_literal
@@ -93,7 +94,7 @@ class FieldHistoryArchiveStream(IncrementalStream):
             if info.name in required or mask.get(("properties", info.name), True)
         ]
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict]:
         if context is None:
             return
         runtime = self.runtime

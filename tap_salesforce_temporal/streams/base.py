@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 from singer_sdk import Stream
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from ..batches import ParquetBatchWriter, open_object_encoder, parquet_batch_directory
@@ -60,7 +61,7 @@ class IncrementalStream(StreamHooks):
         super().log(message, *args, level=level, **kwargs)
 
     @override
-    def remember_bookmark(self, record: dict, context: dict | None) -> None:
+    def remember_bookmark(self, record: dict, context: Context | None) -> None:
         """Remember the latest record; the bookmark is computed only when STATE is written.
 
         Rows arrive sorted by (key, Id), so the bookmark after N records is the last record's
@@ -95,7 +96,7 @@ class IncrementalStream(StreamHooks):
         """Rows from now on come in no particular order: they do not move the bookmark."""
         self._holding = True
 
-    def release_bookmark(self, bookmark: dict | None, context: dict | None) -> None:
+    def release_bookmark(self, bookmark: dict | None, context: Context | None) -> None:
         """The unordered rows are all written: the bookmark may move to ``bookmark``."""
         self._holding = False
         if bookmark:
@@ -109,12 +110,12 @@ class IncrementalStream(StreamHooks):
             deferred.record = None
             self._increment_now(record, context)
 
-    def advance_bookmark(self, record: dict, context: dict | None) -> None:
+    def advance_bookmark(self, record: dict, context: Context | None) -> None:
         """Move the bookmark of ``context`` to ``record`` now, leaving alone the deferred one of
         another partition (its rows may sit in a batch file not announced yet)."""
         self._increment_now(record, context)
 
-    def _increment_now(self, latest_record: dict, context: dict | None) -> None:
+    def _increment_now(self, latest_record: dict, context: Context | None) -> None:
         """Never move a bookmark backwards while the lookback window is re-read."""
         if self.replication_key:
             current = self.get_context_state(context).get("replication_key_value")
@@ -124,7 +125,7 @@ class IncrementalStream(StreamHooks):
         self.sdk_increment_stream_state(latest_record, context)
 
     @override
-    def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
+    def sync_own_batches(self, batch_config: BatchConfig, context: Context | None) -> bool:
         """A local root with identity maps: the SDK's loop over ``get_batches`` (the tap's own
         Parquet files); anything else: the SDK's batcher, given what RECORD mode would write."""
         if parquet_batch_directory(batch_config) is not None and is_identity_map(self):
@@ -132,7 +133,7 @@ class IncrementalStream(StreamHooks):
         return super().sync_own_batches(batch_config, context)
 
     def get_batches(
-        self, batch_config: BatchConfig, context: dict | None = None
+        self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """Parquet batches of ``batch_size`` records with open objects as JSON text.
 
@@ -175,7 +176,7 @@ class IncrementalStream(StreamHooks):
         return drop_then_encode
 
     def starting_range(
-        self, context: dict | None, *, keep: bool
+        self, context: Context | None, *, keep: bool
     ) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The range this stream's sync of ``context`` reads, computed as that sync does: the
         bookmark becomes the SDK's starting value first. ``keep``: leave it set (the sync's own
@@ -198,7 +199,7 @@ class IncrementalStream(StreamHooks):
                 if not had_bookmarks and not bookmarks:
                     state.pop("bookmarks", None)
 
-    def query_range(self, context: dict | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    def query_range(self, context: Context | None) -> tuple[dt.datetime | None, dt.datetime | None]:
         """``[bookmark - lookback_window, min(run start, end_date))``; a bookmark never passes the run start."""
         if not self.replication_key:
             return None, None

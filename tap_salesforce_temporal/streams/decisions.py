@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 
 from ..events import (
     EVENT_SCHEMA,
@@ -132,7 +133,7 @@ def find_sources(
     for name, schema in sorted(schemas.items()):
         parent_field = schema.history_parent_field
         if parent_field:
-            fields = (
+            fields: tuple[str, ...] = (
                 "Id",
                 parent_field,
                 "Field",
@@ -212,7 +213,7 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
             extractor_version=EXTRACTOR_VERSION,
         )
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict]:
         if context is None:
             return
         source = self.sources[context["source_object"]]

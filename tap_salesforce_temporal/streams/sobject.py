@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 from typing_extensions import override
 
@@ -163,7 +164,7 @@ class SObjectStream(IncrementalStream):
         return tombstones
 
     def _read_window(
-        self, context: dict | None
+        self, context: Context | None
     ) -> tuple[dt.datetime | None, dt.datetime | None] | None:
         """The range to read, or None (logged) when the run stopped or there is nothing to read."""
         runtime = self.runtime
@@ -200,7 +201,7 @@ class SObjectStream(IncrementalStream):
         return mapping
 
     # -- the page pipeline: window -> read pages -> tombstones; three ways to emit them --
-    def pages(self, context: dict | None, shape: Shape) -> Iterator[tuple[Page, dict | None]]:
+    def pages(self, context: Context | None, shape: Shape) -> Iterator[tuple[Page, dict | None]]:
         """Every page of this run with the bookmark it allows once written (None: not yet).
 
         The one place that decides what is read: the window (bookmark - lookback .. run start),
@@ -300,7 +301,7 @@ class SObjectStream(IncrementalStream):
         return self._fast_record_writer
 
     @override
-    def sync_own_records(self, context: dict | None, write_messages: bool) -> bool:
+    def sync_own_records(self, context: Context | None, write_messages: bool) -> bool:
         """Identity maps: RECORD lines written a page at a time, STATE after each page.
 
         The SDK's loop costs ~3 µs per record (child contexts, metrics, state bookkeeping) and
@@ -337,7 +338,7 @@ class SObjectStream(IncrementalStream):
         return True
 
     # -- emitting: records through the SDK's loop (stream maps, partitions, other writers) --
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict]:
         shaper = RecordShaper(self.object_schema, self.selected_fields())
         for page, bookmark in self.pages(context, "pages"):
             if not page.ordered:
@@ -352,7 +353,7 @@ class SObjectStream(IncrementalStream):
 
     # -- emitting: Parquet BATCH files straight from typed pages --
     @override
-    def sync_own_batches(self, batch_config: BatchConfig, context: dict | None) -> bool:
+    def sync_own_batches(self, batch_config: BatchConfig, context: Context | None) -> bool:
         """Parquet batches on a local root, stream maps applied here; other encodings or remote
         roots: the SDK's batcher, given what RECORD mode would write (``IncrementalStream``)."""
         directory = parquet_batch_directory(batch_config)
@@ -377,7 +378,7 @@ class SObjectStream(IncrementalStream):
             self.shared_batches = None
         return True
 
-    def _move_batch_bookmark(self, bookmark: dict, context: dict | None) -> None:
+    def _move_batch_bookmark(self, bookmark: dict, context: Context | None) -> None:
         """The files announced so far allow ``bookmark``: the shared events' files go out and
         their bookmark moves too, before the STATE that carries both."""
         if self.shared_batches is not None:
@@ -385,7 +386,7 @@ class SObjectStream(IncrementalStream):
         self.remember_bookmark(bookmark, context)
 
     def _parquet_batches(
-        self, directory: Path, batch_config: BatchConfig, context: dict | None
+        self, directory: Path, batch_config: BatchConfig, context: Context | None
     ) -> Iterator[tuple[str, BatchFile, dict | None]]:
         """(stream alias, finished file, bookmark once it is announced) triples.
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 
 from ..errors import SalesforceApiError
 from ..query import rest
@@ -64,7 +65,7 @@ class HistoryTrackedFieldsStream(StreamHooks):
         super().__init__(tap=tap, schema=self.schema, name=self.name)
         self.primary_keys = ["object_name", "field_name"]
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict]:
         if self.runtime.stopped_reason:  # the quota guard stopped the run: no more API calls
             self.logger.info("history_tracked_fields: skipped, %s", self.runtime.stopped_reason)
             return
