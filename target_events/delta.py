@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from .delta_merge import (
+    COMMIT_TRIES,
     TARGET_FILE_BYTES,
     Merger,
     first_line,
@@ -55,8 +57,13 @@ TOMBSTONE_DIR = "_tombstones"
 STAGING_GRACE_HOURS = 24.0
 # Commits that change no data: a full refresh may replace a table they touched.
 MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
+NO_DATA = (*MAINTENANCE, "CREATE TABLE")  # an empty table another writer's merge created
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
+
+
+class _Raced(Exception):
+    """A replacement's commit lost a race with another writer's: try again on the new snapshot."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,8 @@ class DeltaLake:
                 f"stream '{stream}': the staging table {uri} of version {staged} was removed while"
                 " this run was writing it; rerun the refresh"
             )
+        if staged is not None and versions.begins(stream, staged):
+            versions.began(stream, staged, self._live_version(stream))  # before staging: exact
         with private_files():
             version_after, rows = self.merger.merge(
                 stream, uri, self.tombstones_uri(stream), table, plan
@@ -151,23 +160,23 @@ class DeltaLake:
             self.written[stream] = uri
         else:
             self.staging_commits[uri] = self.staging_commits.get(uri, 0) + 1
-            versions.staged(stream, staged, self._live_version(stream))
+            versions.staged(stream, staged)
         return Commit(stream, uri, version_after, rows)
 
     def activate(self, stream: str, version: int) -> Commit | None:
         """ACTIVATE_VERSION: replace the table by the version's rows now, or owe it (see
         ``delta_versions``); the sink drained the stream's earlier rows first."""
-        staging = self.staging_uri(stream, version_name(version))
+        name = version_name(version)
         now = self.versions.activate(
             stream,
             version,
-            rows_staged=is_table(staging, self.options),
+            rows_staged=is_table(self.staging_uri(stream, name), self.options),
             base=self._live_version(stream),
         )
         if not now:
             return None
-        commit = self._replace(stream, version_name(version), base=None)
-        self.versions.replaced(stream)
+        commit = self._replace(stream, name, self.versions.base_of(stream, name))
+        self.versions.replaced(stream, commit.version)
         return commit
 
     def _configuration(self) -> dict[str, str | None]:
@@ -183,28 +192,46 @@ class DeltaLake:
         """End of the run: each owed full refresh replaces its table, one overwrite commit each."""
         commits = []
         for stream, owed in list(self.versions.owed.items()):
-            commits.append(self._replace(stream, owed.version, owed.base, checked=True))
-            self.versions.replaced(stream)
+            commits.append(self._replace(stream, owed.version, owed.base))
+            self.versions.replaced(stream, commits[-1].version)
         return commits
 
-    def _replace(
-        self, stream: str, version: str, base: int | None, *, checked: bool = False
-    ) -> Commit:
+    def _replace(self, stream: str, version: str, base: int | None) -> Commit:
         """The table becomes exactly the staged rows of ``version`` (none: empty), in one
-        overwrite commit that fails, rather than drop them, when another writer committed data
-        to the table since ``base`` (the refresh's start; ``checked``) or meanwhile."""
-        from deltalake import DeltaTable, write_deltalake
-        from deltalake.exceptions import CommitFailedError
-
+        overwrite commit. It refuses, rather than drop rows another writer may have acknowledged,
+        when another writer changed the table's data since ``base`` (this run's refresh began;
+        None: there was no table). A commit that loses a race is tried again on the new snapshot,
+        whose check then refuses unless the winner only compacted or vacuumed."""
         uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
         if self.staging_commits.get(staging) and not is_table(staging, self.options):
             raise LakeError(
                 f"stream '{stream}': the staging table {staging} was removed before its refresh"
                 " replaced the table; the table is left as it was; rerun the refresh"
             )
+        for tries in range(1, COMMIT_TRIES + 1):
+            try:
+                return self._overwrite(stream, version, base)
+            except _Raced as error:
+                if tries == COMMIT_TRIES:
+                    raise LakeError(
+                        f"stream '{stream}': another writer committed to {uri} while its full"
+                        " refresh was replacing it; the table is left as it was; rerun the"
+                        f" refresh: {first_line(error)}"
+                    ) from error
+                time.sleep(random.uniform(0.05, 0.2) * 2 ** min(tries, 5))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _overwrite(self, stream: str, version: str, base: int | None) -> Commit:
+        """One attempt of ``_replace``. The overwrite has a predicate (``true``): delta-rs then
+        checks it against every commit since its snapshot, so a data commit landing after the
+        check below makes it fail (a plain overwrite keeps files appended meanwhile: a mix)."""
+        from deltalake import DeltaTable, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
         exists = is_table(uri, self.options)
         live = DeltaTable(uri, storage_options=self.options) if exists else None
-        if checked and live is not None:
+        if live is not None:
             self._refuse_concurrent_change(stream, live, base)
         if is_table(staging, self.options):
             source = DeltaTable(staging, storage_options=self.options).to_pyarrow_dataset()
@@ -213,57 +240,57 @@ class DeltaLake:
         else:
             return Commit(stream, uri, -1, 0)  # no rows and no table: nothing to replace
         rows = source.count_rows()
-        before = live.version() if live is not None else None
         with private_files():
             try:
-                write_deltalake(
-                    live if live is not None else uri,
-                    source.scanner().to_reader(),
-                    mode="overwrite",
-                    schema_mode="overwrite",
-                    configuration=None if exists else self._configuration(),
-                    storage_options=None if exists else self.options,
-                    writer_properties=self.writer,
-                    target_file_size=TARGET_FILE_BYTES,
-                )
+                if live is not None:
+                    write_deltalake(
+                        live,
+                        source.scanner().to_reader(),
+                        mode="overwrite",
+                        predicate="true",
+                        schema_mode="overwrite",
+                        writer_properties=self.writer,
+                        target_file_size=TARGET_FILE_BYTES,
+                    )
+                else:  # no table yet: create it, or fail if another writer just did (retried)
+                    write_deltalake(
+                        uri,
+                        source.scanner().to_reader(),
+                        mode="error",
+                        configuration=self._configuration(),
+                        storage_options=self.options,
+                        writer_properties=self.writer,
+                        target_file_size=TARGET_FILE_BYTES,
+                    )
             except CommitFailedError as error:
-                raise LakeError(
-                    f"stream '{stream}': another writer committed to {uri} while its full refresh"
-                    " was replacing it; the table is left as it was; rerun the refresh"
-                ) from error
+                raise _Raced(first_line(error)) from error
             except Exception as error:
+                if not exists and is_table(uri, self.options):
+                    raise _Raced(first_line(error)) from error
                 raise LakeError(
                     f"stream '{stream}': full refresh of {uri} failed: {type(error).__name__}: "
                     f"{first_line(error)}"
                 ) from error
-        after = DeltaTable(uri, storage_options=self.options)
-        if before is not None and after.version() != before + 1:
-            # delta-rs keeps files another writer appended meanwhile: not lost, but mixed in.
-            raise LakeError(
-                f"stream '{stream}': another writer committed to {uri} while its full refresh"
-                " replaced it; the table holds both (rerun the refresh)"
-            )
-        LOGGER.info(
-            "Full refresh of %s: table replaced by %d rows of version %s (version %d)",
-            stream,
-            rows,
-            version,
-            after.version(),
-        )
+        # The table object moved to its own commit (later ones are not read).
+        after = live.version() if live is not None else 0
+        message = "Full refresh of %s: table replaced by %d rows of version %s (version %d)"
+        LOGGER.info(message, stream, rows, version, after)
         self.written[stream] = uri
         self._remove_old_staging(stream, keep=version)
-        return Commit(stream, uri, after.version(), rows)
+        return Commit(stream, uri, after, rows)
 
     def _refuse_concurrent_change(self, stream: str, live: Any, base: int | None) -> None:
-        if base is None or live.version() <= base:
+        """A data commit since ``base`` (None: the table did not exist, so its every commit)."""
+        since = -1 if base is None else base
+        if live.version() <= since:
             return
-        for entry in live.history(live.version() - base):
-            if entry.get("version", 0) > base and entry.get("operation") not in MAINTENANCE:
+        for entry in live.history(live.version() - since):
+            if entry.get("version", 0) > since and entry.get("operation") not in NO_DATA:
                 raise LakeError(
                     f"stream '{stream}': another writer committed to {self.table_uri(stream)}"
                     f" during this run's full refresh (version {entry.get('version')},"
-                    f" {entry.get('operation')}); the table is left as it was and STATE was not"
-                    " passed on: rerun the refresh"
+                    f" {entry.get('operation')}); the table is left as it was, its rows are kept"
+                    " staged, and no STATE after the refresh was passed on: rerun the refresh"
                 )
 
     def _remove_old_staging(self, stream: str, keep: str) -> None:

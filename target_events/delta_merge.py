@@ -121,6 +121,27 @@ class Merger:
                 ) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def create(
+        self, uri: str, schema: pa.Schema, configuration: dict[str, str | None] | None = None
+    ) -> None:
+        """An empty table at ``uri`` unless there is one. Writers of one stream starting
+        together race to create it: the loser finds the winner's table and merges into it."""
+        from deltalake import DeltaTable
+
+        if is_table(uri, self.options):
+            return
+        try:
+            DeltaTable.create(
+                uri,
+                schema=schema,
+                mode="ignore",
+                configuration=configuration,
+                storage_options=self.options,
+            )
+        except Exception:
+            if not is_table(uri, self.options):
+                raise
+
     def merge(
         self, stream: str, uri: str, memory: str, table: pa.Table, plan: MergePlan
     ) -> tuple[int, int]:
@@ -137,13 +158,7 @@ class Merger:
         batch = latest_per_key(stamped, plan)
         if plan.tombstones and plan.version and plan.merges:
             batch = keep_undeleted(batch, self._deleted(memory, plan), plan)
-        if not is_table(uri, self.options):
-            DeltaTable.create(
-                uri,
-                schema=batch.schema,
-                configuration=self.configuration,
-                storage_options=self.options,
-            )
+        self.create(uri, batch.schema, self.configuration)
         delta = DeltaTable(uri, storage_options=self.options)
         batch = self.conform(stream, delta, batch)
         if not plan.merges:
@@ -201,8 +216,7 @@ class Merger:
         dead = newest.select([*plan.keys, f"{v}_max"]).rename_columns([*plan.keys, v])
 
         def attempt() -> tuple[int, int]:
-            if not is_table(uri, self.options):
-                DeltaTable.create(uri, schema=dead.schema, storage_options=self.options)
+            self.create(uri, dead.schema)
             on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in plan.keys)
             (
                 DeltaTable(uri, storage_options=self.options)
