@@ -56,6 +56,9 @@ STAGING_GRACE_HOURS = 24.0
 # Commits that change no data: a full refresh may replace a table they touched.
 MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
+# Commit metadata of rows staged for a version already activated (see _staged_after_activation).
+MARK_KEY = "targetEvents.stagedAfterActivation"
+STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
 
 
@@ -143,9 +146,13 @@ class DeltaLake:
                 f"stream '{stream}': the staging table {uri} of version {staged} was removed while"
                 " this run was writing it; rerun the refresh"
             )
+        # Rows of a version already activated (the singer-sdk order) carry a mark in their commit.
+        mark = (
+            STAGED_AFTER_ACTIVATION if staged and versions.activated.get(stream) == staged else None
+        )
         with private_files():
             version_after, rows = self.merger.merge(
-                stream, uri, self.tombstones_uri(stream), table, plan
+                stream, uri, self.tombstones_uri(stream), table, plan, mark
             )
         if staged is None:
             self.written[stream] = uri
@@ -162,6 +169,7 @@ class DeltaLake:
             stream,
             version,
             rows_staged=is_table(staging, self.options),
+            redone=self._staged_after_activation(staging),
             base=self._live_version(stream),
         )
         if not now:
@@ -169,6 +177,18 @@ class DeltaLake:
         commit = self._replace(stream, version_name(version), base=None)
         self.versions.replaced(stream)
         return commit
+
+    def _staged_after_activation(self, staging: str) -> bool:
+        """True when rows of the staging table's version were staged after an ACTIVATE_VERSION
+        of it (marked commits): the singer-sdk order, its run killed before the replacement,
+        the refresh now re-sent; they are part of it only, so the replacement waits for the
+        rest (the end of the run) rather than show half of the refresh."""
+        from deltalake import DeltaTable
+
+        if not is_table(staging, self.options):
+            return False
+        history = DeltaTable(staging, storage_options=self.options).history()
+        return any(MARK_KEY in entry for entry in history)
 
     def _configuration(self) -> dict[str, str | None]:
         """Log files kept as long as unreferenced data files (whole minutes, never less)."""

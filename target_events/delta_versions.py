@@ -15,6 +15,10 @@ Singer's full-table versions, as one rule for every message order:
   the end of the run when none are yet (the singer-sdk order: ACTIVATE_VERSION first). Rows of v
   that follow an activation are owed to the table too: one more replacement at the end of the run.
   While a replacement is owed, STATE is held back: a run killed before it redoes the refresh.
+- Rows staged after an activation of their version are marked so in their commits. A run killed
+  before it replaced the table leaves them staged, and its upstream re-sends the ACTIVATE_VERSION
+  (no STATE passed it): with marked rows staged the replacement waits for the end of the run, as
+  in the singer-sdk order, instead of showing the killed run's part of the refresh at once.
 
 Readers therefore see the old table until a version's replacement commit, then all of it.
 """
@@ -71,14 +75,17 @@ class RunVersions:
         if self.activated.get(stream) == version and stream not in self.owed:
             self.owed[stream] = Owed(version, base)
 
-    def activate(self, stream: str, version: int, *, rows_staged: bool, base: int | None) -> bool:
+    def activate(
+        self, stream: str, version: int, *, rows_staged: bool, redone: bool, base: int | None
+    ) -> bool:
         """An ACTIVATE_VERSION: True when the table is to be replaced now (rows of the version
-        are staged); else the replacement is owed at the end of the run."""
+        are staged, none of them after an activation of it: ``redone``); else the replacement
+        is owed at the end of the run."""
         name = version_name(version)
         self.implied[stream] = name
         self.activated[stream] = name
         self.owed.pop(stream, None)
-        if rows_staged:
+        if rows_staged and not redone:
             return True
         self.owed[stream] = Owed(name, base)
         return False
