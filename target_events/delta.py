@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from .delta_files import LakeFiles
 from .delta_merge import (
     COMMIT_TRIES,
     TARGET_FILE_BYTES,
@@ -46,8 +47,6 @@ from .layout import refuse_links, safe_stream_name
 from .staging import private_files
 
 if TYPE_CHECKING:
-    import pyarrow.fs as pafs
-
     from .settings import Settings
 
 LOGGER = logging.getLogger("target-events.delta")
@@ -59,6 +58,9 @@ STAGING_GRACE_HOURS = 24.0
 MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 NO_DATA = (*MAINTENANCE, "CREATE TABLE")  # an empty table another writer's merge created
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
+# Commit metadata of rows staged for a version already activated (see _staged_after_activation).
+MARK_KEY = "targetEvents.stagedAfterActivation"
+STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
 
 
@@ -81,6 +83,7 @@ class DeltaLake:
         from deltalake import WriterProperties
 
         self.settings = settings
+        self.files = LakeFiles(settings)
         self.run_id = run_id
         root = settings.destination.rstrip("/")
         self.root = root if settings.is_s3 else str(Path(root).expanduser().resolve())
@@ -152,9 +155,13 @@ class DeltaLake:
             )
         if staged is not None and versions.begins(stream, staged):
             versions.began(stream, staged, self._live_version(stream))  # before staging: exact
+        # Rows of a version already activated (the singer-sdk order) carry a mark in their commit.
+        mark = (
+            STAGED_AFTER_ACTIVATION if staged and versions.activated.get(stream) == staged else None
+        )
         with private_files():
             version_after, rows = self.merger.merge(
-                stream, uri, self.tombstones_uri(stream), table, plan
+                stream, uri, self.tombstones_uri(stream), table, plan, mark
             )
         if staged is None:
             self.written[stream] = uri
@@ -167,10 +174,12 @@ class DeltaLake:
         """ACTIVATE_VERSION: replace the table by the version's rows now, or owe it (see
         ``delta_versions``); the sink drained the stream's earlier rows first."""
         name = version_name(version)
+        staging = self.staging_uri(stream, name)
         now = self.versions.activate(
             stream,
             version,
-            rows_staged=is_table(self.staging_uri(stream, name), self.options),
+            rows_staged=is_table(staging, self.options),
+            redone=self._staged_after_activation(staging),
             base=self._live_version(stream),
         )
         if not now:
@@ -178,6 +187,18 @@ class DeltaLake:
         commit = self._replace(stream, name, self.versions.base_of(stream, name))
         self.versions.replaced(stream, commit.version)
         return commit
+
+    def _staged_after_activation(self, staging: str) -> bool:
+        """True when rows of the staging table's version were staged after an ACTIVATE_VERSION
+        of it (marked commits): the singer-sdk order, its run killed before the replacement,
+        the refresh now re-sent; they are part of it only, so the replacement waits for the
+        rest (the end of the run) rather than show half of the refresh."""
+        from deltalake import DeltaTable
+
+        if not is_table(staging, self.options):
+            return False
+        history = DeltaTable(staging, storage_options=self.options).history()
+        return any(MARK_KEY in entry for entry in history)
 
     def _configuration(self) -> dict[str, str | None]:
         """Log files kept as long as unreferenced data files (whole minutes, never less)."""
@@ -298,27 +319,11 @@ class DeltaLake:
         (a live run commits far more often), and this run's own run-version table."""
         parent = self.staging_uri(stream, keep).rsplit("/", 1)[0]
         if keep.startswith("run-"):
-            self._remove_table(self.staging_uri(stream, keep))
+            self.files.remove_table(self.staging_uri(stream, keep))
         cutoff = time.time() - STAGING_GRACE_HOURS * 3600
-        for name, touched in self._children(parent):
+        for name, touched in self.files.children(parent):
             if name != safe_stream_name(keep) and touched < cutoff:
-                self._remove_table(f"{parent}/{name}")
-
-    def _children(self, parent: str) -> list[tuple[str, float]]:
-        """(name, newest commit time) of each table under ``parent``."""
-        import pyarrow.fs as pafs
-
-        filesystem, path = self._filesystem(parent)
-        found = []
-        for info in filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
-            if info.type != pafs.FileType.Directory:
-                continue
-            logs = filesystem.get_file_info(
-                pafs.FileSelector(f"{info.path}/_delta_log", allow_not_found=True)
-            )
-            times = [entry.mtime.timestamp() for entry in logs if entry.mtime is not None]
-            found.append((info.base_name, max(times, default=0.0)))
-        return found
+                self.files.remove_table(f"{parent}/{name}")
 
     def maintain_written(self) -> None:
         """After the run: compact and vacuum the tables it wrote, where small files piled up."""
@@ -355,42 +360,13 @@ class DeltaLake:
             done["vacuumed"] = len(removed)
         return done
 
-    def _remove_table(self, uri: str) -> None:
-        filesystem, path = self._filesystem(uri)
-        import pyarrow.fs as pafs
-
-        if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
-            filesystem.delete_dir(path)
-
-    def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
-        import pyarrow.fs as pafs
-
-        if not self.settings.is_s3:
-            return pafs.LocalFileSystem(), uri
-        return self._s3_filesystem(), uri.removeprefix("s3://")
-
-    def _s3_filesystem(self) -> pafs.FileSystem:
-        from .report.source import S3Options, open_filesystem
-
-        filesystem, _ = open_filesystem(
-            self.settings.destination,
-            S3Options(
-                self.settings.s3_endpoint_url,
-                self.settings.aws_region,
-                self.settings.aws_access_key_id,
-                self.settings.aws_secret_access_key,
-                self.settings.aws_session_token,
-            ),
-        )
-        return filesystem
-
     def dataset(self, stream: str) -> ds.Dataset | None:
         """The stream's table through Arrow's own filesystem (see ``table_dataset``)."""
         import pyarrow.fs as pafs
 
         uri = self.table_uri(stream)
         if self.settings.is_s3:
-            rooted = pafs.SubTreeFileSystem(uri.removeprefix("s3://"), self._s3_filesystem())
+            rooted = pafs.SubTreeFileSystem(uri.removeprefix("s3://"), self.files.s3())
         else:
             rooted = pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
         return table_dataset(uri, self.options, rooted)

@@ -20,6 +20,10 @@ Singer's full-table versions, as one rule for every message order:
   owed, refuses when another writer changed the table's data since: replacing would drop rows
   that writer may already have acknowledged (in the Stitch order the rows are staged for minutes
   before the ACTIVATE_VERSION that replaces the table).
+- Rows staged after an activation of their version are marked so in their commits. A run killed
+  before it replaced the table leaves them staged, and its upstream re-sends the ACTIVATE_VERSION
+  (no STATE passed it): with marked rows staged the replacement waits for the end of the run, as
+  in the singer-sdk order, instead of showing the killed run's part of the refresh at once.
 
 Readers therefore see the old table until a version's replacement commit, then all of it.
 """
@@ -90,15 +94,18 @@ class RunVersions:
         if self.activated.get(stream) == version and stream not in self.owed:
             self.owed[stream] = Owed(version, self.base_of(stream, version))
 
-    def activate(self, stream: str, version: int, *, rows_staged: bool, base: int | None) -> bool:
+    def activate(
+        self, stream: str, version: int, *, rows_staged: bool, redone: bool, base: int | None
+    ) -> bool:
         """An ACTIVATE_VERSION: True when the table is to be replaced now (rows of the version
-        are staged); else the replacement is owed at the end of the run."""
+        are staged, none of them after an activation of it: ``redone``); else the replacement
+        is owed at the end of the run."""
         name = version_name(version)
         self.implied[stream] = name
         self.activated[stream] = name
         self.bases.setdefault((stream, name), base)
         self.owed.pop(stream, None)
-        if rows_staged:
+        if rows_staged and not redone:
             return True
         self.owed[stream] = Owed(name, self.base_of(stream, name))
         return False
