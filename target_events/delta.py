@@ -61,6 +61,7 @@ SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 # Commit metadata of rows staged for a version already activated (see _staged_after_activation).
 MARK_KEY = "targetEvents.stagedAfterActivation"
 STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
+RUN_KEY = "targetEvents.runId"  # commit metadata: the run that made the commit
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
 
 
@@ -156,9 +157,11 @@ class DeltaLake:
         if staged is not None and versions.begins(stream, staged):
             versions.began(stream, staged, self._live_version(stream))  # before staging: exact
         # Rows of a version already activated (the singer-sdk order) carry a mark in their commit.
-        mark = (
-            STAGED_AFTER_ACTIVATION if staged and versions.activated.get(stream) == staged else None
-        )
+        # Every commit names its run: a refresh refuses only another run's changes, not its own
+        # rows merged before it (bare RECORDs, then a version's: one writer, nothing to lose).
+        mark = {RUN_KEY: self.run_id or "-"}
+        if staged and versions.activated.get(stream) == staged:
+            mark.update(STAGED_AFTER_ACTIVATION)
         with private_files():
             version_after, rows = self.merger.merge(
                 stream, uri, self.tombstones_uri(stream), table, plan, mark
@@ -306,7 +309,12 @@ class DeltaLake:
         if live.version() <= since:
             return
         for entry in live.history(live.version() - since):
-            if entry.get("version", 0) > since and entry.get("operation") not in NO_DATA:
+            own = self.run_id and entry.get(RUN_KEY) == self.run_id
+            if (
+                entry.get("version", 0) > since
+                and entry.get("operation") not in NO_DATA
+                and not own
+            ):
                 raise LakeError(
                     f"stream '{stream}': another writer committed to {self.table_uri(stream)}"
                     f" during this run's full refresh (version {entry.get('version')},"
