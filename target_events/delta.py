@@ -249,7 +249,9 @@ class DeltaLake:
         """One attempt of ``_replace``. The overwrite has a predicate (``true``): delta-rs then
         checks it against every commit since its snapshot, so a data commit landing after the
         check below makes it fail (a plain overwrite keeps files appended meanwhile: a mix)."""
-        from deltalake import DeltaTable, write_deltalake
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+        own = CommitProperties(custom_metadata={RUN_KEY: self.run_id or "-"})
         from deltalake.exceptions import CommitFailedError
 
         uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
@@ -275,6 +277,7 @@ class DeltaLake:
                         schema_mode="overwrite",
                         writer_properties=self.writer,
                         target_file_size=TARGET_FILE_BYTES,
+                        commit_properties=own,
                     )
                 else:  # no table yet: create it, or fail if another writer just did (retried)
                     write_deltalake(
@@ -285,6 +288,7 @@ class DeltaLake:
                         storage_options=self.options,
                         writer_properties=self.writer,
                         target_file_size=TARGET_FILE_BYTES,
+                        commit_properties=own,
                     )
             except CommitFailedError as error:
                 raise _Raced(first_line(error)) from error
