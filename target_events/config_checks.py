@@ -265,15 +265,16 @@ def config_file_error(path: str) -> str | None:
         return f"{label} is not valid JSON: {first}"
     except MemoryError:
         return f"{label} is too large to read into memory"
-    if _depth(value) > MAX_CONFIG_DEPTH:
+    if json_depth(value) > MAX_CONFIG_DEPTH:
         return f"{label} is not valid JSON: nested deeper than {MAX_CONFIG_DEPTH} levels"
     if not isinstance(value, dict):
         return f"{label} must hold a JSON object, got {json_type(value)}"
     return None
 
 
-def _depth(value: object) -> int:
-    """Levels of arrays and objects, counted without recursion."""
+def json_depth(value: object) -> int:
+    """Levels of arrays and objects, counted without recursion (the point: a value nested too
+    deeply for a recursive walk is measured, not walked)."""
     deepest, pending = 0, [(value, 1)]
     while pending:
         node, level = pending.pop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from .delta_files import LakeFiles
 from .delta_merge import (
+    COMMIT_TRIES,
     TARGET_FILE_BYTES,
     Merger,
     first_line,
@@ -44,8 +47,6 @@ from .layout import refuse_links, safe_stream_name
 from .staging import private_files
 
 if TYPE_CHECKING:
-    import pyarrow.fs as pafs
-
     from .settings import Settings
 
 LOGGER = logging.getLogger("target-events.delta")
@@ -55,8 +56,17 @@ TOMBSTONE_DIR = "_tombstones"
 STAGING_GRACE_HOURS = 24.0
 # Commits that change no data: a full refresh may replace a table they touched.
 MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
+NO_DATA = (*MAINTENANCE, "CREATE TABLE")  # an empty table another writer's merge created
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
+# Commit metadata of rows staged for a version already activated (see _staged_after_activation).
+MARK_KEY = "targetEvents.stagedAfterActivation"
+STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
+RUN_KEY = "targetEvents.runId"  # commit metadata: the run that made the commit
 CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
+
+
+class _Raced(Exception):
+    """A replacement's commit lost a race with another writer's: try again on the new snapshot."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class DeltaLake:
         from deltalake import WriterProperties
 
         self.settings = settings
+        self.files = LakeFiles(settings)
         self.run_id = run_id
         root = settings.destination.rstrip("/")
         self.root = root if settings.is_s3 else str(Path(root).expanduser().resolve())
@@ -143,32 +154,54 @@ class DeltaLake:
                 f"stream '{stream}': the staging table {uri} of version {staged} was removed while"
                 " this run was writing it; rerun the refresh"
             )
+        if staged is not None and versions.begins(stream, staged):
+            versions.began(stream, staged, self._live_version(stream))  # before staging: exact
+        # Rows of a version already activated (the singer-sdk order) carry a mark in their commit.
+        # Every commit names its run: a refresh refuses only another run's changes, not its own
+        # rows merged before it (bare RECORDs, then a version's: one writer, nothing to lose).
+        mark = {RUN_KEY: self.run_id or "-"}
+        if staged and versions.activated.get(stream) == staged:
+            mark.update(STAGED_AFTER_ACTIVATION)
         with private_files():
             version_after, rows = self.merger.merge(
-                stream, uri, self.tombstones_uri(stream), table, plan
+                stream, uri, self.tombstones_uri(stream), table, plan, mark
             )
         if staged is None:
             self.written[stream] = uri
         else:
             self.staging_commits[uri] = self.staging_commits.get(uri, 0) + 1
-            versions.staged(stream, staged, self._live_version(stream))
+            versions.staged(stream, staged)
         return Commit(stream, uri, version_after, rows)
 
     def activate(self, stream: str, version: int) -> Commit | None:
         """ACTIVATE_VERSION: replace the table by the version's rows now, or owe it (see
         ``delta_versions``); the sink drained the stream's earlier rows first."""
-        staging = self.staging_uri(stream, version_name(version))
+        name = version_name(version)
+        staging = self.staging_uri(stream, name)
         now = self.versions.activate(
             stream,
             version,
             rows_staged=is_table(staging, self.options),
+            redone=self._staged_after_activation(staging),
             base=self._live_version(stream),
         )
         if not now:
             return None
-        commit = self._replace(stream, version_name(version), base=None)
-        self.versions.replaced(stream)
+        commit = self._replace(stream, name, self.versions.base_of(stream, name))
+        self.versions.replaced(stream, commit.version)
         return commit
+
+    def _staged_after_activation(self, staging: str) -> bool:
+        """True when rows of the staging table's version were staged after an ACTIVATE_VERSION
+        of it (marked commits): the singer-sdk order, its run killed before the replacement,
+        the refresh now re-sent; they are part of it only, so the replacement waits for the
+        rest (the end of the run) rather than show half of the refresh."""
+        from deltalake import DeltaTable
+
+        if not is_table(staging, self.options):
+            return False
+        history = DeltaTable(staging, storage_options=self.options).history()
+        return any(MARK_KEY in entry for entry in history)
 
     def _configuration(self) -> dict[str, str | None]:
         """Log files kept as long as unreferenced data files (whole minutes, never less)."""
@@ -183,28 +216,48 @@ class DeltaLake:
         """End of the run: each owed full refresh replaces its table, one overwrite commit each."""
         commits = []
         for stream, owed in list(self.versions.owed.items()):
-            commits.append(self._replace(stream, owed.version, owed.base, checked=True))
-            self.versions.replaced(stream)
+            commits.append(self._replace(stream, owed.version, owed.base))
+            self.versions.replaced(stream, commits[-1].version)
         return commits
 
-    def _replace(
-        self, stream: str, version: str, base: int | None, *, checked: bool = False
-    ) -> Commit:
+    def _replace(self, stream: str, version: str, base: int | None) -> Commit:
         """The table becomes exactly the staged rows of ``version`` (none: empty), in one
-        overwrite commit that fails, rather than drop them, when another writer committed data
-        to the table since ``base`` (the refresh's start; ``checked``) or meanwhile."""
-        from deltalake import DeltaTable, write_deltalake
-        from deltalake.exceptions import CommitFailedError
-
+        overwrite commit. It refuses, rather than drop rows another writer may have acknowledged,
+        when another writer changed the table's data since ``base`` (this run's refresh began;
+        None: there was no table). A commit that loses a race is tried again on the new snapshot,
+        whose check then refuses unless the winner only compacted or vacuumed."""
         uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
         if self.staging_commits.get(staging) and not is_table(staging, self.options):
             raise LakeError(
                 f"stream '{stream}': the staging table {staging} was removed before its refresh"
                 " replaced the table; the table is left as it was; rerun the refresh"
             )
+        for tries in range(1, COMMIT_TRIES + 1):
+            try:
+                return self._overwrite(stream, version, base)
+            except _Raced as error:
+                if tries == COMMIT_TRIES:
+                    raise LakeError(
+                        f"stream '{stream}': another writer committed to {uri} while its full"
+                        " refresh was replacing it; the table is left as it was; rerun the"
+                        f" refresh: {first_line(error)}"
+                    ) from error
+                time.sleep(random.uniform(0.05, 0.2) * 2 ** min(tries, 5))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _overwrite(self, stream: str, version: str, base: int | None) -> Commit:
+        """One attempt of ``_replace``. The overwrite has a predicate (``true``): delta-rs then
+        checks it against every commit since its snapshot, so a data commit landing after the
+        check below makes it fail (a plain overwrite keeps files appended meanwhile: a mix)."""
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+        own = CommitProperties(custom_metadata={RUN_KEY: self.run_id or "-"})
+        from deltalake.exceptions import CommitFailedError
+
+        uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
         exists = is_table(uri, self.options)
         live = DeltaTable(uri, storage_options=self.options) if exists else None
-        if checked and live is not None:
+        if live is not None:
             self._refuse_concurrent_change(stream, live, base)
         if is_table(staging, self.options):
             source = DeltaTable(staging, storage_options=self.options).to_pyarrow_dataset()
@@ -213,57 +266,64 @@ class DeltaLake:
         else:
             return Commit(stream, uri, -1, 0)  # no rows and no table: nothing to replace
         rows = source.count_rows()
-        before = live.version() if live is not None else None
         with private_files():
             try:
-                write_deltalake(
-                    live if live is not None else uri,
-                    source.scanner().to_reader(),
-                    mode="overwrite",
-                    schema_mode="overwrite",
-                    configuration=None if exists else self._configuration(),
-                    storage_options=None if exists else self.options,
-                    writer_properties=self.writer,
-                    target_file_size=TARGET_FILE_BYTES,
-                )
+                if live is not None:
+                    write_deltalake(
+                        live,
+                        source.scanner().to_reader(),
+                        mode="overwrite",
+                        predicate="true",
+                        schema_mode="overwrite",
+                        writer_properties=self.writer,
+                        target_file_size=TARGET_FILE_BYTES,
+                        commit_properties=own,
+                    )
+                else:  # no table yet: create it, or fail if another writer just did (retried)
+                    write_deltalake(
+                        uri,
+                        source.scanner().to_reader(),
+                        mode="error",
+                        configuration=self._configuration(),
+                        storage_options=self.options,
+                        writer_properties=self.writer,
+                        target_file_size=TARGET_FILE_BYTES,
+                        commit_properties=own,
+                    )
             except CommitFailedError as error:
-                raise LakeError(
-                    f"stream '{stream}': another writer committed to {uri} while its full refresh"
-                    " was replacing it; the table is left as it was; rerun the refresh"
-                ) from error
+                raise _Raced(first_line(error)) from error
             except Exception as error:
+                if not exists and is_table(uri, self.options):
+                    raise _Raced(first_line(error)) from error
                 raise LakeError(
                     f"stream '{stream}': full refresh of {uri} failed: {type(error).__name__}: "
                     f"{first_line(error)}"
                 ) from error
-        after = DeltaTable(uri, storage_options=self.options)
-        if before is not None and after.version() != before + 1:
-            # delta-rs keeps files another writer appended meanwhile: not lost, but mixed in.
-            raise LakeError(
-                f"stream '{stream}': another writer committed to {uri} while its full refresh"
-                " replaced it; the table holds both (rerun the refresh)"
-            )
-        LOGGER.info(
-            "Full refresh of %s: table replaced by %d rows of version %s (version %d)",
-            stream,
-            rows,
-            version,
-            after.version(),
-        )
+        # The table object moved to its own commit (later ones are not read).
+        after = live.version() if live is not None else 0
+        message = "Full refresh of %s: table replaced by %d rows of version %s (version %d)"
+        LOGGER.info(message, stream, rows, version, after)
         self.written[stream] = uri
         self._remove_old_staging(stream, keep=version)
-        return Commit(stream, uri, after.version(), rows)
+        return Commit(stream, uri, after, rows)
 
     def _refuse_concurrent_change(self, stream: str, live: Any, base: int | None) -> None:
-        if base is None or live.version() <= base:
+        """A data commit since ``base`` (None: the table did not exist, so its every commit)."""
+        since = -1 if base is None else base
+        if live.version() <= since:
             return
-        for entry in live.history(live.version() - base):
-            if entry.get("version", 0) > base and entry.get("operation") not in MAINTENANCE:
+        for entry in live.history(live.version() - since):
+            own = self.run_id and entry.get(RUN_KEY) == self.run_id
+            if (
+                entry.get("version", 0) > since
+                and entry.get("operation") not in NO_DATA
+                and not own
+            ):
                 raise LakeError(
                     f"stream '{stream}': another writer committed to {self.table_uri(stream)}"
                     f" during this run's full refresh (version {entry.get('version')},"
-                    f" {entry.get('operation')}); the table is left as it was and STATE was not"
-                    " passed on: rerun the refresh"
+                    f" {entry.get('operation')}); the table is left as it was, its rows are kept"
+                    " staged, and no STATE after the refresh was passed on: rerun the refresh"
                 )
 
     def _remove_old_staging(self, stream: str, keep: str) -> None:
@@ -271,27 +331,11 @@ class DeltaLake:
         (a live run commits far more often), and this run's own run-version table."""
         parent = self.staging_uri(stream, keep).rsplit("/", 1)[0]
         if keep.startswith("run-"):
-            self._remove_table(self.staging_uri(stream, keep))
+            self.files.remove_table(self.staging_uri(stream, keep))
         cutoff = time.time() - STAGING_GRACE_HOURS * 3600
-        for name, touched in self._children(parent):
+        for name, touched in self.files.children(parent):
             if name != safe_stream_name(keep) and touched < cutoff:
-                self._remove_table(f"{parent}/{name}")
-
-    def _children(self, parent: str) -> list[tuple[str, float]]:
-        """(name, newest commit time) of each table under ``parent``."""
-        import pyarrow.fs as pafs
-
-        filesystem, path = self._filesystem(parent)
-        found = []
-        for info in filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
-            if info.type != pafs.FileType.Directory:
-                continue
-            logs = filesystem.get_file_info(
-                pafs.FileSelector(f"{info.path}/_delta_log", allow_not_found=True)
-            )
-            times = [entry.mtime.timestamp() for entry in logs if entry.mtime is not None]
-            found.append((info.base_name, max(times, default=0.0)))
-        return found
+                self.files.remove_table(f"{parent}/{name}")
 
     def maintain_written(self) -> None:
         """After the run: compact and vacuum the tables it wrote, where small files piled up."""
@@ -328,42 +372,13 @@ class DeltaLake:
             done["vacuumed"] = len(removed)
         return done
 
-    def _remove_table(self, uri: str) -> None:
-        filesystem, path = self._filesystem(uri)
-        import pyarrow.fs as pafs
-
-        if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
-            filesystem.delete_dir(path)
-
-    def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
-        import pyarrow.fs as pafs
-
-        if not self.settings.is_s3:
-            return pafs.LocalFileSystem(), uri
-        return self._s3_filesystem(), uri.removeprefix("s3://")
-
-    def _s3_filesystem(self) -> pafs.FileSystem:
-        from .report.source import S3Options, open_filesystem
-
-        filesystem, _ = open_filesystem(
-            self.settings.destination,
-            S3Options(
-                self.settings.s3_endpoint_url,
-                self.settings.aws_region,
-                self.settings.aws_access_key_id,
-                self.settings.aws_secret_access_key,
-                self.settings.aws_session_token,
-            ),
-        )
-        return filesystem
-
     def dataset(self, stream: str) -> ds.Dataset | None:
         """The stream's table through Arrow's own filesystem (see ``table_dataset``)."""
         import pyarrow.fs as pafs
 
         uri = self.table_uri(stream)
         if self.settings.is_s3:
-            rooted = pafs.SubTreeFileSystem(uri.removeprefix("s3://"), self._s3_filesystem())
+            rooted = pafs.SubTreeFileSystem(uri.removeprefix("s3://"), self.files.s3())
         else:
             rooted = pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
         return table_dataset(uri, self.options, rooted)

@@ -121,29 +121,68 @@ class Merger:
                 ) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def create(
+        self,
+        uri: str,
+        schema: pa.Schema,
+        configuration: dict[str, str | None] | None = None,
+        commit_properties: Any = None,
+    ) -> None:
+        """An empty table at ``uri`` unless there is one. Writers of one stream starting
+        together race to create it: the loser finds the winner's table and merges into it."""
+        from deltalake import DeltaTable
+
+        if is_table(uri, self.options):
+            return
+        try:
+            DeltaTable.create(
+                uri,
+                schema=schema,
+                mode="ignore",
+                configuration=configuration,
+                storage_options=self.options,
+                commit_properties=commit_properties,
+            )
+        except Exception:
+            if not is_table(uri, self.options):
+                raise
+
     def merge(
-        self, stream: str, uri: str, memory: str, table: pa.Table, plan: MergePlan
+        self,
+        stream: str,
+        uri: str,
+        memory: str,
+        table: pa.Table,
+        plan: MergePlan,
+        mark: dict[str, str] | None = None,
     ) -> tuple[int, int]:
         """Merge one batch into the table at ``uri`` (``memory``: the stream's remembered
-        deletions); (table version, rows) once committed, retried against other writers."""
-        return self.commit(stream, uri, lambda: self._merge_once(stream, uri, memory, table, plan))
+        deletions); (table version, rows) once committed, retried against other writers.
+        ``mark``: custom metadata written in the very commits that hold the rows (and in the
+        CREATE of a table made for them), so a later run finds it in the table's history
+        however the run that wrote them ended (``delta.STAGED_AFTER_ACTIVATION``)."""
+        return self.commit(
+            stream, uri, lambda: self._merge_once(stream, uri, memory, table, plan, mark)
+        )
 
     def _merge_once(
-        self, stream: str, uri: str, memory: str, table: pa.Table, plan: MergePlan
+        self,
+        stream: str,
+        uri: str,
+        memory: str,
+        table: pa.Table,
+        plan: MergePlan,
+        mark: dict[str, str] | None,
     ) -> tuple[int, int]:
-        from deltalake import DeltaTable
+        from deltalake import CommitProperties, DeltaTable
+
+        marked = CommitProperties(custom_metadata=mark) if mark else None
 
         stamped = stamp_tombstones(table, plan)
         batch = latest_per_key(stamped, plan)
         if plan.tombstones and plan.version and plan.merges:
             batch = keep_undeleted(batch, self._deleted(memory, plan), plan)
-        if not is_table(uri, self.options):
-            DeltaTable.create(
-                uri,
-                schema=batch.schema,
-                configuration=self.configuration,
-                storage_options=self.options,
-            )
+        self.create(uri, batch.schema, self.configuration, marked)
         delta = DeltaTable(uri, storage_options=self.options)
         batch = self.conform(stream, delta, batch)
         if not plan.merges:
@@ -156,6 +195,7 @@ class Merger:
                 schema_mode="merge",
                 writer_properties=self.writer,
                 target_file_size=TARGET_FILE_BYTES,
+                commit_properties=marked,
             )
             return delta.version(), batch.num_rows
         clauses = merge_clauses(plan)
@@ -166,6 +206,7 @@ class Merger:
             target_alias="t",
             merge_schema=True,
             writer_properties=self.writer,
+            commit_properties=marked,
         )
         if clauses["delete"]:
             merger = merger.when_matched_delete(clauses["delete"])
@@ -201,8 +242,7 @@ class Merger:
         dead = newest.select([*plan.keys, f"{v}_max"]).rename_columns([*plan.keys, v])
 
         def attempt() -> tuple[int, int]:
-            if not is_table(uri, self.options):
-                DeltaTable.create(uri, schema=dead.schema, storage_options=self.options)
+            self.create(uri, dead.schema)
             on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in plan.keys)
             (
                 DeltaTable(uri, storage_options=self.options)

@@ -13,10 +13,15 @@ import typing as t
 from collections import Counter, defaultdict
 
 import msgspec
-from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import (
+    InvalidJSONSchema,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.io_base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from .config_checks import json_depth, json_type, show
 from .errors import InputError
 from .json_chunks import decode_json, envelope_decoder
 
@@ -26,6 +31,10 @@ GATHER_SECONDS = 0.005
 # one such prefix byte for byte is a run of RECORDs of one stream (JSON keys cannot repeat
 # without Arrow's reader refusing the run, which then goes line by line).
 _RUN_HEAD = re.compile(rb'\{"type": ?"RECORD", ?"stream": ?"([A-Za-z0-9_.\-]+)", ?"record": ?\{')
+# Levels of arrays and objects a message other than a RECORD may hold, as for the tap's and the
+# target's config files: far more than a SCHEMA needs (a compound field is ~8 deep), while one
+# nested 900 deep parses, then ends a recursive walk (the SDK's schema checks) in a RecursionError.
+MAX_MESSAGE_DEPTH = 100
 
 
 def _blocks(source: io.BufferedIOBase) -> t.Iterator[bytes]:
@@ -209,12 +218,34 @@ class LineReader(GenericSingerReader[bytes]):
                 fast.before_message()
             callback = callbacks.get(kind) if isinstance(kind, str) else None
             if callback is None:
+                # Cut short: the type is input, and may be megabytes long.
                 raise InputError(
-                    f"input line {self.line_number}: unknown or missing message type {kind!r}"
+                    f"input line {self.line_number}: unknown or missing message type "
+                    f"{show(kind, 80)}"
+                )
+            stream = message.get("stream")
+            if stream is not None and not isinstance(stream, str):
+                raise InputError(
+                    f"input line {self.line_number}: a {kind} message's stream must be a "
+                    f"string, got {json_type(stream)}"
+                )
+            if kind != "RECORD" and json_depth(message) > MAX_MESSAGE_DEPTH:
+                raise InputError(
+                    f"{_where(message)}input line {self.line_number}: {kind} message nested "
+                    f"deeper than {MAX_MESSAGE_DEPTH} levels"
                 )
             callback(message)
         except InputError:
             raise
+        except InvalidJSONSchema as error:  # the SDK's check of a SCHEMA's schema
+            raise InputError(
+                f"{_where(message)}input line {self.line_number}: the schema is not a valid "
+                f"JSON Schema ({_describe(error)})"
+            ) from error
+        except RecursionError as error:  # a RECORD nested too deeply for a recursive walk
+            raise InputError(
+                f"{_where(message)}input line {self.line_number}: nested too deeply to process"
+            ) from error
         except (
             RecordsWithoutSchemaException,
             MissingKeyPropertiesError,
@@ -245,8 +276,11 @@ class LineReader(GenericSingerReader[bytes]):
 
 
 def _where(message: dict | None) -> str:
+    """The stream's name, cut short: it is input, and may be megabytes long."""
     stream = message.get("stream") if message else None
-    return f"stream '{stream}', " if stream else ""
+    if not stream or not isinstance(stream, str):
+        return ""
+    return f"stream '{stream if len(stream) <= 80 else stream[:77] + '...'}', "
 
 
 def _describe(error: Exception) -> str:

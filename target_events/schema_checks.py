@@ -8,7 +8,9 @@ inside Arrow or silently merge, misplace or drop rows. Pure functions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 import pyarrow as pa
 
@@ -32,8 +34,11 @@ def check_schema_message(message: Mapping[str, object]) -> None:
     for name, spec in properties.items():
         if not isinstance(spec, Mapping):
             raise SchemaProblem(
-                f"SCHEMA property '{name}' must be a JSON object, got {_kind(spec)}"
+                f"SCHEMA property '{_cut(name)}' must be a JSON object, got {_kind(spec)}"
             )
+    problem = _type_problem(schema)
+    if problem:
+        raise SchemaProblem(problem)
     keys = message.get("key_properties")
     if keys is None:
         return
@@ -45,6 +50,71 @@ def check_schema_message(message: Mapping[str, object]) -> None:
             f"key propert{'y' if len(missing) == 1 else 'ies'} "
             f"{', '.join(map(repr, missing))} not in the schema's properties"
         )
+
+
+TYPE_NAMES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+# Keywords whose value is one subschema, or a list of them, where a "type" can sit.
+_ONE_SCHEMA = ("items", "additionalProperties", "additionalItems", "contains", "not")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "items", "prefixItems")
+
+
+def _type_problem(schema: Mapping[str, object]) -> str | None:
+    """The first ``"type"`` in the schema or any subschema that is not a type name or a list of
+    them (``null``, ``[null]``, ``"bogus"``), worded with the property it sits on. Refused here,
+    at SCHEMA time, where the reader can name the stream and input line: the SDK's own check
+    names neither and quotes the value whole. Walked without recursion (the reader has already
+    bounded the depth)."""
+    pending: list[tuple[object, tuple[str, ...]]] = [(schema, ())]
+    while pending:
+        node, path = pending.pop()
+        if not isinstance(node, Mapping):
+            continue
+        if "type" in node and not _is_type(node["type"]):
+            where = f" property '{_cut('.'.join(path), 100)}'" if path else "'s schema"
+            return (
+                f'SCHEMA{where} has "type" {_shown(node["type"])}: not a JSON Schema type name '
+                f"({', '.join(sorted(TYPE_NAMES))}) or a list of them"
+            )
+        children: list[tuple[object, tuple[str, ...]]] = []
+        for key in ("properties", "patternProperties"):
+            named = node.get(key)
+            if isinstance(named, Mapping):
+                children.extend((spec, (*path, _cut(str(name)))) for name, spec in named.items())
+        children.extend((node[key], (*path, key)) for key in _ONE_SCHEMA if key in node)
+        for key in _SCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                children.extend((spec, (*path, key)) for spec in node[key])
+        pending.extend(reversed(children))  # depth first, in the document's order
+    return None
+
+
+def _is_type(value: object) -> bool:
+    if isinstance(value, str):
+        return value in TYPE_NAMES
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(v, str) and v in TYPE_NAMES for v in value)
+    )
+
+
+def _shown(value: object) -> str:
+    """A type value as JSON would spell it, cut short."""
+    try:
+        text = json.dumps(value, default=_plain)
+    except (TypeError, ValueError, RecursionError):
+        text = _kind(value)
+    return _cut(text, 60)
+
+
+def _plain(value: object) -> object:
+    """JSON for what msgspec decoded (an exact Decimal for a JSON number with a fraction)."""
+    return float(value) if isinstance(value, Decimal) else str(value)
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    """Input shown in a message is cut short: a property name can be megabytes long."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def check_dedup_key(fields: Sequence[str], arrow: pa.Schema) -> None:

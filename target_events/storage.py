@@ -47,6 +47,17 @@ def _os_reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
+def _short(path: object, limit: int = 120) -> str:
+    """A path or key as an error shows it: a destination (and the keys under it) comes from the
+    config and can be kilobytes long, which would push the reason off the end of the one line.
+    The middle goes: the start names the place, the end the file."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    half = (limit - 3) // 2
+    return f"{text[:half]}...{text[-half:]}"
+
+
 class LocalStorage:
     def __init__(self, root: str, run_id: str) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -55,8 +66,8 @@ class LocalStorage:
             self._staging = RunStaging(self.root / STAGING_DIR, run_id)
         except OSError as error:
             raise StorageError(
-                f"destination '{self.root}' is not usable: {_os_reason(error)}"
-                + (f" ({error.filename})" if error.filename else "")
+                f"destination '{_short(self.root)}' is not usable: {_os_reason(error)}"
+                + (f" ({_short(error.filename)})" if error.filename else "")
             ) from error
         self.staging = self._staging.path
 
@@ -64,7 +75,7 @@ class LocalStorage:
         """Write, fsync, rename into place, fsync the folder: visible only when whole and durable."""
         final = refuse_links(self.root, key).resolve()
         if self.root not in final.parents:
-            raise UnsafeKey(f"object key {key!r} would leave the destination")
+            raise UnsafeKey(f"object key {_short(key)!r} would leave the destination")
         temp = self._staging.new_temp_path(suffix)
         try:
             write(temp)
@@ -75,7 +86,8 @@ class LocalStorage:
             fsync_dir(final.parent)
         except OSError as error:
             raise StorageError(
-                f"cannot write {key} under destination '{self.root}': {_os_reason(error)}"
+                f"cannot write {_short(key)} under destination '{_short(self.root)}': "
+                f"{_os_reason(error)}"
             ) from error
         finally:
             temp.unlink(missing_ok=True)
@@ -188,11 +200,11 @@ class S3Storage:
             self.client.upload_file(str(temp), self.bucket, full_key, Config=self.transfer)
         except OSError as error:
             raise StorageError(
-                f"cannot stage {key} in '{self._staging.path}': {_os_reason(error)}"
+                f"cannot stage {_short(key)} in '{_short(self._staging.path)}': {_os_reason(error)}"
             ) from error
         except (ClientError, BotoCoreError, Boto3Error) as error:
             raise StorageError(
-                f"upload of s3://{self.bucket}/{full_key} failed: {aws_reason(error)}"
+                f"upload of {_short(f's3://{self.bucket}/{full_key}')} failed: {aws_reason(error)}"
             ) from error
         finally:
             temp.unlink(missing_ok=True)
@@ -215,7 +227,8 @@ class S3Storage:
                 keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         except (ClientError, BotoCoreError) as error:
             raise StorageError(
-                f"listing s3://{self.bucket}/{self._full_key(prefix)} failed: {aws_reason(error)}"
+                f"listing {_short(f's3://{self.bucket}/{self._full_key(prefix)}')} failed: "
+                f"{aws_reason(error)}"
             ) from error
         return sorted(keys)
 
@@ -227,7 +240,8 @@ class S3Storage:
             return response["Body"].read()  # type: ignore[no-any-return]
         except (ClientError, BotoCoreError) as error:
             raise StorageError(
-                f"reading s3://{self.bucket}/{self._full_key(key)} failed: {aws_reason(error)}"
+                f"reading {_short(f's3://{self.bucket}/{self._full_key(key)}')} failed: "
+                f"{aws_reason(error)}"
             ) from error
 
     def close(self) -> None:

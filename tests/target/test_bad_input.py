@@ -164,6 +164,125 @@ def test_given_garbage_input_when_reading_then_a_clear_line_error_not_a_tracebac
     assert "Traceback" not in run.stderr
 
 
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_given_a_megabyte_message_type_then_the_error_names_it_cut_short(tmp_path: Path) -> None:
+    """Found by the hostile-input sweep (#27): the unknown type was quoted whole (the line cut
+    only at 800 characters by the command's last resort)."""
+    payload = json.dumps({"type": "B" * 1_000_000, "x": "y" * 1_000_000}).encode() + b"\n"
+    run = run_target(tmp_path, _config(tmp_path), payload)
+    assert run.returncode == 1
+    line = _last_line(run.stderr)
+    assert line.startswith("target-events: input line 1: unknown or missing message type 'BBB")
+    assert line.endswith("BBB...")
+    assert len(line) < 160
+
+
+def test_given_a_megabyte_stream_name_then_the_error_names_it_cut_short(tmp_path: Path) -> None:
+    record = {"type": "RECORD", "stream": "s" * 1_000_000, "record": {"Id": "x"}}
+    run = run_target(tmp_path, _config(tmp_path), singer_lines(SCHEMA, record))
+    assert run.returncode == 1
+    line = _last_line(run.stderr)
+    assert line.startswith("target-events: stream 'sss")
+    assert "...', input line 2: RECORD before any SCHEMA message for this stream" in line
+    assert len(line) < 200
+
+
+def test_given_a_stream_that_is_not_a_string_then_one_line_names_the_input_line(
+    tmp_path: Path,
+) -> None:
+    """A list as the stream ended in "unhashable type: 'list'", quoting the list whole."""
+    schema = {**SCHEMA, "stream": [["orders"] * 1000]}
+    run = run_target(tmp_path, _config(tmp_path), singer_lines(schema))
+    assert run.returncode == 1
+    assert _last_line(run.stderr) == (
+        "target-events: input line 1: a SCHEMA message's stream must be a string, got list"
+    )
+
+
+_NOT_A_TYPE = "not a JSON Schema type name (array, boolean, integer, null, number, object, string)"
+
+
+@pytest.mark.parametrize(
+    ("schema", "where", "shown"),
+    [
+        ({"type": None, "properties": {"Id": {"type": "string"}}}, "SCHEMA's schema", "null"),
+        ({"properties": {"Id": {"type": None}}}, "SCHEMA property 'Id'", "null"),
+        ({"properties": {"Id": {"type": ["string", None]}}}, "SCHEMA property 'Id'", '["string", null]'),
+        ({"properties": {"Id": {"type": "string"}, "tags": {"type": "array", "items": {"type": None}}}},
+         "SCHEMA property 'tags.items'", "null"),
+        ({"properties": {"Id": {"anyOf": [{"type": "string"}, {"type": "x" * 100_000}]}}},
+         "SCHEMA property 'Id.anyOf'", '"' + "x" * 56 + "..."),
+    ],
+)  # fmt: skip
+def test_given_a_schema_whose_type_is_null_then_it_is_refused_at_schema_time(
+    tmp_path: Path, schema: dict, where: str, shown: str
+) -> None:
+    """Found by the hostile-input sweep (#27): the SDK's own check refused it naming neither the
+    stream nor the input line (the root's null type: "missing required properties")."""
+    message = {"type": "SCHEMA", "stream": "orders", "schema": schema, "key_properties": ["Id"]}
+    run = run_target(tmp_path, _config(tmp_path), singer_lines(message, *_good(1)))
+    assert run.returncode == 1
+    assert _last_line(run.stderr) == (
+        f"target-events: stream 'orders', input line 1: {where} has \"type\" {shown}: "
+        f"{_NOT_A_TYPE} or a list of them"
+    )
+    assert "Traceback" not in run.stderr
+
+
+def _nested_schema(levels: int) -> dict:
+    """A SCHEMA whose property ``a`` nests objects ``levels`` deep (two JSON levels each)."""
+    spec: dict = {"type": "string"}
+    for _ in range(levels):
+        spec = {"type": "object", "properties": {"a": spec}}
+    return {"type": "SCHEMA", "stream": "deep", "schema": {"properties": {"a": spec}}}
+
+
+def _deep_json(levels: int) -> str:
+    """``_nested_schema(levels)`` as JSON text, written without json.dumps' recursion."""
+    head = '{"type": "object", "properties": {"a": ' * levels
+    inner = head + '{"type": "string"}' + "}}" * levels
+    return f'{{"type": "SCHEMA", "stream": "deep", "schema": {{"properties": {{"a": {inner}}}}}}}\n'
+
+
+def test_given_a_schema_nested_900_deep_then_one_line_names_the_input_line(
+    tmp_path: Path,
+) -> None:
+    """Found by the hostile-input sweep (#27): msgspec parses 900 levels, then a recursive walk
+    of the schema ended the run without naming the input line. The reader now bounds every
+    message but a RECORD at 100 levels, as the config and state files are bounded."""
+    lines = singer_lines(SCHEMA, *_good(2)) + _deep_json(450)
+    run = run_target(tmp_path, _config(tmp_path), lines)
+    assert run.returncode == 1
+    assert _last_line(run.stderr) == (
+        "target-events: stream 'deep', input line 4: SCHEMA message nested deeper than 100 levels"
+    )
+    assert len(_rows(tmp_path / "out")) == 2, "records before the bad line are written"
+
+
+def test_given_a_schema_nested_within_the_bound_then_it_is_accepted(tmp_path: Path) -> None:
+    assert json.loads(_deep_json(3)) == _nested_schema(3)
+    run = run_target(tmp_path, _config(tmp_path), _deep_json(45))  # 95 levels
+    assert run.returncode == 0, run.stderr
+
+
+def test_given_a_mapped_record_nested_900_deep_then_one_line_names_the_input_line(
+    tmp_path: Path,
+) -> None:
+    """A RECORD is not depth-bounded (a deep record is data); one too deep for the per-record
+    check, on a stream with stream maps (checked as it is read), names its line."""
+    head = json.dumps({"type": "RECORD", "stream": "orders", "record": {"Id": "x"}})
+    deep = head.replace('"x"', "[" * 900 + "]" * 900).encode()
+    config = _config(tmp_path, stream_maps={"orders": {"extra": "str(1)"}})
+    run = run_target(tmp_path, config, singer_lines(SCHEMA).encode() + deep + b"\n")
+    assert run.returncode == 1
+    assert _last_line(run.stderr) == (
+        "target-events: stream 'orders', input line 2: nested too deeply to process"
+    )
+
+
 def test_given_a_huge_and_deeply_nested_record_when_written_then_it_round_trips(
     tmp_path: Path,
 ) -> None:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from tests.helpers import run_target, singer_lines
+from tests.helpers import TARGET, run_target, singer_lines, write_json
 
 STAMP = "2024-01-01T00:00:{:02d}Z"
 
@@ -326,3 +329,55 @@ def test_given_a_vacuum_retention_under_an_hour_then_the_setting_is_refused_in_o
     error = _one_line_error(run.stderr)
     assert "lake_vacuum_retention_hours" in error, error
     assert not (tmp_path / "lake" / "Account").exists()
+
+
+# 11. A singer-sdk refresh killed midway and re-sent never shows the killed run's part of it.
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    """Until ``path`` exists (the target's progress, not the clock, decides the test)."""
+    deadline = time.monotonic() + 120  # a safety net only: the file comes in well under a second
+    while not path.exists():
+        assert process.poll() is None, "the target ended before the commit"
+        assert time.monotonic() < deadline, f"no {path.name} after 120 s"
+        time.sleep(0.01)
+
+
+def test_given_an_activate_version_first_refresh_killed_midway_when_re_sent_then_the_table_waits_for_all_of_it(
+    tmp_path: Path,
+) -> None:
+    """The singer-sdk order holds STATE until its replacement, so a kill before it makes the
+    upstream re-send the ACTIVATE_VERSION with the version's rows. The rows the killed run
+    staged are part of the refresh only: the table keeps the old version until the end of the
+    re-sent run (it was replaced at once by them: half a refresh, visible until that end)."""
+    out = tmp_path / "lake"
+    old = [_record("Account", _account(i, "v5"), version=5) for i in range(6)]
+    activate5 = {"type": "ACTIVATE_VERSION", "stream": "Account", "version": 5}
+    run = run_target(tmp_path, _delta(out), singer_lines(ACCOUNT, activate5, *old))
+    assert run.returncode == 0, run.stderr
+    config = write_json(tmp_path / "kill.json", _delta(out, max_batch_rows=1))
+    activate = {"type": "ACTIVATE_VERSION", "stream": "Account", "version": 7}
+    fresh = [_record("Account", _account(i, "v7", 2), version=7) for i in range(4)]
+    staging = out / "_versions" / "Account" / "v7" / "_delta_log"
+    for attempt in ("killed", "re-sent"):
+        commits = len(list(staging.glob("*.json"))) if staging.exists() else 0
+        target = subprocess.Popen(
+            [TARGET, "--config", str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert target.stdin is not None
+        target.stdin.write(singer_lines(ACCOUNT, activate, *fresh[:2]).encode())
+        target.stdin.flush()
+        # A row after the ACTIVATE_VERSION staged: the ACTIVATE_VERSION was handled.
+        _wait_for(staging / f"{max(commits, 1):020d}.json", target)
+        names = sorted(r["Name"] for r in _table(out / "Account"))
+        assert names == ["v5"] * 6, f"{attempt}: {names}"  # still all of the old version
+        if attempt == "killed":
+            target.send_signal(signal.SIGKILL)  # its rows stay staged; no STATE passed them
+            target.wait()
+            continue
+        target.stdin.write(singer_lines(*fresh[2:]).encode())
+        target.stdin.close()
+        assert target.wait(timeout=120) == 0
+    rows = _table(out / "Account")
+    assert sorted((r["Id"], r["Name"]) for r in rows) == [(f"a{i:02d}", "v7") for i in range(4)]

@@ -142,6 +142,24 @@ def test_given_a_destination_that_is_a_file_then_one_line_names_it(tmp_path: Pat
     assert dest.read_text() == "not a folder"
 
 
+def test_given_a_long_destination_that_cannot_be_made_then_its_path_is_cut_short(
+    tmp_path: Path,
+) -> None:
+    """Found by the hostile-input sweep (#27): the path was quoted whole, so the line was cut at
+    800 characters (the command's last resort) before it reached the reason."""
+    (tmp_path / "blocker").write_text("a file where a folder is needed")
+    dest = tmp_path / "blocker" / "/".join(["d" * 200] * 15)  # ~3 KB, under PATH_MAX
+    run = run_target(tmp_path, {"destination": str(dest), "qa_mode": "off"}, _input(5))
+    assert run.returncode == 1
+    [line] = _one_line(run.stderr)
+    assert line.startswith(f"target-events: destination '{str(tmp_path)[:40]}")
+    assert "...d" in line
+    assert f"{'d' * 40}' is not usable: File exists (" in line, "the reason is reached"
+    assert line.endswith(f"{tmp_path / 'blocker'})"), "the file in the way is named"
+    assert str(dest) not in line
+    assert len(line) < 400
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EEXIST, errno.EACCES, errno.EROFS])
 def test_given_the_rename_into_place_fails_then_a_storage_error_and_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
