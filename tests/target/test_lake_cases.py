@@ -381,3 +381,23 @@ def test_given_an_activate_version_first_refresh_killed_midway_when_re_sent_then
         assert target.wait(timeout=120) == 0
     rows = _table(out / "Account")
     assert sorted((r["Id"], r["Name"]) for r in rows) == [(f"a{i:02d}", "v7") for i in range(4)]
+
+
+# Issue #27 item 10: a symlink at the destination's own folders (Parquet mode) is one line too.
+@pytest.mark.parametrize("folder", ["_manifests", "_dead_letter"])
+def test_given_a_symlink_at_a_bookkeeping_folder_then_one_line_and_nothing_outside(
+    tmp_path: Path, folder: str
+) -> None:
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    (out / folder).symlink_to(outside, target_is_directory=True)
+    config = {"destination": str(out), "qa_mode": "off", "on_invalid_record": "dead_letter"}
+    lines = singer_lines(
+        ACCOUNT, _record("Account", {"Id": None}), _record("Account", _account(1, "x"))
+    )
+    run = run_target(tmp_path, config, lines)
+    assert run.returncode != 0
+    error = _one_line_error(run.stderr)
+    assert "symlink" in error.lower(), error
+    assert list(outside.iterdir()) == []
