@@ -305,9 +305,9 @@ def test_given_bad_synthetic_org_arguments_then_one_line(args: list[str], messag
     ("schema", "message"),
     [
         ({"type": None, "properties": {"Id": {"type": "string"}}},
-         "target-events: a SCHEMA message: Schema Validation Error"),
+         """target-events: stream 's', input line 1: SCHEMA's schema has "type" null"""),
         ({"type": "object", "properties": {"Id": {"type": "string"}, "a": {"items": "[DEEP]"}}},
-         "target-events: the input is nested too deeply to process"),
+         "target-events: stream 's', input line 1: SCHEMA message nested deeper than 100 levels"),
     ],
 )  # fmt: skip
 def test_given_a_schema_message_that_is_not_a_json_schema_then_one_line(
