@@ -19,6 +19,7 @@ from typing_extensions import override
 from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
+from .query.filters import FilterError, check_syntax
 from .runtime import Runtime
 from .scheduler import StreamScheduler, Work
 from .schema import ObjectSchema, from_describe
@@ -72,7 +73,8 @@ class TapSalesforceTemporal(TapHooks):
     def validate_settings(self, *, raise_errors: bool) -> list[str]:
         """Replaces the SDK's check, whose jsonschema messages quote the value (a password too).
 
-        This tap's settings are parsed by ``Settings``; the SDK's built-in ones (batch_config,
+        This tap's settings are parsed by ``Settings`` and each object filter by the query layer
+        (``query.filters``, the syntax now, the fields at discovery); the SDK's built-in ones (batch_config,
         stream_maps, ...) are checked against their schema with messages that show no value. A
         ``SettingError`` (not the SDK's ConfigValidationError, which the SDK's CLI logs line by
         line) reaches ``main`` and is printed as one line.
@@ -80,9 +82,9 @@ class TapSalesforceTemporal(TapHooks):
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         try:
-            Settings.from_config(self._config)
+            check_syntax(Settings.from_config(self._config).object_filters)
             errors = builtin_setting_errors(self._config, schema)
-        except ConfigValidationError as error:
+        except (ConfigValidationError, FilterError) as error:
             errors = [str(error)]
         if errors and raise_errors:
             raise SettingError(errors[0])
