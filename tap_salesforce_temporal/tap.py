@@ -6,7 +6,7 @@ import copy
 import fnmatch
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from singer_sdk import Stream
@@ -20,6 +20,7 @@ from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
 from .query.filters import FilterError, check_syntax
+from .query.users import user_types
 from .runtime import Runtime
 from .scheduler import StreamScheduler, Work
 from .schema import ObjectSchema, from_describe
@@ -100,7 +101,12 @@ class TapSalesforceTemporal(TapHooks):
         if settings.embedded_org:
             settings = _start_embedded_org(settings, self.logger)
         client = SalesforceClient(settings, self.logger)
-        return Runtime(settings=settings, client=client, logger=self.logger)
+        return Runtime(
+            settings=settings,
+            client=client,
+            logger=self.logger,
+            read_user_types=partial(user_types, client),
+        )
 
     # -- discovery --
     def discover_streams(self) -> list[Stream]:
