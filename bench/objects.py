@@ -26,7 +26,7 @@ from pathlib import Path
 
 from synthetic_org import SandboxOrg
 
-from .run import BASELINE, TAP, TARGET, median_run, run_one, run_pipe
+from .harness import BASELINE, TAP, TARGET, median_run, run_one, run_pipe
 
 AMPLIFIED_ROWS = 100_000  # RECORD rows per target measurement, the stream's lines repeated
 AMPLIFIED_BYTES = 200 * 1024 * 1024  # ... or this much input, whichever comes first

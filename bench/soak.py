@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench.run import ROWS_PER_SCALE, STREAM, TAP, TARGET, _wait
+from bench.harness import ROWS_PER_SCALE, STREAM, TAP, TARGET, wait_peak_mb
 from synthetic_org import SandboxOrg
 from synthetic_org.faults import Faults
 from tap_salesforce_temporal.catalog import select
@@ -40,7 +40,7 @@ def _attempt(workdir: Path, state: dict | None) -> tuple[dict | None, bool, floa
         )
         assert tap.stdout is not None
         tap.stdout.close()
-        tap_peak, target_peak = _wait(tap), _wait(target)
+        tap_peak, target_peak = wait_peak_mb(tap), wait_peak_mb(target)
     lines = [line for line in states.read_text().splitlines() if line.strip()]
     last = json.loads(lines[-1]) if lines else state
     return last, tap.returncode == 0 and target.returncode == 0, tap_peak, target_peak

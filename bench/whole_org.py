@@ -26,7 +26,7 @@ from pathlib import Path
 
 from synthetic_org import SandboxOrg
 
-from .run import TAP, run_one
+from .harness import TAP, run_one
 
 CONCURRENCY = 8
 

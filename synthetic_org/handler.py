@@ -13,15 +13,20 @@ import re
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import hostile
 from .errors import SalesforceError
-from .oauth import JWT_GRANT, OAuthError
+from .oauth import JWT_GRANT, Credentials, OAuthError, Sessions
 from .soql.json_values import ENCODER
 
-if TYPE_CHECKING:  # the org binds itself to the handler class at start (no runtime import)
-    from .state import SandboxOrg
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from .bulk import BulkJobs
+    from .data.org import SyntheticOrg
+    from .faults import Faults
+    from .rest import RestApi
 
 # One encoder for every answer, shared with the REST page renderer (whose bytes must match it).
 _JSON = ENCODER
@@ -32,10 +37,38 @@ MAX_URL_LENGTH = 16_384
 _VERSION = r"/services/data/v(?P<version>\d+\.\d)"
 
 
+class ServedOrg(Protocol):
+    """What a request needs of the org it is served by (``state.SandboxOrg``, which binds itself
+    to the handler class when it starts): the handler sits below the org's state."""
+
+    org: SyntheticOrg
+    rest: RestApi
+    bulk: BulkJobs
+    sessions: Sessions
+    credentials: Credentials
+    faults: Faults
+    latency_ms: float
+    requests: list[tuple[str, str, int]]
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def limit_info(self) -> str: ...
+
+    def limits(self) -> dict: ...
+
+    def advance(self, opportunities: int = 5, at: dt.datetime | None = None) -> int: ...
+
+    def begin_api_call(
+        self, authorization: str | None, *, result_page: bool = False, path: str = ""
+    ) -> str: ...
+
+
 class Handler(BaseHTTPRequestHandler):
     """Routes requests to the org; everything it answers is in Salesforce's wire format."""
 
-    org: SandboxOrg
+    org: ServedOrg
     protocol_version = "HTTP/1.1"
     server_version = "SFDC"
     # Headers and body go out in separate writes; with Nagle on, a keep-alive client's delayed ACK
@@ -308,7 +341,7 @@ class Handler(BaseHTTPRequestHandler):
             extra = {"Content-Type": content_type, **(headers or {})}
             if limit_info:
                 extra["Sforce-Limit-Info"] = self.org.limit_info
-            hostile.send(self, kind, status, body, extra)
+            hostile.send(self, self.org.faults, kind, status, body, extra)
             return
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -13,7 +13,9 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .handler import Handler
+    from http.server import BaseHTTPRequestHandler
+
+    from .faults import Faults
 
 _MEMBER_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -31,14 +33,15 @@ def gzip_bomb(inflated: int) -> bytes:
 
 
 def send(
-    handler: Handler,
+    handler: BaseHTTPRequestHandler,
+    faults: Faults,
     kind: str,
     status: int,
     body: bytes,
     headers: dict[str, str],
 ) -> None:
-    """Answer ``status`` with ``headers`` and the hostile body ``kind`` instead of ``body``."""
-    faults = handler.org.faults
+    """Answer ``status`` with ``headers`` and the hostile body ``kind`` instead of ``body``,
+    shaped by the org's fault switches."""
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)

@@ -24,7 +24,7 @@ from .data.archive import archived_history
 from .data.org import SyntheticOrg
 from .errors import SalesforceError
 from .faults import Faults
-from .handler import Handler
+from .handler import Handler, ServedOrg
 from .ids import make_id
 from .metadata import OBJECTS, OBJECTS_BY_NAME, ObjectSpec, find_object
 from .metadata import extra_objects as make_extra_objects
@@ -125,7 +125,8 @@ class SandboxOrg:
 
     # -- lifecycle --
     def start(self) -> SandboxOrg:
-        handler = type("BoundHandler", (Handler,), {"org": self})
+        served: ServedOrg = self  # checked statically: the org offers all the handler uses
+        handler = type("BoundHandler", (Handler,), {"org": served})
         self._server = ThreadingHTTPServer((self._host, self._port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(

@@ -15,7 +15,7 @@ import gc
 def main() -> None:
     gc.disable()
     try:
-        from .tap import main as run
+        from .cli import main as run
     finally:
         gc.freeze()
         gc.enable()

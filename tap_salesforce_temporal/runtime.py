@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .client import SalesforceClient
@@ -32,6 +32,9 @@ class Runtime:
     settings: Settings
     client: SalesforceClient
     logger: logging.Logger
+    # Reads the users' types from the org (the tap passes ``query.users.user_types``): this
+    # layer keeps the answer for the run and sends no query of its own.
+    read_user_types: Callable[[], dict[str, str | None]]
     # Bookmarks never pass the run's start: rows committed later belong to the next run.
     run_started: dt.datetime = field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -88,14 +91,7 @@ class Runtime:
     def user_types(self) -> dict[str, str | None]:
         """User Id -> UserType for every user (actor_type of events), read once per run."""
         if self._user_types is None:
-            from .query import rest
-
-            types: dict[str, str | None] = {}
-            for page in rest.pages(
-                self.client, "SELECT Id, UserType FROM User", all_rows=True, context="User types"
-            ):
-                types.update({row["Id"]: row.get("UserType") for row in page})
-            self._user_types = types
+            self._user_types = self.read_user_types()
         return self._user_types
 
     def stats_for(self, stream: str) -> StreamStats:

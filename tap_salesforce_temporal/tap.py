@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import fnmatch
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
-import pyarrow as pa
 from singer_sdk import Stream
 from singer_sdk.exceptions import (
-    ConfigurationError,
     ConfigValidationError,
-    DiscoveryError,
-    MappingError,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from . import json_files
-from .catalog_checks import check_catalog
 from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
+from .query.filters import FilterError, check_syntax
+from .query.users import user_types
 from .runtime import Runtime
 from .scheduler import StreamScheduler, Work
 from .schema import ObjectSchema, from_describe
@@ -80,7 +74,8 @@ class TapSalesforceTemporal(TapHooks):
     def validate_settings(self, *, raise_errors: bool) -> list[str]:
         """Replaces the SDK's check, whose jsonschema messages quote the value (a password too).
 
-        This tap's settings are parsed by ``Settings``; the SDK's built-in ones (batch_config,
+        This tap's settings are parsed by ``Settings`` and each object filter by the query layer
+        (``query.filters``, the syntax now, the fields at discovery); the SDK's built-in ones (batch_config,
         stream_maps, ...) are checked against their schema with messages that show no value. A
         ``SettingError`` (not the SDK's ConfigValidationError, which the SDK's CLI logs line by
         line) reaches ``main`` and is printed as one line.
@@ -88,9 +83,9 @@ class TapSalesforceTemporal(TapHooks):
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         try:
-            Settings.from_config(self._config)
+            check_syntax(Settings.from_config(self._config).object_filters)
             errors = builtin_setting_errors(self._config, schema)
-        except ConfigValidationError as error:
+        except (ConfigValidationError, FilterError) as error:
             errors = [str(error)]
         if errors and raise_errors:
             raise SettingError(errors[0])
@@ -106,7 +101,12 @@ class TapSalesforceTemporal(TapHooks):
         if settings.embedded_org:
             settings = _start_embedded_org(settings, self.logger)
         client = SalesforceClient(settings, self.logger)
-        return Runtime(settings=settings, client=client, logger=self.logger)
+        return Runtime(
+            settings=settings,
+            client=client,
+            logger=self.logger,
+            read_user_types=partial(user_types, client),
+        )
 
     # -- discovery --
     def discover_streams(self) -> list[Stream]:
@@ -357,76 +357,3 @@ def _start_embedded_org(settings: Settings, logger: Any) -> Settings:
         settings.embedded_org_scale,
     )
     return dataclasses.replace(settings, instance_url=None, **org.login_settings())
-
-
-def _use_jemalloc() -> None:
-    """Arrow's jemalloc pool instead of its default (mimalloc): measured at 1.4M rows, the tap's
-    peak RSS fell from ~280-300 MB to ~190 MB in RECORD and BATCH mode, at the same speed (each
-    Bulk page's buffers are freed and reused page after page). Wheels built without jemalloc keep
-    the default; an explicit ARROW_DEFAULT_MEMORY_POOL still wins. (The target differs: its
-    Parquet writes did best on the system allocator.)"""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return
-    with contextlib.suppress(NotImplementedError):
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-
-
-def _check_json_files(argv: list[str]) -> None:
-    """The --config/--catalog/--state files are strict JSON objects, or one line names the file.
-
-    The SDK's CLI reads them with a parser whose error says where, but not in which file, and
-    that takes ``NaN`` or ends a file nested 50,000 deep in a ``RecursionError`` (``json_files``).
-    """
-    options = ("--config", "--catalog", "--state")
-    for position, arg in enumerate(argv):
-        option, _, value = arg.partition("=")
-        if option not in options:
-            continue
-        if not value and position + 1 < len(argv):
-            value = argv[position + 1]
-        if not value or value == "ENV" or _is_pipe(value):
-            continue
-        try:
-            content = json_files.read_object(f"{option} file {value}", value)
-            if option == "--catalog":
-                check_catalog(content)
-        except json_files.JsonFileError as error:
-            raise TapError(str(error)) from None
-
-
-def _is_pipe(path: str) -> bool:
-    """A FIFO or device (``--config <(...)``) can be read once only: it is left to the SDK."""
-    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
-
-
-def main() -> None:
-    """Console entry point: user-facing errors become one line on stderr and exit code 1.
-
-    ``tap-salesforce-temporal catalog ...`` runs the catalog tool; ``--help`` lists it beside the
-    tap's options (tap_salesforce_temporal/cli.py).
-    """
-    args = sys.argv[1:]
-    if args[:1] == ["catalog"] or args[:1] == ["--help"]:
-        from .cli import command
-
-        command().main(args, prog_name="tap-salesforce-temporal")
-        return
-    _use_jemalloc()
-    try:
-        _check_json_files(args)
-        TapSalesforceTemporal.cli()
-    except TapError as error:
-        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
-        sys.exit(error.exit_code if isinstance(error, Interrupted) else 1)
-    except (ConfigurationError, DiscoveryError, MappingError) as error:
-        # Settings, a catalog naming a replication key its stream lacks, stream maps: the SDK's
-        # own errors about what the user gave, worded by the SDK, printed as one line.
-        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
-
-
-def _one_line(error: BaseException, limit: int = 800) -> str:
-    """The error's message on one line and at most ``limit`` characters: a message may quote a
-    value from an input file, which can be megabytes long or hold newlines."""
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

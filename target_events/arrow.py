@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from .checks import InvalidRecord, compile_checks
-from .json_schema import _is_closed_object, decimal_digits, json_text, non_null_kinds
+from .json_schema import decimal_digits, is_closed_object, json_text, non_null_kinds
 
 __all__ = ["TIMESTAMP", "InvalidRecord", "StreamSchema", "arrow_type", "column_from_values"]
 
@@ -47,7 +47,7 @@ def arrow_type(schema: dict) -> pa.DataType:
     if kind == "boolean":
         return pa.bool_()
     if kind == "object":
-        if _is_closed_object(schema):
+        if is_closed_object(schema):
             return pa.struct([pa.field(k, arrow_type(v)) for k, v in schema["properties"].items()])
         return pa.string()
     if kind == "array":

@@ -16,11 +16,11 @@ import re
 from collections.abc import Callable
 
 from .json_schema import (
-    _is_closed_object,
-    _numbers_as_floats,
-    _types,
     decimal_digits,
+    is_closed_object,
+    json_kinds,
     non_null_kinds,
+    numbers_as_floats,
 )
 
 # One pattern text for the per-record check and the chunk check of json_chunks (run by RE2).
@@ -58,13 +58,13 @@ def compile_checks(properties: dict[str, dict]) -> Callable[[dict], None]:
 
 
 def _preview(value: object) -> str:
-    text = json.dumps(_numbers_as_floats(value), default=str)
+    text = json.dumps(numbers_as_floats(value), default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _value_check(schema: dict) -> Callable[[object], str | None]:
     kinds = non_null_kinds(schema)
-    if "null" not in _types(schema) and kinds:
+    if "null" not in json_kinds(schema) and kinds:
         pass  # nulls are tolerated everywhere: taps emit them for missing values
     if len(kinds) != 1:
         return lambda value: None
@@ -96,7 +96,7 @@ def _value_check(schema: dict) -> Callable[[object], str | None]:
     if kind == "boolean":
         return lambda v: None if isinstance(v, bool) else "expects a boolean"
     if kind == "object":
-        if _is_closed_object(schema):
+        if is_closed_object(schema):
             inner = compile_checks(schema["properties"])
 
             def check_object(value: object) -> str | None:

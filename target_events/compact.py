@@ -31,8 +31,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .delta import DeltaLake
+from .errors import ReportError
+from .filesystems import S3Options, open_filesystem
 from .journal import JOURNAL, PENDING, list_files, records, relative, visible_files
-from .report.source import ReportError, S3Options, open_filesystem
 from .settings import Settings
 from .staging import private_files
 
@@ -169,13 +170,7 @@ def compact(args: argparse.Namespace) -> list[dict]:
     destination = args.destination or config.get("destination")
     if not destination:
         raise ReportError("no destination: pass DESTINATION or --config with a destination")
-    s3 = S3Options(
-        config.get("s3_endpoint_url"),
-        config.get("aws_region"),
-        config.get("aws_access_key_id"),
-        config.get("aws_secret_access_key"),
-        config.get("aws_session_token"),
-    )
+    s3 = S3Options.from_config(config)
     filesystem, base = open_filesystem(destination, s3)
     settings = Settings.from_config({**config, "destination": destination, "format": "delta"})
     compression = config.get("compression") or "zstd"

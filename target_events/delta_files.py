@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .filesystems import S3Options, open_filesystem
+
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
@@ -49,8 +51,6 @@ class LakeFiles:
         return self.s3(), uri.removeprefix("s3://")
 
     def s3(self) -> pafs.FileSystem:
-        from .report.source import S3Options, open_filesystem
-
         filesystem, _ = open_filesystem(
             self.settings.destination,
             S3Options(

@@ -10,12 +10,13 @@ import json
 import math
 
 
-def _types(schema: dict) -> list[str]:
+def json_kinds(schema: dict) -> list[str]:
+    """The JSON types a property allows, "null" included, from ``type`` or each ``anyOf`` option."""
     kind = schema.get("type")
     if kind is None and "anyOf" in schema:
         kinds: list[str] = []
         for option in schema["anyOf"]:
-            kinds.extend(_types(option))
+            kinds.extend(json_kinds(option))
         return kinds
     if isinstance(kind, str):
         return [kind]
@@ -23,7 +24,7 @@ def _types(schema: dict) -> list[str]:
 
 
 def non_null_kinds(schema: dict) -> list[str]:
-    return [t for t in _types(schema) if t != "null"]
+    return [t for t in json_kinds(schema) if t != "null"]
 
 
 def _power_of_ten(value: object) -> int | None:
@@ -71,7 +72,8 @@ def decimal_digits(schema: dict) -> tuple[int, int] | None:
     return min(38, max(_precision(schema, scale), scale + 1)), scale
 
 
-def _is_closed_object(schema: dict) -> bool:
+def is_closed_object(schema: dict) -> bool:
+    """An object with declared properties and no others: a struct, not JSON text."""
     return bool(schema.get("properties")) and schema.get("additionalProperties") in (None, False)
 
 
@@ -81,14 +83,15 @@ def json_text(value: object) -> str:
     Numbers are decoded exactly (Decimal); inside JSON text they are written as JSON numbers
     again, not as quoted strings.
     """
-    return json.dumps(_numbers_as_floats(value), sort_keys=True, default=str)
+    return json.dumps(numbers_as_floats(value), sort_keys=True, default=str)
 
 
-def _numbers_as_floats(value: object) -> object:
+def numbers_as_floats(value: object) -> object:
+    """``value`` with its exact Decimals as floats, so ``json.dumps`` writes them as numbers."""
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, dict):
-        return {k: _numbers_as_floats(v) for k, v in value.items()}
+        return {k: numbers_as_floats(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_numbers_as_floats(v) for v in value]
+        return [numbers_as_floats(v) for v in value]
     return value

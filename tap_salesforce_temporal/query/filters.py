@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -397,6 +398,16 @@ def _string(value: str) -> str:
     if not _KEPT_ESCAPES.fullmatch(value):
         raise ValueError(f"a string literal with a lone backslash: {value!r}")
     return "'" + "".join(_RE_ESCAPE.get(char, char) for char in value) + "'"
+
+
+def check_syntax(object_filters: Iterable[tuple[str, str]]) -> None:
+    """Raise ``FilterError`` for the first filter that does not parse.
+
+    The tap calls this when it starts, so a typo stops the run before any login; the fields a
+    filter names are checked against its object's describe at discovery (``object_filter``).
+    """
+    for object_name, text in object_filters:
+        parse(object_name, text)
 
 
 def where_clause(object_name: str, text: str, schema: ObjectSchema) -> str:

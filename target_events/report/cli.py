@@ -12,9 +12,11 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import ReportError
+from ..filesystems import S3Options, open_filesystem
 from .html import render_html
 from .metrics import DecisionMetrics
-from .source import ReportError, S3Options, open_filesystem, stream_dataset
+from .source import stream_dataset
 from .text import render_text
 
 EVENTS_STREAM = "micro_decision_events"
@@ -66,13 +68,7 @@ def build_report(args: argparse.Namespace) -> dict:
     destination = args.destination or config.get("destination")
     if not destination:
         raise ReportError("no destination: pass DESTINATION or --config with a destination")
-    s3 = S3Options(
-        endpoint_url=config.get("s3_endpoint_url"),
-        region=config.get("aws_region"),
-        access_key_id=config.get("aws_access_key_id"),
-        secret_access_key=config.get("aws_secret_access_key"),
-        session_token=config.get("aws_session_token"),
-    )
+    s3 = S3Options.from_config(config)
     filesystem, base = open_filesystem(destination, s3)
     events = stream_dataset(filesystem, base, EVENTS_STREAM, s3)
     if events is None:

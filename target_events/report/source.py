@@ -7,46 +7,14 @@ show (they live in the staging folder or were never uploaded), and staging is sk
 
 from __future__ import annotations
 
-import urllib.parse
-from dataclasses import dataclass
-
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from ..delta_merge import storage_options, table_dataset
 from ..errors import ReportError
+from ..filesystems import S3Options
 from ..journal import visible_files
 from ..storage import STAGING_DIR
-
-
-@dataclass(frozen=True)
-class S3Options:
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
-
-
-def open_filesystem(destination: str, s3: S3Options) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and the base path inside it for ``destination``."""
-    if not destination.startswith("s3://"):
-        local = pafs.LocalFileSystem()
-        base = destination.rstrip("/") or "/"
-        if local.get_file_info(base).type != pafs.FileType.Directory:
-            raise ReportError(f"destination {destination!r} is not a directory")
-        return local, base
-    options: dict[str, object] = {
-        "region": s3.region or "us-east-1",
-        "access_key": s3.access_key_id,
-        "secret_key": s3.secret_access_key,
-        "session_token": s3.session_token,
-    }
-    if s3.endpoint_url:
-        parsed = urllib.parse.urlsplit(s3.endpoint_url)
-        options.update(endpoint_override=parsed.netloc, scheme=parsed.scheme or "https")
-    filesystem = pafs.S3FileSystem(**{k: v for k, v in options.items() if v is not None})
-    return filesystem, destination.removeprefix("s3://").rstrip("/")
 
 
 def delta_options(s3: S3Options) -> dict[str, str]:

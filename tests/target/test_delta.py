@@ -334,7 +334,8 @@ KEYS = {
 
 READ_S3 = """
 import json, sys
-from target_events.report.source import S3Options, open_filesystem, stream_dataset
+from target_events.filesystems import S3Options, open_filesystem
+from target_events.report.source import stream_dataset
 s3 = S3Options(sys.argv[1], "us-east-1", sys.argv[2], sys.argv[3])
 filesystem, base = open_filesystem("s3://lake/mirror", s3)
 dataset = stream_dataset(filesystem, base, "Account", s3)
