@@ -52,7 +52,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("start_date", th.DateTimeType, title="Start date", description="Earliest replication key value to extract on the first run (1700-01-01 to 4000-12-31, what Salesforce accepts)."),
     th.Property("end_date", th.DateTimeType, title="End date", description="Optional upper bound (exclusive) of the replication key."),
     th.Property("lookback_window", th.IntegerType, default=300, title="Lookback window", description="Seconds re-read before the bookmark on each incremental run, because Salesforce commits SystemModstamp late (at most 366 days)."),
-    th.Property("objects", th.ArrayType(th.StringType), title="Objects", description="Object names or glob patterns to discover (default: every queryable object)."),
+    th.Property("objects", th.ArrayType(th.StringType), title="Objects", description="Object names or glob patterns to discover (default: every queryable object). An entry that matches no object of the org is named in one warning (with the closest real name); when none matches, the run fails."),
     th.Property("api_type", th.StringType, default="auto", allowed_values=list(API_TYPES), title="API type", description="auto picks REST or Bulk API 2.0 per object by row count; rest or bulk force one."),
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),

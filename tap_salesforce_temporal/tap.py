@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import fnmatch
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, partial
@@ -19,6 +18,7 @@ from typing_extensions import override
 from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
+from .object_patterns import DERIVED_STREAMS, check_objects, matches
 from .query.filters import FilterError, check_syntax
 from .query.users import user_types
 from .runtime import Runtime
@@ -35,7 +35,6 @@ from .streams.tracked_fields import HistoryTrackedFieldsStream
 from .unsyncable import is_unsyncable
 from .writer import FastWriter
 
-DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})
 TRACKABLE_STANDARD_OBJECTS = frozenset({"Account", "Case", "Contact", "Lead", "Opportunity"})
 # Describe answers that mean the object is not there for this user: skipped with a warning. Any
 # other failure (a session refused twice, retries exhausted) fails the run: a skipped object
@@ -159,15 +158,17 @@ class TapSalesforceTemporal(TapHooks):
         )
         runtime.queryable_objects.update(e["name"] for e in body["sobjects"] if e.get("queryable"))
         patterns = runtime.settings.objects
-        self._check_selected_exist({e["name"] for e in body["sobjects"]})
+        org_objects = {e["name"] for e in body["sobjects"]}
+        warning = check_objects(patterns, org_objects) if patterns else None
+        if warning:
+            self.logger.warning("%s", warning)
+        self._check_selected_exist(org_objects)
         catalog_names = self._catalog_stream_names()
         names = []
         unsyncable = []
         for entry in body["sobjects"]:
             name = entry["name"]
-            if patterns and not any(
-                fnmatch.fnmatchcase(name, p) or name.lower() == p.lower() for p in patterns
-            ):
+            if patterns and not matches(name, patterns):
                 continue
             if catalog_names is not None and name not in catalog_names:
                 continue

@@ -48,3 +48,42 @@ def test_given_only_objects_the_org_lacks_are_selected_when_syncing_then_one_lin
         in run.stderr.splitlines()
     )
     assert "Traceback" not in run.stderr
+
+
+def test_given_objects_naming_objects_the_org_lacks_then_discovery_and_sync_name_them_once(
+    small_org: SandboxOrg, tmp_path: Path
+) -> None:
+    """``objects`` with a typo and another org's object: one warning per run, with the closest
+    real name, and the objects that exist are discovered and synced."""
+    config = tap_config(small_org, objects=["Opportunty", "NoSuchObject__c", "Account", "Lead*"])
+    expected = (
+        "setting 'objects': no object of this org (or visible to this user) matches "
+        "Opportunty (did you mean Opportunity?), NoSuchObject__c; skipped"
+    )
+    discovery = run_tap(tmp_path, config, discover=True)
+    assert discovery.returncode == 0, discovery.stderr
+    streams = {s["tap_stream_id"] for s in json.loads(discovery.stdout)["streams"]}
+    assert {"Account", "Lead", "LeadHistory"} <= streams
+    assert not streams & {"Opportunity", "Opportunty", "NoSuchObject__c"}
+    synced = run_tap(tmp_path, config)
+    assert synced.returncode == 0, synced.stderr
+    assert len(synced.records("Account")) == small_org.count("Account")
+    for run in (discovery, synced):
+        warnings = [line for line in run.stderr.splitlines() if "Opportunty" in line]
+        assert len(warnings) == 1, warnings
+        assert "WARNING" in warnings[0]
+        assert warnings[0].endswith(expected)
+
+
+def test_given_objects_of_which_none_exist_then_discovery_and_sync_fail_in_one_line(
+    small_org: SandboxOrg, tmp_path: Path
+) -> None:
+    config = tap_config(small_org, objects=["Opportunty", "Nope__*"])
+    for run in (run_tap(tmp_path, config, discover=True), run_tap(tmp_path, config)):
+        assert run.returncode == 1
+        assert run.stdout == ""
+        assert (
+            "tap-salesforce-temporal: setting 'objects': none of its entries is an object of this "
+            "org (or visible to this user): Opportunty (did you mean Opportunity?), Nope__*"
+        ) in run.stderr.splitlines()
+        assert "Traceback" not in run.stderr
