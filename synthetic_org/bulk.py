@@ -12,10 +12,12 @@ from dataclasses import dataclass, field, replace
 
 import pyarrow.compute as pc
 
+from .bulk_quota import DailyJobQuota
 from .data.org import SyntheticOrg
 from .errors import SalesforceError, sf_datetime
 from .faults import Faults
 from .metadata import ObjectSpec
+from .rules import check_parent_filter
 from .soql.engine import Engine, QueryResult, invalid_type
 from .soql.parser import Query, SoqlError, parse
 from .soql.render import bulk_unsupported_reason, csv_page
@@ -75,6 +77,7 @@ class BulkJobs:
         new_id: Callable[[str], str],
         bulk_job_seconds: float = 0.0,
         order_by_max_rows: int = ORDER_BY_MAX_ROWS,
+        quota: DailyJobQuota | None = None,
     ) -> None:
         self.data = data
         self.engine = engine
@@ -84,9 +87,13 @@ class BulkJobs:
         self.new_id = new_id
         self.bulk_job_seconds = bulk_job_seconds
         self.order_by_max_rows = order_by_max_rows
+        # Query jobs per rolling 24 hours (``/limits`` DailyBulkV2QueryJobs).
+        self.quota = quota or DailyJobQuota()
         self.jobs: dict[str, BulkJob] = {}
 
     def create_job(self, body: dict, version: str) -> dict:
+        # The daily allocation is checked first: the documented refusal names no query problem.
+        self.quota.check()
         operation = body.get("operation")
         if operation not in ("query", "queryAll"):
             raise SalesforceError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
@@ -108,6 +115,7 @@ class BulkJobs:
                 raise SalesforceError(
                     400, "API_ERROR", "Aggregate queries are not supported by Bulk API 2.0"
                 )
+            check_parent_filter(obj, query)
             self.check_query_timeout(query)
             result = self.engine.execute(query, include_deleted=operation == "queryAll")
         except SoqlError as error:
@@ -134,6 +142,7 @@ class BulkJobs:
             self.faults.record("QUERY_TIMEOUT")
             job.fails, job.failure = True, QUERY_TIMEOUT
         self.jobs[job.id] = job
+        self.quota.take()
         return self.job_info(job)
 
     def job_info(self, job: BulkJob) -> dict:

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from .bulk_quota import DAILY_BULK_QUERY_JOBS
 from .faults import WRONG_TYPES, Faults
 from .state import SandboxOrg
 
@@ -63,6 +64,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-usage-start", type=_int(0, BIG), default=0, help="API calls already used today"
     )
     serve.add_argument("--daily-api-limit", type=_int(1, BIG), default=15_000)
+    serve.add_argument(
+        "--bulk-job-limit",
+        type=_int(0, BIG),
+        default=DAILY_BULK_QUERY_JOBS,
+        metavar="N",
+        help="Bulk API 2.0 query jobs allowed per rolling 24 hours (DailyBulkV2QueryJobs)",
+    )
+    serve.add_argument(
+        "--bulk-jobs-used-start",
+        type=_int(0, BIG),
+        default=0,
+        metavar="N",
+        help="Bulk query jobs already created in the last 24 hours",
+    )
+    serve.add_argument(
+        "--activity-field-history",
+        action="store_true",
+        help="Field History Tracking for Activities on: ActivityFieldHistory exists "
+        "(its SystemModstamp cannot be filtered)",
+    )
+    serve.add_argument(
+        "--field-audit-trail",
+        action="store_true",
+        help="Field Audit Trail on: FieldHistoryArchive is readable",
+    )
     serve.add_argument(
         "--extra-objects",
         type=_int(0, 1296),
@@ -229,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             extra_objects=args.extra_objects,
             latency_ms=args.latency_ms,
             bulk_job_seconds=args.bulk_job_seconds,
+            bulk_job_limit=args.bulk_job_limit,
+            bulk_jobs_used_start=args.bulk_jobs_used_start,
+            activity_field_history=args.activity_field_history,
+            field_audit_trail=args.field_audit_trail,
         ).start()
     except (OSError, OverflowError, ValueError) as error:
         # An address this machine does not have, a host that does not resolve, a busy port:

@@ -1,7 +1,7 @@
 """The REST resources: describeGlobal, describe, query/queryAll with cursors, getDeleted.
 
 Everything answers in Salesforce's wire shapes; rules a real org enforces (query timeouts on wide
-scans, cursor expiry, the recycle bin's reach) are enforced here too.
+scans, cursor expiry, the recycle bin's reach: ``deletes``) are enforced here too.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
-import pyarrow.compute as pc
 
 from .data.org import SyntheticOrg
-from .errors import SalesforceError, sf_datetime
+from .deletes import DeleteLog, utc_now
+from .errors import SalesforceError
 from .faults import Faults
 from .ids import make_id
 from .metadata import ObjectSpec
@@ -27,7 +27,6 @@ from .soql.parser import BoolOp, Comparison, Query, SoqlError, parse
 from .soql.render import rest_records
 from .soql.rest_json import rest_records_json
 
-RECYCLE_BIN_DAYS = 15
 CURSOR_IDLE_SECONDS = 15 * 60
 QUERY_TIMEOUT_MIN_ROWS = 200
 
@@ -56,7 +55,8 @@ class RestApi:
         self.find_object = find_object
         self.faults = faults
         self.cursors: dict[str, Cursor] = {}
-        self.purged: dict[str, list[tuple[str, dt.datetime]]] = {}
+        # getDeleted's source for rows gone for good (``deletes``).
+        self.delete_log = DeleteLog()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -76,7 +76,7 @@ class RestApi:
             "createable": spec.queryable and spec.history_of is None,
             "custom": spec.is_custom,
             "customSetting": False,
-            "deletable": spec.queryable and spec.history_of is None,
+            "deletable": spec.can_delete,
             "deprecatedAndHidden": False,
             "feedEnabled": False,
             "keyPrefix": spec.key_prefix,
@@ -90,7 +90,7 @@ class RestApi:
             "retrieveable": spec.queryable,
             "searchable": spec.history_of is None,
             "triggerable": False,
-            "undeletable": spec.replicateable,
+            "undeletable": spec.has_recycle_bin,
             "updateable": spec.queryable and spec.history_of is None,
             "urls": {
                 "sobject": base,
@@ -220,32 +220,13 @@ class RestApi:
             raise SalesforceError(
                 400, "INVALID_DATE_FORMAT", f"invalid date format: {error}"
             ) from error
-        now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-        earliest = now - dt.timedelta(days=RECYCLE_BIN_DAYS)
-        if start_at < earliest:
+        if start_at < self.delete_log.earliest(spec.name, utc_now()):
             raise SalesforceError(
                 400, "INVALID_REPLICATION_DATE", "startDate before org replication enabled date"
             )
         if end_at <= start_at:
             raise SalesforceError(400, "INVALID_REPLICATION_DATE", "endDate before startDate")
-        table = self.data.table(spec.name)
-        modstamp = table["SystemModstamp"]
-        mask = pc.and_(
-            pc.and_(table["IsDeleted"], pc.greater_equal(modstamp, start_at)),
-            pc.less(modstamp, end_at),
-        )
-        hits = table.filter(mask)
-        deleted = list(zip(hits["Id"].to_pylist(), hits["SystemModstamp"].to_pylist(), strict=True))
-        deleted += [
-            (i, when) for i, when in self.purged.get(spec.name, []) if start_at <= when < end_at
-        ]
-        return {
-            "deletedRecords": [
-                {"id": record_id, "deletedDate": sf_datetime(when)} for record_id, when in deleted
-            ],
-            "earliestDateAvailable": sf_datetime(earliest),
-            "latestDateCovered": sf_datetime(min(end_at, now)),
-        }
+        return self.delete_log.answer(spec.name, self.data.table(spec.name), start_at, end_at)
 
 
 def _parse_param_datetime(text: str) -> dt.datetime:

@@ -16,17 +16,17 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import TypedDict, cast
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from .bulk import ORDER_BY_MAX_ROWS, BulkJobs
+from .bulk_quota import DAILY_BULK_QUERY_JOBS, DailyJobQuota
+from .changes import RecordChanges
+from .data.activity_history import activity_field_history as activity_history_rows
 from .data.archive import archived_history
 from .data.org import SyntheticOrg
 from .errors import SalesforceError
 from .faults import Faults
 from .handler import Handler, ServedOrg
 from .ids import make_id
-from .metadata import OBJECTS, OBJECTS_BY_NAME, ObjectSpec, find_object
+from .metadata import ACTIVITY_FIELD_HISTORY, OBJECTS, OBJECTS_BY_NAME, ObjectSpec, find_object
 from .metadata import extra_objects as make_extra_objects
 from .oauth import Credentials, Sessions, generate_credentials
 from .rest import RestApi
@@ -69,6 +69,9 @@ class SandboxOrg:
         unreadable_objects: tuple[str, ...] = (),
         bulk_order_by_max_rows: int = ORDER_BY_MAX_ROWS,
         field_audit_trail: bool = False,
+        activity_field_history: bool = False,
+        bulk_job_limit: int = DAILY_BULK_QUERY_JOBS,
+        bulk_jobs_used_start: int = 0,
     ) -> None:
         if anchor is None:
             anchor = dt.datetime.now(dt.timezone.utc).replace(
@@ -88,6 +91,11 @@ class SandboxOrg:
             )
             self.extras[archive.name.lower()] = archive
             self.org.replace(archive.name, archived_history(self.org))
+        if activity_field_history:
+            # Field History Tracking for Activities on: ActivityFieldHistory, whose SystemModstamp
+            # cannot be filtered (``metadata.activity_history``).
+            self.extras[ACTIVITY_FIELD_HISTORY.name.lower()] = ACTIVITY_FIELD_HISTORY
+            self.org.replace(ACTIVITY_FIELD_HISTORY.name, activity_history_rows(self.org))
         self.objects = (
             *(o for o in OBJECTS if o.name.lower() not in self.extras),
             *self.extras.values(),
@@ -118,6 +126,11 @@ class SandboxOrg:
             self.new_id,
             bulk_job_seconds,
             bulk_order_by_max_rows,
+            DailyJobQuota(bulk_job_limit, bulk_jobs_used_start),
+        )
+        # Deletes, Recycle Bin, field updates and the org's TODAY(), for tests (``changes``).
+        self.changes = RecordChanges(
+            self.org, self.find_object, self.rest.delete_log, self._lock, self.anchor.date()
         )
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
@@ -189,14 +202,7 @@ class SandboxOrg:
 
     def hard_delete(self, object_name: str, ids: list[str], at: dt.datetime | None = None) -> None:
         """Delete rows for good (emptied recycle bin): only getDeleted still knows about them."""
-        moment = (at or dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)).replace(
-            microsecond=0
-        )
-        with self._lock:
-            table = self.org.table(object_name)
-            keep = pc.invert(pc.is_in(table["Id"], value_set=pa.array(ids, type=pa.string())))
-            self.org.replace(object_name, table.filter(keep))
-            self.rest.purged.setdefault(object_name, []).extend((i, moment) for i in ids)
+        self.changes.hard_delete(object_name, ids, at)
 
     def new_id(self, prefix: str) -> str:
         with self._lock:
@@ -246,7 +252,7 @@ class SandboxOrg:
                 "Max": self.daily_api_limit,
                 "Remaining": self.daily_api_limit - self.api_usage,
             },
-            "DailyBulkV2QueryJobs": {"Max": 10_000, "Remaining": 10_000 - len(self.bulk.jobs)},
+            "DailyBulkV2QueryJobs": self.bulk.quota.limits_entry(),
             "DailyBulkV2QueryFileStorageMB": {"Max": 976_562, "Remaining": 976_562},
             "DataStorageMB": {"Max": 1024, "Remaining": 1000},
         }

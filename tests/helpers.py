@@ -6,8 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import requests
 
 from synthetic_org import SandboxOrg
 
@@ -120,3 +124,33 @@ def run_meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedPro
         timeout=900,
         check=False,
     )
+
+
+@contextmanager
+def serve_org(*flags: str) -> Iterator[tuple[str, requests.Session, dict[str, str]]]:
+    """``synthetic-org serve --scale 5 flags`` as its own process: its API base URL, a logged-in
+    session and the bearer header."""
+    server = subprocess.Popen(
+        [str(BIN / "synthetic-org"), "serve", "--json", "--scale", "5", *flags],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        info = json.loads(server.stdout.readline())
+        http = requests.Session()
+        token = http.post(
+            f"{info['url']}/services/oauth2/token",
+            data={
+                "grant_type": "password",
+                "client_id": info["client_id"],
+                "client_secret": info["client_secret"],
+                "username": info["username"],
+                "password": info["password"] + info["security_token"],
+            },
+            timeout=30,
+        ).json()["access_token"]
+        yield f"{info['url']}/services/data/v62.0", http, {"Authorization": f"Bearer {token}"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -19,6 +19,7 @@ from .activities import simulate_activities
 from .base import World, spec
 from .cases import simulate_cases
 from .columns import TableBuilder
+from .files import simulate_files
 from .leads import simulate_leads
 from .opportunities import simulate_opportunities
 from .projects import simulate_projects, simulate_wide_records
@@ -56,6 +57,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "_empty_archive": (_empty_archive, ("FieldHistoryArchive",)),
     "_wide_records": (simulate_wide_records, ("Wide_Record__c",)),
     "_setup_metadata": (simulate_setup_metadata, ("EntityDefinition", "FieldDefinition")),
+    "_files": (simulate_files, ("ContentDocument", "ContentDocumentLink")),
 }
 _FAMILY_OF = {name: key for key, (_, names) in FAMILIES.items() for name in names}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable
 from functools import partial
@@ -20,6 +21,7 @@ from .base import (
     spec,
 )
 from .columns import TableBuilder
+from .formulas import invoice_formulas
 from .names import CITIES
 
 
@@ -109,10 +111,13 @@ def simulate_projects(org: World, rng: random.Random) -> dict[str, pa.Table]:
                 LastModifiedById=org.user_id(owner),
                 SystemModstamp=ms(issued),
             )
+    project_table = projects.to_table()
+    # The org's TODAY() starts at the anchor's date (SandboxOrg.set_today moves it).
+    today = dt.datetime.fromtimestamp(org.anchor, dt.timezone.utc).date()
     return {
-        "Project__c": projects.to_table(),
+        "Project__c": project_table,
         "Project__History": project_history.to_table(assign_ids=True, sort_by="CreatedDate"),
-        "Invoice__c": invoices.to_table(),
+        "Invoice__c": invoice_formulas(invoices.to_table(), project_table, today),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .activity_history import ACTIVITY_FIELD_HISTORY
+from .content import CONTENT_OBJECTS
 from .custom import CUSTOM_OBJECTS, WIDE_OBJECT, extra_objects
 from .fields import COMPOUND_TYPES, NUMBER_TYPES, STRING_TYPES, FieldSpec, ObjectSpec
 from .setup import ENTITY_DEFINITION, FIELD_DEFINITION, HISTORY_TRACKED, REQUIRED_FILTERS
@@ -9,6 +11,7 @@ from .standard import FIELD_HISTORY_DATA_TYPES, FORECAST_CATEGORIES, STAGES, STA
 
 OBJECTS: tuple[ObjectSpec, ...] = (
     *STANDARD_OBJECTS,
+    *CONTENT_OBJECTS,
     *CUSTOM_OBJECTS,
     WIDE_OBJECT,
     ENTITY_DEFINITION,
@@ -23,6 +26,7 @@ def find_object(name: str) -> ObjectSpec | None:
 
 
 __all__ = [
+    "ACTIVITY_FIELD_HISTORY",
     "COMPOUND_TYPES",
     "FIELD_HISTORY_DATA_TYPES",
     "FORECAST_CATEGORIES",

@@ -67,6 +67,24 @@ CUSTOM_OBJECTS: tuple[ObjectSpec, ...] = (
             pick("Status__c", "Draft", "Sent", "Paid"),
             FieldSpec("Due_Date__c", "date"),
             ref("OwnerId", "User", relationship="Owner"),
+            # Formula fields: computed when read, so their values change while the invoice's
+            # SystemModstamp stays (a cross-object formula follows its project; TODAY() moves
+            # every day). Values: ``data.formulas``.
+            FieldSpec(
+                "Project_Status__c",
+                "string",
+                length=1300,
+                calculated=True,
+                formula="TEXT(Project__r.Status__c)",
+            ),
+            FieldSpec(
+                "Days_Overdue__c",
+                "double",
+                precision=18,
+                scale=0,
+                calculated=True,
+                formula='IF(ISPICKVAL(Status__c, "Paid"), 0, MAX(0, TODAY() - Due_Date__c))',
+            ),
             *audit(),
         ),
         label="Invoice",
@@ -86,6 +104,7 @@ CUSTOM_OBJECTS: tuple[ObjectSpec, ...] = (
             ref("CreatedById", "User"),
         ),
         queryable=False,
+        deletable=False,  # supported calls: describeSObjects, query
     ),
 )
 

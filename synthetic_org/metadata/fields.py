@@ -68,6 +68,13 @@ class FieldSpec:
     compound_field_name: str | None = None
     # False models field-level security: the field exists but this user cannot read it.
     visible: bool = True
+    # describe's calculatedFormula of a formula field; None for a field the platform computes
+    # itself (ElapsedTimeInDays...), whose describe gives no formula.
+    formula: str | None = None
+    # describe says filterable: false although the type would allow a filter: seen on
+    # ActivityFieldHistory.SystemModstamp (airbytehq/airbyte#62877), where WHERE SystemModstamp
+    # answers INVALID_FIELD "field 'SystemModstamp' can not be filtered in a query call".
+    unfilterable: bool = False
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -93,6 +100,8 @@ class FieldSpec:
     def filterable(self) -> bool:
         """Whether WHERE may name the field: not compound fields, not long text areas (a
         textarea over 255 characters), nor anyType or base64, as Salesforce's describe says."""
+        if self.unfilterable:
+            return False
         if self.type == "textarea":
             return self.length <= 255
         return self.type not in ("address", "location", "anyType", "base64")
@@ -109,7 +118,7 @@ class FieldSpec:
             "autoNumber": False,
             "byteLength": length * 3,
             "calculated": self.calculated,
-            "calculatedFormula": "1" if self.calculated else None,
+            "calculatedFormula": self.formula if self.calculated else None,
             "cascadeDelete": False,
             "compoundFieldName": self.compound_field_name,
             "createable": not self.calculated and self.type != "id",
@@ -163,6 +172,11 @@ class ObjectSpec:
     history_of: str | None = None
     # Setup entities (FieldDefinition...) answer queries but are not in describeGlobal here.
     listed: bool = True
+    # describe's deletable (delete() is a supported call) and undeletable (deletes go to the
+    # Recycle Bin first, undelete() is supported), from "Supported Calls" in the Object
+    # Reference; None derives them (``can_delete``, ``has_recycle_bin``).
+    deletable: bool | None = None
+    undeletable: bool | None = None
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -175,6 +189,21 @@ class ObjectSpec:
     def field(self, name: str) -> FieldSpec | None:
         """Case-insensitive field lookup, as SOQL resolves names."""
         return self._by_name.get(name.lower())
+
+    @property
+    def can_delete(self) -> bool:
+        """Whether a user may delete rows: by default any queryable object but history ones."""
+        if self.deletable is not None:
+            return self.deletable
+        return self.queryable and self.history_of is None
+
+    @property
+    def has_recycle_bin(self) -> bool:
+        """Whether a delete is soft (IsDeleted, restorable for 15 days) rather than final: by
+        default a deletable, replicateable object with IsDeleted, as custom objects are."""
+        if self.undeletable is not None:
+            return self.undeletable
+        return self.can_delete and self.replicateable and self.field("IsDeleted") is not None
 
     @property
     def id_field(self) -> FieldSpec:

@@ -34,6 +34,7 @@ ENTITY_DEFINITION = ObjectSpec(
     bulk_supported=False,
     replicateable=False,
     listed=False,
+    deletable=False,
 )
 
 FIELD_DEFINITION = ObjectSpec(
@@ -51,6 +52,7 @@ FIELD_DEFINITION = ObjectSpec(
     bulk_supported=False,
     replicateable=False,
     listed=False,
+    deletable=False,
 )
 
 # A query on these must filter one of these fields with "=" (Salesforce: "a filter on a reified

@@ -78,6 +78,8 @@ STANDARD_OBJECTS: tuple[ObjectSpec, ...] = (
             FieldSpec("LastLoginDate", "datetime"),
             *audit(),
         ),
+        # Users are deactivated, never deleted: delete() is not among User's supported calls.
+        deletable=False,
     ),
     ObjectSpec(
         "Account",
@@ -214,6 +216,9 @@ STANDARD_OBJECTS: tuple[ObjectSpec, ...] = (
             pick("ForecastCategory", *FORECAST_CATEGORIES),
             FieldSpec("SystemModstamp", "datetime", nillable=False),
         ),
+        # Supported calls: describeSObjects, getDeleted, getUpdated, query, retrieve: its rows go
+        # with their opportunity, a user cannot delete them.
+        deletable=False,
     ),
     field_history(
         "OpportunityFieldHistory",
@@ -286,6 +291,7 @@ STANDARD_OBJECTS: tuple[ObjectSpec, ...] = (
         ),
         bulk_supported=False,
         replicateable=False,
+        deletable=False,  # supported calls: describeSObjects, query, retrieve
     ),
     ObjectSpec(
         "ProcessInstance",
@@ -380,5 +386,6 @@ STANDARD_OBJECTS: tuple[ObjectSpec, ...] = (
             text("CreatedByIssuer", 40),
         ),
         replicateable=False,
+        deletable=False,  # the audit trail is read-only
     ),
 )

@@ -3,43 +3,9 @@ the command line, and its one-line failure on an address it cannot bind."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import requests
-
-from tests.helpers import BIN
-
-
-@contextmanager
-def _serve(*flags: str) -> Iterator[tuple[str, requests.Session, dict[str, str]]]:
-    """A served org with ``flags``: its API base URL, a session and the bearer header."""
-    server = subprocess.Popen(
-        [str(BIN / "synthetic-org"), "serve", "--json", "--scale", "5", *flags],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        info = json.loads(server.stdout.readline())
-        http = requests.Session()
-        token = http.post(
-            f"{info['url']}/services/oauth2/token",
-            data={
-                "grant_type": "password",
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-                "username": info["username"],
-                "password": info["password"] + info["security_token"],
-            },
-            timeout=30,
-        ).json()["access_token"]
-        yield f"{info['url']}/services/data/v62.0", http, {"Authorization": f"Bearer {token}"}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+from tests.helpers import BIN, serve_org
 
 
 def test_given_an_address_it_cannot_bind_when_serving_then_one_line_and_exit_1() -> None:
@@ -59,7 +25,7 @@ def test_given_an_address_it_cannot_bind_when_serving_then_one_line_and_exit_1()
 
 def test_given_repeated_locator_and_wrong_type_switches_then_query_pages_misbehave() -> None:
     flags = ("--fault-repeated-locator", "Account", "--fault-wrong-type", "totalSize")
-    with _serve(*flags, "--wrong-type-objects", "Contact") as (api, http, auth):
+    with serve_org(*flags, "--wrong-type-objects", "Contact") as (api, http, auth):
         first = http.get(f"{api}/query", params={"q": "SELECT Id FROM Account"}, headers=auth)
         page = first.json()
         assert page["done"] is False
@@ -75,7 +41,7 @@ def test_given_repeated_locator_and_wrong_type_switches_then_query_pages_misbeha
 
 def test_given_gzip_bomb_and_slow_body_switches_then_answers_are_hostile() -> None:
     flags = ("--fault-gzip-bomb", r"FROM\+Account", "--fault-slow-body", r"FROM\+Contact")
-    with _serve(*flags, "--slow-body-seconds", "0.5") as (api, http, auth):
+    with serve_org(*flags, "--slow-body-seconds", "0.5") as (api, http, auth):
         bomb = http.get(
             f"{api}/query", params={"q": "SELECT Id FROM Account"}, headers=auth, stream=True
         )
