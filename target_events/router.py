@@ -26,7 +26,7 @@ class Router:
     ) -> None:
         self._raw_records = raw_records
         self._after_records = after_records
-        self._drain_all = drain_all
+        self._flush_all = drain_all
         self._logger = logger
         self._sinks: dict[str, EventsSink] = {}  # every identity-mapped stream's active sink
 
@@ -90,6 +90,6 @@ class Router:
     def on_error(self) -> None:
         """Write every valid record that came before the bad input, then pass the last STATE on."""
         try:
-            self._drain_all()
+            self._flush_all()
         except Exception as error:
             self._logger.warning("Could not flush pending records before stopping: %s", error)

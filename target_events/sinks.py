@@ -11,30 +11,23 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 from singer_sdk.exceptions import MissingKeyPropertiesError
-from singer_sdk.sinks import BatchSink
 
 from .arrow import InvalidRecord, StreamSchema
 from .batch_files import BatchFileReader
 from .delta_plan import MergePlan, plan_for
 from .errors import InputError
 from .json_chunks import ChunkConverter, decode_json
-from .ledger import RunLedger
 from .outputs import StreamOutput, dedup_last
 from .schema_checks import SchemaProblem, check_dedup_key, partition_problem
+from .sdk_hooks import SinkHooks, TargetHooks
 
 CHUNK_ROWS = 5_000
 # What Arrow raises for a value it cannot store (out of range, no such date).
 CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError, TypeError)
-
-
-class HasLedger(Protocol):
-    """What a sink needs of the plugin that made it (the SDK passes it as ``target``)."""
-
-    ledger: RunLedger
 
 
 class MissingKey(InvalidRecord):
@@ -45,13 +38,13 @@ class MissingKeyError(InputError, MissingKeyPropertiesError):
     """Stops the run; also the SDK's exception type, which callers and its test suite expect."""
 
 
-class EventsSink(BatchSink):
+class EventsSink(SinkHooks):
     """Buffers one stream's records and writes them as durable files."""
 
     def __init__(
-        self, target: HasLedger, stream_name: str, schema: dict, key_properties: Any
+        self, target: TargetHooks, stream_name: str, schema: dict, key_properties: Any
     ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)  # type: ignore[arg-type]
+        super().__init__(target, stream_name, schema, key_properties)
         self.ledger = target.ledger
         self.settings = self.ledger.settings
         self.stream_schema = StreamSchema.from_json_schema(schema)
@@ -128,7 +121,7 @@ class EventsSink(BatchSink):
         )
 
     # -- per record --
-    def _validate_and_parse(self, record: dict, line: int | None = None) -> dict:
+    def check_record(self, record: dict, line: int | None) -> dict:
         """Compiled checks instead of generic JSON Schema validation; strings stay strings."""
         self._skip_current = False
         try:
@@ -172,16 +165,6 @@ class EventsSink(BatchSink):
                 {"line": line, "stream": self.stream_name, "error": str(error), "record": record}
             )
         self.logger.warning("Skipped invalid record (%s): %s", mode, message)
-
-    def _remove_sdc_metadata_from_schema(self) -> None:
-        """Keep declared ``_sdc_*`` columns: the SDK drops them when ``add_record_metadata`` is
-        off, and with them ``_sdc_deleted_at``, the only tombstone mark some taps send."""
-
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
-        """Likewise for records: a declared ``_sdc_*`` value is data (see above)."""
-
-    def _singer_validate_message(self, record: dict) -> None:
-        """Key properties are checked in ``_validate_and_parse``, where on_invalid_record applies."""
 
     def process_record(self, record: dict, context: dict) -> None:
         if self._skip_current:
@@ -244,7 +227,7 @@ class EventsSink(BatchSink):
                 raise InputError(
                     f"stream '{self.stream_name}', input line {line}: a RECORD's record must be a JSON object, got {type(record).__name__}"
                 )
-            self._validate_and_parse(record, line)
+            self.check_record(record, line)
             if not self._skip_current:
                 self._append_row(record, line)
 
@@ -334,7 +317,7 @@ class EventsSink(BatchSink):
                         self.drain()
                 continue
             for record in self.batch_files.jsonl_records(uri, encoding.compression):
-                self._validate_and_parse(record)
+                self.check_record(record, None)
                 self.process_record(record, {})
                 if self.is_full:
                     self.drain()
