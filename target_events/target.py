@@ -24,13 +24,14 @@ from . import run_end
 from .batch_files import BatchFileReader
 from .config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
 from .errors import InputError, Interrupted, SettingError
+from .intake import CHUNK_ROWS
 from .ledger import RunLedger
 from .reader import LineReader
 from .router import Router
 from .schema_checks import SchemaProblem, check_schema_message
 from .sdk_hooks import TargetHooks, batch_encoding
 from .settings import CONFIG_SCHEMA, Settings
-from .sinks import CHUNK_ROWS, EventsSink
+from .sinks import EventsSink
 
 # STATE passes through exactly as received: its numbers were decoded as Decimal (json_chunks) and
 # go out as the same JSON numbers (json.dumps refused Decimal: STATE never came out).
