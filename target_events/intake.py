@@ -25,6 +25,10 @@ from .refusals import Judge, Refusal, record_problem
 CHUNK_ROWS = 5_000
 # A declined piece this small goes record by record: halving it again costs more than it saves.
 SMALLEST_PIECE = 64
+# After a chunk whose halves were both declined (odd records everywhere, e.g. date-times without a
+# zone), this many declined chunks go record by record without halving: halving would only add
+# two parses to each; the next one after them is halved again, in case the stream changed.
+DENSE_CHUNKS = 8
 # What Arrow raises for a value it cannot store (out of range, no such date).
 CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError, TypeError)
 
@@ -62,6 +66,7 @@ class Intake:
         self._raw_lines: list[int] = []
         self._rows: list[dict] = []
         self._row_lines: list[int] = []
+        self._dense_left = 0
 
     @property
     def pending(self) -> int:
@@ -138,6 +143,11 @@ class Intake:
         if table is not None:
             self._on_table(table)
             return
+        whole_chunk = not declined
+        if whole_chunk and self._dense_left:
+            self._dense_left -= 1
+            self._decode_each(raws, lines)
+            return
         if len(raws) <= SMALLEST_PIECE:
             self._decode_each(raws, lines)
             return
@@ -145,6 +155,8 @@ class Intake:
         left = self.converter.convert(raws[:half])
         right = self.converter.convert(raws[half:])
         if left is None and right is None:
+            if whole_chunk:
+                self._dense_left = DENSE_CHUNKS
             self._decode_each(raws, lines)
             return
         for converted, part, part_lines in (
