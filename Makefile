@@ -23,6 +23,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check tap_salesforce_temporal target_events synthetic_org tests bench tools
 	$(BIN)/ruff format --check tap_salesforce_temporal target_events synthetic_org tests bench tools
+	$(BIN)/mypy tap_salesforce_temporal synthetic_org target_events
 
 # Programs some tests need, found where they are (tests/system_tools.py looks the same way):
 # Chromium renders the HTML report; PostgreSQL's server runs the target-postgres end-to-end test.

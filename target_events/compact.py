@@ -179,8 +179,8 @@ def compact(args: argparse.Namespace) -> list[dict]:
         if filesystem.get_file_info(f"{base}/{stream}/_delta_log").type == pafs.FileType.Directory:
             lake = DeltaLake(settings)
             with private_files():
-                done = lake.maintain(lake.table_uri(stream), force=True)
-            results.append({"stream": stream, "delta": done})
+                maintained = lake.maintain(lake.table_uri(stream), force=True)
+            results.append({"stream": stream, "delta": maintained})
             continue
         recovered = recover(filesystem, base, stream)
         jobs = plan(filesystem, base, stream, args.target_size_mb * 1024 * 1024)

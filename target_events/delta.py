@@ -25,7 +25,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -62,7 +62,12 @@ SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 MARK_KEY = "targetEvents.stagedAfterActivation"
 STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
 RUN_KEY = "targetEvents.runId"  # commit metadata: the run that made the commit
-CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
+CODECS: dict[str, Literal["ZSTD", "SNAPPY", "GZIP", "UNCOMPRESSED"]] = {
+    "zstd": "ZSTD",
+    "snappy": "SNAPPY",
+    "gzip": "GZIP",
+    "none": "UNCOMPRESSED",
+}
 
 
 class _Raced(Exception):
@@ -100,7 +105,7 @@ class DeltaLake:
             if settings.is_s3
             else {}
         )
-        self.writer = WriterProperties(compression=CODECS[settings.compression])  # type: ignore[arg-type]
+        self.writer = WriterProperties(compression=CODECS[settings.compression])
         self.merger = Merger(self.options, self.writer, self._configuration())
         self.versions = RunVersions()
         self.staging_commits: dict[str, int] = {}  # staging uri -> commits this run made to it

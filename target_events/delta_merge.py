@@ -201,7 +201,7 @@ class Merger:
         clauses = merge_clauses(plan)
         merger = delta.merge(
             batch,
-            clauses["on"],  # type: ignore[arg-type]
+            clauses["on"],
             source_alias="s",
             target_alias="t",
             merge_schema=True,
@@ -227,7 +227,7 @@ class Merger:
         if not is_table(uri, self.options):
             return pa.table({})
         seen = DeltaTable(uri, storage_options=self.options).to_pyarrow_dataset()
-        return seen.to_table(columns=[*plan.keys, plan.version])  # type: ignore[list-item]
+        return seen.to_table(columns=[*plan.keys, plan.version])
 
     def _remember_deleted(self, stream: str, uri: str, batch: pa.Table, plan: MergePlan) -> None:
         """Keys and stamps of the batch's tombstones, in a small side table (newest wins)."""

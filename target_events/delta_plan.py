@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -92,7 +93,16 @@ def latest_per_key(table: pa.Table, plan: MergePlan) -> pa.Table:
     return table.take(pc.take(rows, pc.sort_indices(rows)))
 
 
-def merge_clauses(plan: MergePlan) -> dict[str, str | None]:
+class MergeClauses(TypedDict):
+    """SQL predicates of a merge: ``on`` always; the others None when the clause is not used."""
+
+    on: str
+    update: str | None
+    delete: str | None
+    insert: str | None
+
+
+def merge_clauses(plan: MergePlan) -> MergeClauses:
     """Predicates (SQL over ``s`` the batch and ``t`` the table) of each merge clause."""
     s, t = SOURCE, TARGET
     on = " AND ".join(f"{t}.`{k}` = {s}.`{k}`" for k in plan.keys)

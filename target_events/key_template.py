@@ -69,7 +69,7 @@ def _fields(template: str) -> list[tuple[str, str]]:
                 f"format spec ':{spec}' on {{{name}}} is not allowed"
                 + ("; only a zero-padded width such as {seq:05d}" if name == "seq" else ""),
             )
-        fields.append((name, spec))
+        fields.append((name, spec or ""))  # parse() gives None only when name is None too
     return fields
 
 

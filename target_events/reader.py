@@ -44,9 +44,10 @@ def _blocks(source: io.BufferedIOBase) -> t.Iterator[bytes]:
     more on each conversion's fixed cost than it saves. Waiting up to GATHER_SECONDS for more
     fills blocks from a fast tap and delays a slow tap's STATE by no more than that.
     """
+    fileno: int | None
     try:
-        fileno: int | None = source.fileno()
-        _widen_pipe(fileno)  # type: ignore[arg-type]
+        fileno = source.fileno()
+        _widen_pipe(fileno)
     except (OSError, io.UnsupportedOperation):
         fileno = None
     if sys.platform == "win32":
@@ -178,9 +179,9 @@ class LineReader(GenericSingerReader[bytes]):
             head = _RUN_HEAD.match(block, position)
             stop = self._run_end(block, position, head.group(0)) if head else position
             count = block.count(b"\n", position, stop)
-            if count > 1:
+            if head is not None and count > 1:  # without a head, stop is position: no lines
                 run = block[position:stop]
-                if self._fast.accept_run(head.group(1).decode(), run, count):  # type: ignore[union-attr]
+                if self._fast.accept_run(head.group(1).decode(), run, count):
                     self.line_number += count
                     stats["RECORD"] += count
                 else:
@@ -217,7 +218,7 @@ class LineReader(GenericSingerReader[bytes]):
             if kind != "RECORD" and fast is not None:
                 fast.before_message()
             callback = callbacks.get(kind) if isinstance(kind, str) else None
-            if callback is None:
+            if callback is None or not isinstance(kind, str):
                 # Cut short: the type is input, and may be megabytes long.
                 raise InputError(
                     f"input line {self.line_number}: unknown or missing message type "

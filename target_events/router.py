@@ -1,9 +1,10 @@
 """The reader's router (``reader.RecordRouter``): RECORD lines to their stream's buffer.
 
 For streams whose one stream map is the identity, the reader hands over raw record bytes or whole
-runs of RECORD lines; the router finds the stream's sink (looked up once per stream), buffers, and
-after every acceptance lets the target's flush policy decide (a full sink is written, then STATE
-follows). Everything else the reader decodes and the SDK dispatches as usual.
+runs of RECORD lines; the router finds the stream's sink (looked up once per stream): raw records
+go to its intake (converted a chunk at a time), a run is converted in one go and handed over as
+tables (``accept``). After every acceptance the target's flush policy decides (a full sink is
+written, then STATE follows). Everything else the reader decodes and the SDK dispatches as usual.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Router:
     ) -> None:
         self._raw_records = raw_records
         self._after_records = after_records
-        self._drain_all = drain_all
+        self._flush_all = drain_all
         self._logger = logger
         self._sinks: dict[str, EventsSink] = {}  # every identity-mapped stream's active sink
 
@@ -50,10 +51,10 @@ class Router:
         """One RECORD's raw ``record`` object into its sink's buffer; False (the reader decodes
         the line and the SDK's path takes it) for a stream without an identity-mapped sink."""
         sink = self._sinks.get(stream)
-        if sink is None or sink.chunk_converter is None:
+        if sink is None or sink.intake.converter is None:
             return False
         sink.use_version(version)
-        sink.accept_raw(record, line)
+        sink.intake.add_raw(record, line)
         if sink.is_full:
             sink.drain()
         self._after_records()
@@ -63,18 +64,19 @@ class Router:
         """A run of whole RECORD lines of one stream, converted by Arrow in one go; False when a
         line needs the per-line path (which then words any error with its line number)."""
         sink = self._sinks.get(stream)
-        if sink is None or sink.chunk_converter is None:
+        if sink is None or sink.intake.converter is None:
             return False
         if sink.keeps_versions and b'"version"' in lines:
             return False  # line by line: each RECORD's version decides where it goes
         sink.use_version(None)
-        table = sink.chunk_converter.convert_messages(lines, count)
+        table = sink.intake.convert_run(lines, count)
         if table is None:
             return False
         offset = 0
         while offset < count:  # a batch never holds more than max_batch_rows
             part = table.slice(offset, sink.room)
-            sink.accept_table(part)
+            sink.accept(part)
+            sink.received(part.num_rows)
             offset += part.num_rows
             if sink.is_full:
                 sink.drain()
@@ -90,6 +92,6 @@ class Router:
     def on_error(self) -> None:
         """Write every valid record that came before the bad input, then pass the last STATE on."""
         try:
-            self._drain_all()
+            self._flush_all()
         except Exception as error:
             self._logger.warning("Could not flush pending records before stopping: %s", error)

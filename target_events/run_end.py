@@ -136,13 +136,13 @@ def _write_manifest(ledger: RunLedger, quality: dict | None) -> None:
         summary["bytes"] += entry.bytes
         if entry.schema_fingerprint not in summary["schema_fingerprints"]:
             summary["schema_fingerprints"].append(entry.schema_fingerprint)
-        if entry.min_value is not None:
+        if entry.min_value is not None and entry.max_value is not None:  # set together
             summary["partition_min"] = min(
                 summary.get("partition_min", entry.min_value), entry.min_value
             )
             summary["partition_max"] = max(
                 summary.get("partition_max", entry.max_value), entry.max_value
-            )  # type: ignore[type-var]
+            )
     manifest = {
         "run_id": ledger.run_id,
         "written_at": dt.datetime.now(dt.timezone.utc).isoformat(),

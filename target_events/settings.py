@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -132,7 +133,8 @@ class Settings:
         if problem:
             raise ConfigValidationError(problem, errors=[problem])
 
-        def get(name: str) -> object:
+        def get(name: str) -> Any:
+            # Any: the schema pass above checked the JSON type of every declared setting.
             value = config.get(name)
             return CONFIG_SCHEMA["properties"][name].get("default") if value is None else value
 
@@ -164,7 +166,7 @@ class Settings:
             raise fail("destination", "an S3 prefix must not contain '.' or '..' segments")
         template = check_template(text("key_template", get("key_template")))
         partitions = {name: Partitioning(**value) for name, value in DEFAULT_PARTITIONS.items()}
-        for stream, spec in dict(get("partition_by") or {}).items():  # type: ignore[call-overload]
+        for stream, spec in dict(get("partition_by") or {}).items():
             if isinstance(spec, Mapping) and spec.get("granularity") == "none":
                 partitions.pop(stream, None)  # unpartitioned, the default's too
                 continue
@@ -178,7 +180,7 @@ class Settings:
                 )
             field_name = text("partition_by", spec["field"])
             partitions[stream] = Partitioning(field_name, str(granularity))
-        dedup = {stream: tuple(keys) for stream, keys in dict(get("dedup_key") or {}).items()}  # type: ignore[call-overload]
+        dedup = {stream: tuple(keys) for stream, keys in dict(get("dedup_key") or {}).items()}
         mode = one_of(
             "on_invalid_record",
             text("on_invalid_record", get("on_invalid_record")),
@@ -214,7 +216,7 @@ class Settings:
             aws_profile=optional("aws_profile"),
             # S3 parts: 5 MiB to 5 GiB.
             s3_part_size_mb=integer("s3_part_size_mb", get("s3_part_size_mb"), 5, 5 * 1024),
-            full_refresh_streams=tuple(text("full_refresh_streams", s) for s in get("full_refresh_streams") or ()),  # type: ignore[attr-defined]
+            full_refresh_streams=tuple(text("full_refresh_streams", s) for s in get("full_refresh_streams") or ()),
             lake_compact_after_files=integer("lake_compact_after_files", get("lake_compact_after_files"), 2, 1_000_000),
             lake_vacuum_retention_hours=vacuum_retention(get("lake_vacuum_retention_hours")),
             batch_roots=parse_batch_roots(config.get("batch_roots")),

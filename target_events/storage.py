@@ -237,7 +237,7 @@ class S3Storage:
 
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._full_key(key))
-            return response["Body"].read()  # type: ignore[no-any-return]
+            return response["Body"].read()
         except (ClientError, BotoCoreError) as error:
             raise StorageError(
                 f"reading {_short(f's3://{self.bucket}/{self._full_key(key)}')} failed: "

@@ -17,21 +17,21 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
-from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._batch import BaseBatchFileEncoding
 from singer_sdk.sinks import Sink
 
 from . import run_end
 from .batch_files import BatchFileReader
 from .config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
 from .errors import InputError, Interrupted, SettingError
+from .intake import CHUNK_ROWS
 from .ledger import RunLedger
 from .reader import LineReader
 from .router import Router
 from .schema_checks import SchemaProblem, check_schema_message
+from .sdk_hooks import TargetHooks, batch_encoding
 from .settings import CONFIG_SCHEMA, Settings
-from .sinks import CHUNK_ROWS, EventsSink
+from .sinks import EventsSink
 
 # STATE passes through exactly as received: its numbers were decoded as Decimal (json_chunks) and
 # go out as the same JSON numbers (json.dumps refused Decimal: STATE never came out).
@@ -46,7 +46,7 @@ def _use_system_allocator() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-class TargetEvents(Target):
+class TargetEvents(TargetHooks):
     """Batches Singer streams into files that appear only when complete; STATE follows durability."""
 
     name = "target-events"
@@ -72,7 +72,7 @@ class TargetEvents(Target):
         )
         self.router = Router(
             raw_records=self._identity_maps,
-            after_records=self._handle_max_record_age,
+            after_records=self.after_records,
             drain_all=self.drain_all,
             logger=self.logger,
         )
@@ -83,7 +83,7 @@ class TargetEvents(Target):
         # Sinks drain one after another: joblib threads cost more than they save under the GIL.
         self.max_parallelism = 1
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def validate_settings(self, config: dict, *, raise_errors: bool) -> list[str]:
         """Every setting, the SDK's built-in ones too, checked and worded without secret values.
 
         Replaces the SDK's check, whose messages print the value (a secret key included), and
@@ -92,10 +92,10 @@ class TargetEvents(Target):
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        problem = schema_error(self._config, schema) or unhonoured(self._config)
+        problem = schema_error(config, schema) or unhonoured(config)
         if problem is None:
             try:
-                self.settings = Settings.from_config(self._config)
+                self.settings = Settings.from_config(config)
             except ConfigValidationError as error:
                 problem = str(error)
         if problem and raise_errors:
@@ -110,18 +110,15 @@ class TargetEvents(Target):
     def run_id(self) -> str:
         return self.ledger.run_id
 
-    def _handle_termination(self, signum: int, frame: Any) -> None:
+    def on_termination(self, signum: int) -> None:
         """Ctrl-C or an orchestrator's SIGTERM: the SDK's handler would exit 0 (done) on the
         spot. Stop with one line and 128 + the signal; the staging folder goes (``listen``)."""
         raise Interrupted(signum)
 
-    def listen(self, file_input: Any = None) -> None:
+    def listen_ended(self) -> None:
         """However the run ends, its staging folder (temp files, QA spill) goes with it; a killed
         run's folder is removed by the next run on the destination."""
-        try:
-            super().listen(file_input)
-        finally:
-            self.ledger.close()
+        self.ledger.close()
 
     @cached_property
     def _identity_maps(self) -> bool:
@@ -133,15 +130,11 @@ class TargetEvents(Target):
             or config.get("add_record_metadata")
         )
 
-    def add_sink(
-        self, stream_name: str, schema: dict, key_properties: list[str] | None = None
-    ) -> Sink:
+    def sink_added(self, stream_name: str, sink: Sink) -> None:
         """A new sink (first SCHEMA, or a changed one): the router routes to it when the stream's
         one map is the identity; other streams' records take the SDK's mapped path."""
-        sink = super().add_sink(stream_name, schema, key_properties)
         identity = self._records_kept(stream_name)
         self.router.track(stream_name, sink if identity and isinstance(sink, EventsSink) else None)
-        return sink
 
     def _records_kept(self, stream_name: str) -> bool:
         """The stream's records land as they come: its one map is the identity (not a map that
@@ -157,7 +150,7 @@ class TargetEvents(Target):
         )
 
     # -- messages --
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def on_schema_message(self, message_dict: dict) -> None:
         """A schema the sinks cannot build on is one line naming the stream, not a traceback.
 
         The stream's replication key is kept: a Delta merge lets the newer row win by it."""
@@ -166,17 +159,17 @@ class TargetEvents(Target):
         bookmarks = message_dict.get("bookmark_properties")
         if isinstance(message_dict.get("stream"), str) and isinstance(bookmarks, list):
             self.ledger.bookmark_properties[message_dict["stream"]] = [str(b) for b in bookmarks]
-        super()._process_schema_message(message_dict)
+        self.sdk_process_schema(message_dict)
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def on_state_message(self, message_dict: dict) -> None:
         self.ledger.load_kinds.on_state(message_dict.get("value"))
-        super()._process_state_message(message_dict)
+        self.sdk_process_state(message_dict)
 
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def on_activate_version_message(self, message_dict: dict) -> None:
         self._require_schema(message_dict, "ACTIVATE_VERSION")
-        super()._process_activate_version_message(message_dict)
+        self.sdk_process_activate_version(message_dict)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def on_batch_message(self, message_dict: dict) -> None:
         """BATCH files of a stream whose records land as they come: straight into its sink.
         A mapped stream's (a map that hashes, drops or filters): each record of the files goes
         through the maps as a RECORD message would; the SDK would hand the raw files to every
@@ -184,9 +177,9 @@ class TargetEvents(Target):
         self._require_schema(message_dict, "BATCH")
         stream = message_dict["stream"]
         if self._records_kept(stream):
-            super()._process_batch_message(message_dict)
+            self.sdk_process_batch(message_dict)
             return
-        encoding = BaseBatchFileEncoding.from_dict(message_dict["encoding"])
+        encoding = batch_encoding(message_dict["encoding"])
         if encoding.format not in ("parquet", "jsonl"):
             raise InputError(
                 f"stream '{stream}': BATCH encoding {encoding.format!r} is not supported"
@@ -201,44 +194,39 @@ class TargetEvents(Target):
         )
         for uri in message_dict["manifest"]:
             for record in reader.records(uri, encoding.format, encoding.compression):
-                self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+                self.on_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     def _require_schema(self, message_dict: dict, kind: str) -> None:
         if message_dict.get("stream") not in self.mapper.stream_maps:
             raise SchemaProblem(f"{kind} before any SCHEMA message for this stream")
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def on_record_message(self, message_dict: dict) -> None:
         """A decoded RECORD of an identity-mapped stream: validate and buffer, without the SDK's
         per-record mapping; any other stream's: the SDK's path."""
         stream = message_dict.get("stream")
         record = message_dict.get("record")
-        sink = (
-            self.router.sink(stream)
-            if isinstance(stream, str) and isinstance(record, dict)
-            else None
-        )
+        sink = self.router.sink(stream) if isinstance(stream, str) else None
         version = message_dict.get("version")
-        if sink is None:
+        if sink is None or not isinstance(record, dict):
             for stream_map in (
                 self.mapper.stream_maps.get(stream, ()) if isinstance(stream, str) else ()
             ):
-                alias = self._sinks_active.get(stream_map.stream_alias)
+                alias = self.sdk_active_sink(stream_map.stream_alias)
                 if isinstance(alias, EventsSink):
                     alias.use_version(version)
-            super()._process_record_message(message_dict)
+            self.sdk_process_record(message_dict)
             return
         sink.use_version(version)
-        sink._validate_and_parse(record)
-        sink._singer_validate_message(record)
+        sink.check_record(record, None)
         sink.tally_record_read()
         sink.process_record(record, {})
         sink.record_counter_metric.increment()
         if sink.is_full:
             sink.drain()
-        self._handle_max_record_age()
+        self.after_records()
 
     # -- flush policy and STATE --
-    def _handle_max_record_age(self) -> None:
+    def after_records(self) -> None:
         """After any sink flushed (or the age limit passed), flush all and pass the STATE on.
 
         The SDK only emits STATE after a full drain; draining every sink as soon as one is written
@@ -246,13 +234,13 @@ class TargetEvents(Target):
         """
         if (
             self.ledger.flushed_since_state
-            or time.time() - self._last_full_drain_at > self._max_age_seconds
+            or time.time() - self.sdk_last_full_drain_at > self._max_age_seconds
         ):
             self.drain_all()
             # After the drain: its own flushes must not trigger another drain on the next record.
             self.ledger.flushed_since_state = False
 
-    def _write_state_message(self, state: dict) -> None:
+    def emit_state(self, state: dict) -> None:
         """Pass a STATE on once every record before it is durable (the SDK drains first), and
         not while a full refresh is owed; the same STATE is not repeated."""
         if self.ledger.opened("lake") and self.ledger.lake.holds_state:

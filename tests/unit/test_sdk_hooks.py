@@ -15,6 +15,7 @@ import pytest
 import tap_salesforce_temporal
 from tap_salesforce_temporal import sdk_hooks
 from tap_salesforce_temporal.sdk_hooks import SDK_PRIVATE_NAMES, StreamHooks, TapHooks
+from tests.unit.sdk_names import assert_private_method
 
 
 @pytest.mark.parametrize(
@@ -25,10 +26,7 @@ from tap_salesforce_temporal.sdk_hooks import SDK_PRIVATE_NAMES, StreamHooks, Ta
 def test_given_the_pinned_sdk_then_each_private_name_exists_with_its_parameters(
     base: type, name: str, parameters: tuple[str, ...]
 ) -> None:
-    method = getattr(base, name, None)
-    assert callable(method), f"singer-sdk {base.__name__} has no {name}"
-    actual = [p for p in inspect.signature(method).parameters if p != "self"]
-    assert actual == list(parameters), f"{base.__name__}.{name} now takes {actual}"
+    assert_private_method(base, name, parameters)
 
 
 def test_given_the_hooks_then_every_override_is_marked_and_listed() -> None:
