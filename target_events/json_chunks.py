@@ -25,7 +25,7 @@ from .checks import decimal_problem
 from .chunk_plan import ChunkCast, Plan, plans_for, python_paths
 from .decimal_guard import DecimalGuard
 from .errors import InputError
-from .json_schema import json_text
+from .json_cells import DECLINE, JsonCells, cell
 
 # JSON numbers with a fraction or exponent decode to Decimal: exact for decimal columns (the
 # chunk path reads their text exactly too), rounded to the nearest double for float columns
@@ -78,6 +78,7 @@ class ChunkConverter:
         self._cast = ChunkCast(arrow, plans, self.keys)
         self._json_paths = python_paths(plans)
         self._json_text = bool(self._json_paths)
+        self._cells = JsonCells(arrow.names, self._json_paths) if self._json_text else None
         # The per-value pass, for a chunk the guard is unsure of (decimals checked one by one).
         self._careful_paths = python_paths(plans, numbers=True)
         self._guard = DecimalGuard.for_columns(
@@ -123,7 +124,9 @@ class ChunkConverter:
         if table is None or table.num_rows != len(raws):
             return None
         paths = self._paths_for(data)
-        json_values = self._json_values(raws, paths) if paths else {}
+        json_values = self._quick(paths, lambda cells: cells.from_records(raws))
+        if json_values is None:
+            json_values = self._json_values(raws, paths)
         if json_values is None:
             return None
         return self._typed(table.to_struct_array().combine_chunks(), json_values)
@@ -137,15 +140,27 @@ class ChunkConverter:
         records = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         if records.null_count:
             return None  # a line without its record object: the per-line path names it
-        json_values: dict | None = {}
         paths = self._paths_for(lines)
-        if paths:
+        json_values = self._quick(paths, lambda cells: cells.from_messages(lines))
+        if json_values is None:
             try:
                 raws = [envelope_decoder.decode(line).record for line in lines.splitlines()]
             except msgspec.DecodeError:
                 return None
             json_values = self._json_values(raws, paths)
         return None if json_values is None else self._typed(records, json_values)
+
+    def _quick(
+        self, paths: list, take: Callable[[JsonCells], dict | None]
+    ) -> dict[tuple[str, ...], pa.Array] | None:
+        """Nothing to take ({}), or the JSON text from ``JsonCells`` when nothing else is asked
+        for; None: the value-by-value pass decides (decimals the guard is unsure of, or a chunk
+        ``JsonCells`` declines)."""
+        if not paths:
+            return {}
+        if paths is self._json_paths and self._cells is not None:
+            return take(self._cells)
+        return None
 
     def _typed(self, records: pa.StructArray, json_values: dict) -> pa.Table | None:
         """The chunk's records as read: keys the schema does not declare (which Arrow's reader
@@ -189,12 +204,11 @@ class ChunkConverter:
                         or decimal_problem(value, plan.target.precision, plan.target.scale)
                     ):
                         return None  # a string of digits, say: the per-record check words it
-                elif value is None or (isinstance(value, str) and not plan.kind):
-                    columns[path].append(value)
-                elif plan.kind == "object" and not isinstance(value, dict):
-                    return None  # the per-record check words it
                 else:
-                    columns[path].append(json_text(value))
+                    stored = cell(value, plan)
+                    if stored is DECLINE:
+                        return None  # the per-record check words it
+                    columns[path].append(stored)
         if unknown:
             self.on_unknown(sorted(unknown))
         return {path: pa.array(values, type=pa.string()) for path, values in columns.items()}

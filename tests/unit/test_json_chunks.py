@@ -309,6 +309,28 @@ def test_compound_fields_take_the_fast_path() -> None:
     assert table.equals(NESTED.to_table(records))
 
 
+def test_repeated_open_objects_and_an_undeclared_key_land_as_record_by_record() -> None:
+    """Open objects whose text repeats (made once per chunk) and one spelled differently land as
+    the per-record path lands them; a key the schema does not declare is still named."""
+    named: list[list[str]] = []
+    converter = ChunkConverter.for_schema(NESTED.properties, NESTED.arrow, KEYS, named.append)
+    assert converter is not None
+    records = [
+        {"Id": f"{i}", "address": {"extra": {"k": 1.5}}, "meta": {"b": [1], "a": None}}
+        for i in range(5)
+    ]
+    raws = [json.dumps(r).encode() for r in records]
+    raws.append(b'{"Id":"5","meta":{"a":null,"b":[1]},"mixed":"x","address":null}')
+    raws.append(b'{"Id":"6","meta":{"b":[1]},"mixed":7,"surprise":{"k":1}}')
+    table = converter.convert(raws)
+    assert table is not None
+    assert named == [["surprise"]]
+    expected = _nested_per_record([raw.replace(b',"surprise":{"k":1}', b"") for raw in raws])
+    assert expected is not None
+    assert table.equals(expected), (table.to_pylist(), expected.to_pylist())
+    assert table["meta"].to_pylist()[:2] == ['{"a": null, "b": [1]}'] * 2
+
+
 def test_json_text_inside_a_list_keeps_the_per_record_path() -> None:
     spec = {"type": ["array", "null"], "items": {"type": "object"}}
     schema = StreamSchema.from_json_schema({"properties": {"Id": {"type": "string"}, "v": spec}})
