@@ -14,30 +14,30 @@ names unknown keys and declines what the per-record check must word).
 
 from __future__ import annotations
 
-import decimal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 
 from .chunk_plan import Plan
-from .json_schema import json_text
+from .json_schema import json_text, plain_json_text
 
-# JSON numbers with a fraction decode to Decimal, as in json_chunks' decoder: json_text writes them
-# as the same doubles either way, and a raw value's text must not depend on which pass made it.
-_decode_value = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
+# JSON numbers decode to floats here, not to the exact Decimals of json_chunks' decoder: the value
+# by value pass writes each Decimal as the nearest double, which is what msgspec decodes the same
+# text to (a number no double holds is refused here, and that pass decides).
+_decode_value = msgspec.json.Decoder().decode
 DECLINE = object()
 
 
-def cell(value: object, plan: Plan) -> object:
+def cell(value: object, plan: Plan, text: Callable[[object], str] = json_text) -> object:
     """A JSON-text column's stored value for one decoded value, or ``DECLINE`` (the per-record
     check words it): null stays null, a string stays a string where the kinds are mixed."""
     if value is None or (isinstance(value, str) and not plan.kind):
         return value
     if plan.kind == "object" and not isinstance(value, dict):
         return DECLINE
-    return json_text(value)
+    return text(value)
 
 
 class JsonCells:
@@ -96,7 +96,11 @@ class JsonCells:
                 key = bytes(raw)
                 value = made.get(key, DECLINE)
                 if value is DECLINE:
-                    value = made[key] = cell(_decode_value(key), plan)
+                    try:
+                        decoded = _decode_value(key)
+                    except msgspec.DecodeError:
+                        return None  # a number no double holds (1e400)
+                    value = made[key] = cell(decoded, plan, plain_json_text)
                     if value is DECLINE:
                         return None
                 values.append(value)
