@@ -12,6 +12,9 @@ section reads the whole org once and prices each stream on its own:
   (bench/baselines.py) on the same org.
 
 Never a timed assertion: this prints figures that README quotes.
+
+``python -m bench.objects --scale 10000 --workdir DIR [--streams ...]`` prints the target RECORD
+column alone (and µs per field), the org recorded into DIR once: for profiling the target.
 """
 
 from __future__ import annotations

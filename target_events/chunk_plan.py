@@ -1,12 +1,12 @@
 """How a chunk read by Arrow's JSON reader becomes the stream's table: a plan per property, built
 once per SCHEMA, and the checks and casts of a chunk run over all its columns at once.
 
-A chunk is a run of RECORD lines (about a megabyte: 45 rows of a 450-field object). Checked and
-cast column by column, each column cost ~10 µs of Python per chunk (a regex, a cast, a finiteness
-check, each a compute call): more than Arrow's parse of the chunk itself. Here every check runs
-once per chunk over every value it applies to (all date columns' strings in one array, all doubles
-in another), and one cast of the record struct converts every column, so a chunk costs Arrow's
-work per value plus a fixed handful of calls, whatever the row's width.
+A chunk is a run of RECORD lines (about a megabyte: a few dozen rows of a 450-field object).
+Checked and cast column by column, each column cost a regex, a cast and a finiteness check, each a
+compute call of fixed Python cost, per chunk: for wide rows more than Arrow's parse of the chunk
+itself. Here every check runs once per chunk over every value it applies to (all date columns'
+strings in one array, all doubles in another), and the columns of one (type read, type stored)
+pair are cast together, so a chunk costs Arrow's work per value plus a handful of calls.
 """
 
 from __future__ import annotations

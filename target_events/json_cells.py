@@ -2,7 +2,7 @@
 
 Arrow's reader has no raw-JSON type, so an open object (an event's ``context.metadata``) is taken
 from a msgspec pass over the chunk. Decoding every record whole and writing each value back as JSON
-text cost ~10 µs a row, most of an event stream's time in the target. Here msgspec decodes each
+text was most of an event stream's time in the target. Here msgspec decodes each
 record into a shape that keeps every value as raw bytes (``msgspec.Raw``) except the path down to
 the open objects, and the text of each distinct raw value is made once per chunk: open objects
 repeat (``{"data_type": "Text"}``), and equal bytes decode to equal values.
