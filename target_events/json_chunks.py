@@ -15,19 +15,17 @@ import decimal
 import io
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from .arrow import TIMESTAMP
-from .checks import DATE_PATTERN, DATETIME_PATTERN, decimal_problem
-from .decimal_guard import DecimalGuard, wide_decimal
+from .checks import decimal_problem
+from .chunk_plan import ChunkCast, Plan, plans_for, python_paths
+from .decimal_guard import DecimalGuard
 from .errors import InputError
-from .json_schema import json_text, non_null_kinds
+from .json_cells import DECLINE, JsonCells, cell
 
 # JSON numbers with a fraction or exponent decode to Decimal: exact for decimal columns (the
 # chunk path reads their text exactly too), rounded to the nearest double for float columns
@@ -59,96 +57,13 @@ def decode_json(data: bytes | msgspec.Raw, line: int) -> Any:
         ) from error
 
 
-_SCALARS = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-}
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How one stored column (or struct child, or list item) is read and checked.
-
-    ``read`` is what Arrow's reader is told to expect; ``None`` means the stored value is JSON
-    text (an open object or a mixed-type value), taken from a msgspec pass over the chunk
-    instead, since Arrow's reader has no raw-JSON type.
-    """
-
-    target: pa.DataType
-    read: pa.DataType | None
-    kind: str = ""  # the JSON kind of a JSON-text value ("object": must be one; "": any)
-    children: tuple[tuple[str, _Plan], ...] = ()
-    item: _Plan | None = None
-
-
-def _plan(spec: dict, target: pa.DataType) -> _Plan | None:
-    """The plan for one property, or None when only the per-record path can convert it."""
-    kinds = non_null_kinds(spec)
-    if target == pa.string() and (len(kinds) != 1 or kinds[0] in ("object", "array")):
-        # Stored as JSON text: an open object, or values of several JSON types.
-        return _Plan(target, None, kind=kinds[0] if len(kinds) == 1 else "")
-    if len(kinds) != 1:
-        return None
-    kind = kinds[0]
-    if pa.types.is_struct(target):
-        properties = spec.get("properties") or {}
-        children = []
-        for child in target:
-            plan = _plan(properties[child.name], child.type)
-            if plan is None:
-                return None
-            children.append((child.name, plan))
-        read_fields = [pa.field(n, p.read) for n, p in children if p.read is not None]
-        return _Plan(target, pa.struct(read_fields), children=tuple(children))
-    if pa.types.is_list(target):
-        item = _plan(spec.get("items") or {}, target.value_type)
-        if item is None or _needs_python(item):
-            return None  # JSON text or decimals inside a list: per record
-        return _Plan(target, pa.list_(item.read), item=item)
-    if target in (TIMESTAMP, pa.date32()):
-        return _Plan(target, pa.string())
-    if pa.types.is_decimal(target) and kind == "number":
-        # Read wide, then cast (see ``DecimalGuard``): every value that fits the column reads
-        # exactly, trailing zeros and all (a real org's 100.0 in a percent(3, 0)).
-        return _Plan(target, wide_decimal(target), kind="number")
-    if _SCALARS.get(kind) == target:
-        return _Plan(target, target)
-    return None
-
-
-def _needs_python(plan: _Plan) -> bool:
-    """JSON text, or a decimal (inside a list no key names it for ``DecimalGuard``)."""
-    return (
-        plan.read is None
-        or plan.kind == "number"
-        or any(_needs_python(child) for _, child in plan.children)
-        or (plan.item is not None and _needs_python(plan.item))
-    )
-
-
-def _python_paths(
-    plans: Sequence[tuple[str, _Plan]], prefix: tuple[str, ...] = (), *, numbers: bool = False
-) -> list:
-    """(path, plan) of every JSON-text value (and decimal, with ``numbers``), through structs."""
-    found: list = []
-    for name, plan in plans:
-        path = (*prefix, name)
-        if plan.read is None or (numbers and plan.kind == "number"):
-            found.append((path, plan))
-        else:
-            found.extend(_python_paths(plan.children, path, numbers=numbers))
-    return found
-
-
 class ChunkConverter:
     """Turns a chunk of raw JSON objects into the stream's table, or says it cannot (None)."""
 
     def __init__(
         self,
         arrow: pa.Schema,
-        plans: list[tuple[str, _Plan]],
+        plans: list[tuple[str, Plan]],
         keys: Sequence[str],
         on_unknown: Callable[[list[str]], None] | None = None,
     ):
@@ -160,16 +75,17 @@ class ChunkConverter:
         # and that pass, which sees every key, names them instead.
         self.on_unknown = on_unknown or (lambda names: None)
         self._known = frozenset(arrow.names)
-        self._plans = plans
-        self._json_paths = _python_paths(plans)
+        self._cast = ChunkCast(arrow, plans, self.keys)
+        self._json_paths = python_paths(plans)
         self._json_text = bool(self._json_paths)
+        self._cells = JsonCells(arrow.names, self._json_paths) if self._json_text else None
         # The per-value pass, for a chunk the guard is unsure of (decimals checked one by one).
-        self._careful_paths = _python_paths(plans, numbers=True)
+        self._careful_paths = python_paths(plans, numbers=True)
         self._guard = DecimalGuard.for_columns(
             (path[-1], plan.target) for path, plan in self._careful_paths if plan.kind == "number"
         )
         unexpected = "ignore" if self._json_text else "infer"
-        read_as = pa.schema([pa.field(n, p.read) for n, p in plans if p.read is not None])
+        read_as = pa.schema(list(self._cast.read_type))
         self._parse = pa_json.ParseOptions(
             explicit_schema=read_as, unexpected_field_behavior=unexpected
         )
@@ -193,13 +109,8 @@ class ChunkConverter:
         """Every shape the target stores: scalars, dates, decimals, structs, lists, and JSON
         text for open objects and mixed types. None only for what Arrow's reader cannot check
         exactly (JSON text inside a list)."""
-        plans = []
-        for field in arrow:
-            plan = _plan(properties[field.name], field.type)
-            if plan is None:
-                return None
-            plans.append((field.name, plan))
-        return cls(arrow, plans, keys, on_unknown)
+        plans = plans_for(properties, arrow)
+        return None if plans is None else cls(arrow, plans, keys, on_unknown)
 
     def _paths_for(self, data: bytes) -> list:
         """What the msgspec pass must look at in this chunk: the JSON-text values, and the
@@ -213,27 +124,56 @@ class ChunkConverter:
         if table is None or table.num_rows != len(raws):
             return None
         paths = self._paths_for(data)
-        json_values = self._json_values(raws, paths) if paths else {}
-        return None if json_values is None else self._typed(table, json_values)
+        json_values = self._quick(paths, lambda cells: cells.from_records(raws))
+        if json_values is None:
+            json_values = self._json_values(raws, paths)
+        if json_values is None:
+            return None
+        return self._typed(table.to_struct_array().combine_chunks(), json_values)
 
     def convert_messages(self, lines: bytes, count: int) -> pa.Table | None:
         """``count`` whole RECORD lines of this stream (the reader checked their envelopes)."""
         table = _read(lines, self._parse_messages)
         if table is None or table.num_rows != count:
             return None
-        records = table["record"].combine_chunks()
+        column = table["record"]
+        records = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         if records.null_count:
             return None  # a line without its record object: the per-line path names it
-        read = pa.Table.from_arrays(records.flatten(), names=[f.name for f in records.type])
-        json_values: dict | None = {}
         paths = self._paths_for(lines)
-        if paths:
+        json_values = self._quick(paths, lambda cells: cells.from_messages(lines))
+        if json_values is None:
             try:
                 raws = [envelope_decoder.decode(line).record for line in lines.splitlines()]
             except msgspec.DecodeError:
                 return None
             json_values = self._json_values(raws, paths)
-        return None if json_values is None else self._typed(read, json_values)
+        return None if json_values is None else self._typed(records, json_values)
+
+    def _quick(
+        self, paths: list, take: Callable[[JsonCells], dict | None]
+    ) -> dict[tuple[str, ...], pa.Array] | None:
+        """Nothing to take ({}), or the JSON text from ``JsonCells`` when nothing else is asked
+        for; None: the value-by-value pass decides (decimals the guard is unsure of, or a chunk
+        ``JsonCells`` declines)."""
+        if not paths:
+            return {}
+        if paths is self._json_paths and self._cells is not None:
+            return take(self._cells)
+        return None
+
+    def _typed(self, records: pa.StructArray, json_values: dict) -> pa.Table | None:
+        """The chunk's records as read: keys the schema does not declare (which Arrow's reader
+        inferred) are named and dropped, then everything is checked and cast in bulk."""
+        if records.type.num_fields != self._cast.read_type.num_fields:  # explicit ones come first
+            unknown = [field.name for field in records.type if field.name not in self._known]
+            if unknown:
+                self.on_unknown(unknown)
+            fields = list(self._cast.read_type)
+            records = pa.StructArray.from_arrays(
+                [records.field(field.name) for field in fields], fields=fields
+            )
+        return self._cast.table(records, json_values)
 
     def _json_values(
         self, raws: Sequence[bytes], paths: list
@@ -264,86 +204,22 @@ class ChunkConverter:
                         or decimal_problem(value, plan.target.precision, plan.target.scale)
                     ):
                         return None  # a string of digits, say: the per-record check words it
-                elif value is None or (isinstance(value, str) and not plan.kind):
-                    columns[path].append(value)
-                elif plan.kind == "object" and not isinstance(value, dict):
-                    return None  # the per-record check words it
                 else:
-                    columns[path].append(json_text(value))
+                    stored = cell(value, plan)
+                    if stored is DECLINE:
+                        return None  # the per-record check words it
+                    columns[path].append(stored)
         if unknown:
             self.on_unknown(sorted(unknown))
         return {path: pa.array(values, type=pa.string()) for path, values in columns.items()}
 
-    def _typed(self, table: pa.Table, json_values: dict) -> pa.Table | None:
-        if not self._known.issuperset(table.column_names):
-            self.on_unknown([name for name in table.column_names if name not in self._known])
-        columns = []
-        for name, plan in self._plans:
-            if plan.read is None:
-                column: pa.Array | None = json_values[(name,)]
-            else:
-                column = _typed_array(table[name].combine_chunks(), plan, (name,), json_values)
-            if column is None:
-                return None
-            if name in self.keys and column.null_count:
-                return None  # missing and null keys differ: the per-record path tells them apart
-            columns.append(column)
-        return pa.Table.from_arrays(columns, schema=self.arrow)
-
-
-def _typed_array(
-    array: pa.Array, plan: _Plan, path: tuple[str, ...], json_values: dict
-) -> pa.Array | None:
-    """``array`` as read, checked and cast to the stored type; None on any doubt."""
-    target = plan.target
-    if pa.types.is_struct(target):
-        valid = array.is_valid()
-        flat = {array.type.field(i).name: child for i, child in enumerate(array.flatten())}
-        children = []
-        for name, child_plan in plan.children:
-            if child_plan.read is None:
-                child = json_values[(*path, name)]  # null where the struct is null
-            else:
-                child = _typed_array(flat[name], child_plan, (*path, name), json_values)
-            if child is None:
-                return None
-            children.append(child)
-        mask = pc.invert(valid) if array.null_count else None
-        return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
-    if pa.types.is_list(target):
-        assert plan.item is not None
-        if array.offset:
-            array = pa.concat_arrays([array])  # offsets from zero
-        items = _typed_array(array.values, plan.item, path, json_values)
-        if items is None:
-            return None
-        mask = pc.invert(array.is_valid()) if array.null_count else None
-        return pa.ListArray.from_arrays(array.offsets, items, type=target, mask=mask)
-    if target in (TIMESTAMP, pa.date32()):
-        # The per-record check's own pattern, run by RE2: its \d and $ are stricter than
-        # Python's (ASCII digits, no trailing newline), so what passes here passes there.
-        pattern = DATETIME_PATTERN if target == TIMESTAMP else DATE_PATTERN
-        if pc.all(pc.match_substring_regex(array, pattern)).as_py() is False:
-            return None
-        if pc.any(pc.starts_with(array, "0000")).as_py():
-            return None  # Arrow takes year 0, which the per-record check (and Python) refuse
-        try:
-            return array.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
-            return None  # e.g. no zone: the per-record path reads it as UTC
-    if pa.types.is_decimal(target) and array.type != target:
-        try:
-            return array.cast(target)  # safe: refuses a digit past the scale or the precision
-        except (pa.ArrowInvalid, OverflowError):
-            return None  # the per-record check words it
-    if target == pa.float64() and pc.any(pc.invert(pc.is_finite(array))).as_py():
-        return None  # a 400-digit integer reads as infinity; the check refuses it
-    return array
-
 
 def _read(data: bytes, options: pa_json.ParseOptions) -> pa.Table | None:
     try:
-        data.decode("utf-8")  # Arrow's reader would take invalid UTF-8 into a string column
+        # Arrow's reader would take invalid UTF-8 into a string column. ASCII (most input) is
+        # valid UTF-8, and telling so costs a tenth of decoding it.
+        if not data.isascii():
+            data.decode("utf-8")
         return pa_json.read_json(
             io.BytesIO(data),
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),

@@ -77,13 +77,23 @@ def is_closed_object(schema: dict) -> bool:
     return bool(schema.get("properties")) and schema.get("additionalProperties") in (None, False)
 
 
+# What ``json.dumps(value, sort_keys=True, default=str)`` builds on every call, built once.
+_TEXT = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def json_text(value: object) -> str:
     """How an open object or a mixed-type value is stored: JSON text, keys sorted.
 
     Numbers are decoded exactly (Decimal); inside JSON text they are written as JSON numbers
     again, not as quoted strings.
     """
-    return json.dumps(numbers_as_floats(value), sort_keys=True, default=str)
+    return _TEXT.encode(numbers_as_floats(value))
+
+
+def plain_json_text(value: object) -> str:
+    """``json_text`` of a value decoded with its numbers as floats (msgspec's default): the same
+    text, without the walk that turns Decimals into floats."""
+    return _TEXT.encode(value)
 
 
 def numbers_as_floats(value: object) -> object:

@@ -131,3 +131,13 @@ def test_given_values_as_a_real_org_writes_them_then_the_chunk_stays_in_arrow() 
     assert amounts._guard.unsure(b'{"Id": "s", "Amount": "8400"}')
     assert amounts.convert([b'{"Id": "s", "Amount": "8400"}']) is None
     assert amounts.convert([b'{"Id": "e", "Amount": 1.5E30}']) is None
+
+
+def test_given_a_decimal_key_spelled_with_escapes_then_the_guard_is_unsure() -> None:
+    """A key the scan cannot see (``\\u`` escapes) sends the chunk value by value; other escapes
+    (a street's line break) leave it in Arrow."""
+    _, amounts = _converter(18, 2)
+    assert amounts._guard.unsure(b'{"Id": "s", "Am\\u006funt": "8400"}')
+    assert amounts._guard.unsure(b'{"Id": "s", "Note": "C:\\\\users", "Amount": 1.0}')
+    assert not amounts._guard.unsure(b'{"Id": "s", "Street": "1 Main\\nSuite 2", "Amount": 1.0}')
+    assert amounts.convert([b'{"Id": "s", "Am\\u006funt": "8400"}']) is None
