@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from .delta_files import LakeFiles
+from .delta_history import merge_history
 from .delta_merge import (
     COMMIT_TRIES,
     TARGET_FILE_BYTES,
@@ -110,6 +111,7 @@ class DeltaLake:
         self.versions = RunVersions()
         self.staging_commits: dict[str, int] = {}  # staging uri -> commits this run made to it
         self.written: dict[str, str] = {}  # stream -> table this run committed to
+        self.history_streams: set[str] = set()  # lake_mode history: merged as events
 
     # -- where tables live --
     def table_uri(self, stream: str) -> str:
@@ -153,6 +155,9 @@ class DeltaLake:
         if stream in self.settings.full_refresh_streams and stream not in versions.implied:
             versions.begin_refresh(stream, run_version(self.run_id), self._live_version(stream))
         staged = versions.version_of(stream, version)
+        if self.settings.history(stream) and plan.mode == "upsert":
+            staged = None  # history: a version's rows are events like any (no replacement)
+            self.history_streams.add(stream)
         uri = self.table_uri(stream) if staged is None else self.staging_uri(stream, staged)
         if staged is not None and self.staging_commits.get(uri) and not is_table(uri, self.options):
             raise LakeError(
@@ -168,9 +173,12 @@ class DeltaLake:
         if staged and versions.activated.get(stream) == staged:
             mark.update(STAGED_AFTER_ACTIVATION)
         with private_files():
-            version_after, rows = self.merger.merge(
-                stream, uri, self.tombstones_uri(stream), table, plan, mark
-            )
+            if stream in self.history_streams:
+                version_after, rows = merge_history(self.merger, stream, uri, table, plan, mark)
+            else:
+                version_after, rows = self.merger.merge(
+                    stream, uri, self.tombstones_uri(stream), table, plan, mark
+                )
         if staged is None:
             self.written[stream] = uri
         else:
@@ -232,6 +240,9 @@ class DeltaLake:
         None: there was no table). A commit that loses a race is tried again on the new snapshot,
         whose check then refuses unless the winner only compacted or vacuumed."""
         uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
+        if stream in self.history_streams or self.settings.history(stream):
+            LOGGER.warning("%s: history mode keeps every version; no table replacement", stream)
+            return Commit(stream, uri, -1, 0)
         if self.staging_commits.get(staging) and not is_table(staging, self.options):
             raise LakeError(
                 f"stream '{stream}': the staging table {staging} was removed before its refresh"
