@@ -5,7 +5,7 @@ no commit. The same batch merged again gives the same rows, so a rerun after a k
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -14,15 +14,27 @@ import pyarrow.compute as pc
 from .delta_merge import Merger, is_table, table_dataset
 from .delta_plan import MergePlan, stamp_tombstones
 from .errors import LakeError
-from .history_plan import VALID_FROM, HistoryError, as_of_filter, changed_rows, events, timeline
+from .history_plan import (
+    IS_CURRENT,
+    STAMP_TYPE,
+    VALID_FROM,
+    HistoryError,
+    as_of_filter,
+    changed_rows,
+    events,
+    timeline,
+    tombstones,
+)
 
 
 def _plain(kind: pa.DataType) -> pa.DataType:
     return pa.string() if kind == pa.string_view() else kind
 
 
-def _stored(delta: Any, batch: pa.Table, keys: tuple[str, ...]) -> pa.Table:
-    """The stored events of the batch's keys (filtered on the first key column, then exact)."""
+def _stored(delta: Any, batch: pa.Table, plan: MergePlan, full: bool) -> pa.Table:
+    """The stored events of the batch's keys (filtered on the first key column, then exact);
+    ``full``: every stored event."""
+    keys = plan.keys
     first = keys[0]
     # Read whole, then filtered: a pushed-down filter on delta-rs' string_view columns fails
     # in pyarrow's statistics pruning (string vs string_view). Costs a scan per batch.
@@ -30,6 +42,8 @@ def _stored(delta: Any, batch: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     kinds = {f.name: f.type for f in batch.schema}  # back to the batch's types: events compare
     plain = [f.with_type(kinds.get(f.name, _plain(f.type))) for f in rows.schema]
     rows = rows.cast(pa.schema(plain))
+    if full:
+        return rows
     rows = rows.filter(pc.is_in(rows[first], value_set=pc.unique(batch[first].combine_chunks())))
     if len(keys) == 1 or rows.num_rows == 0:
         return rows
@@ -37,10 +51,29 @@ def _stored(delta: Any, batch: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     return rows.join(ids, keys=list(keys), join_type="left semi", use_threads=False)
 
 
+def _closing(stored: pa.Table, batch: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Delete events, now, for the keys current in ``stored`` that ``batch`` does not hold."""
+    if stored.num_rows == 0:
+        return batch.schema.empty_table()
+    current = stored.filter(pc.field(IS_CURRENT)).select(list(keys))
+    held = batch.select(list(keys)).group_by(list(keys)).aggregate([])
+    gone = current.join(held, keys=list(keys), join_type="left anti", use_threads=False)
+    return tombstones(gone, pa.scalar(datetime.now(timezone.utc), STAMP_TYPE))
+
+
 def merge_history(
-    merger: Merger, stream: str, uri: str, table: pa.Table, plan: MergePlan, mark: dict[str, str]
+    merger: Merger,
+    stream: str,
+    uri: str,
+    table: pa.Table,
+    plan: MergePlan,
+    mark: dict[str, str],
+    *,
+    full: bool = False,
 ) -> tuple[int, int]:
-    """Merge one batch into the history table at ``uri``: (table version, rows written)."""
+    """Merge one batch into the history table at ``uri``: (table version, rows written).
+    ``full``: the batch is a whole full-table version (ACTIVATE_VERSION): every current key it
+    does not hold is closed now, by a delete event at the activation time."""
     from deltalake import CommitProperties, DeltaTable
 
     try:
@@ -51,12 +84,13 @@ def merge_history(
 
     def attempt() -> tuple[int, int]:
         exists = is_table(uri, merger.options)
-        stored = (
-            _stored(DeltaTable(uri, storage_options=merger.options), batch, plan.keys)
-            if exists
-            else batch.schema.empty_table()
-        )
-        rows = timeline(stored, batch, plan.keys)
+        delta = DeltaTable(uri, storage_options=merger.options) if exists else None
+        stored = batch.schema.empty_table() if delta is None else _stored(delta, batch, plan, full)
+        incoming = batch
+        if full:
+            closing = _closing(stored, batch, plan.keys)
+            incoming = pa.concat_tables([batch, closing], promote_options="permissive")
+        rows = timeline(stored, incoming, plan.keys)
         changed = changed_rows(rows, stored, plan.keys)
         if changed.num_rows == 0:
             version = DeltaTable(uri, storage_options=merger.options).version() if exists else -1
@@ -91,3 +125,27 @@ def as_of(uri: str, moment: datetime, storage_options: dict[str, str] | None = N
     if dataset is None:
         return pa.table({})
     return dataset.to_table(filter=as_of_filter(moment))
+
+
+def activate_history(
+    merger: Merger,
+    stream: str,
+    uri: str,
+    staging: str,
+    plan: MergePlan | None,
+    mark: dict[str, str],
+) -> tuple[int, int]:
+    """ACTIVATE_VERSION of a history table: the version's staged rows merged as events, and
+    every current key they do not hold closed now (the table is never replaced: that would
+    drop the history). No rows of the stream this run (``plan`` None): nothing is known."""
+    from deltalake import DeltaTable
+
+    if plan is None:
+        return -1, 0
+    staged = (
+        DeltaTable(staging, storage_options=merger.options).to_pyarrow_table()
+        if is_table(staging, merger.options)
+        else pa.table({c: pa.array([], STAMP_TYPE) for c in (*plan.keys, plan.version or "")})
+    )
+    staged = staged.cast(pa.schema([f.with_type(_plain(f.type)) for f in staged.schema]))
+    return merge_history(merger, stream, uri, staged, plan, mark, full=True)

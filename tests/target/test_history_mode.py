@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pytest
 from deltalake import DeltaTable
 
 from synthetic_org import SandboxOrg
@@ -131,3 +132,38 @@ def test_given_versions_out_of_order_and_a_delete_then_each_takes_its_place_in_t
         ("gone", 50),
     ]
     assert not any(r["_is_current"] for r in rows)
+
+
+@pytest.mark.parametrize("order", ["stitch", "sdk"])
+def test_given_a_full_table_version_then_keys_it_no_longer_holds_are_closed_and_history_kept(
+    tmp_path: Path, order: str
+) -> None:
+    target = {"destination": str(tmp_path / "lake"), "format": "delta", "qa_mode": "off"}
+    target["lake_mode_streams"] = {"Account": "history"}
+    first = [_account("a", "a1", 10), _account("b", "b1", 10), _account("c", "c1", 10)]
+    versioned = [
+        {**_account("a", "a2", 20), "version": 7},
+        {**_account("b", "b1", 10), "version": 7},
+    ]
+    activate = {"type": "ACTIVATE_VERSION", "stream": "Account", "version": 7}
+    second = [*versioned, activate] if order == "stitch" else [activate, *versioned]
+    for messages in (first, second):
+        stdin = "\n".join(json.dumps(m) for m in [ACCOUNT, *messages]) + "\n"
+        landed = run_target(tmp_path, target, stdin)
+        assert landed.returncode == 0, landed.stderr[-2000:]
+    uri = str(tmp_path / "lake" / "Account")
+    rows = (
+        DeltaTable(uri)
+        .to_pyarrow_table()
+        .sort_by([("Id", "ascending"), ("_valid_from", "ascending")])
+    )
+    summary = [(r["Id"], r["Name"], r["_is_current"], r["_is_deleted"]) for r in rows.to_pylist()]
+    assert summary == [
+        ("a", "a1", False, False),
+        ("a", "a2", True, False),
+        ("b", "b1", True, False),
+        ("c", "c1", False, False),
+        ("c", None, False, True),
+    ]
+    old = as_of(uri, dt.datetime(2026, 1, 1, 0, 0, 15, tzinfo=UTC)).to_pylist()
+    assert sorted(r["Name"] for r in old) == ["a1", "b1", "c1"]
