@@ -121,7 +121,12 @@ def merge_history(
 def as_of(uri: str, moment: datetime, storage_options: dict[str, str] | None = None) -> pa.Table:
     """The mirror of a history table as it was at ``moment`` (timezone-aware): one row per key
     alive then, its version of then. Empty when there is no table."""
-    dataset = table_dataset(uri, storage_options or {})
+    local = None
+    if "://" not in uri:  # Arrow's own filesystem: see table_dataset (an abort at exit)
+        import pyarrow.fs as pafs
+
+        local = pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
+    dataset = table_dataset(uri, storage_options or {}, local)
     if dataset is None:
         return pa.table({})
     return dataset.to_table(filter=as_of_filter(moment))
