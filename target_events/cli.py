@@ -33,6 +33,10 @@ SUBCOMMANDS = {
         "target_events.summary",
         "What landed: rows and files per stream, what the last run added, events by type.",
     ),
+    "reconcile": (
+        "target_events.reconcile",
+        "Source keys (a full tap read on stdin) against the Delta tables' keys: missing, extra.",
+    ),
     "compact": (
         "target_events.compact",
         "Merge small files (Parquet partitions, Delta tables) into files near a target size.",

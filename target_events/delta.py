@@ -13,8 +13,8 @@ the rule for every message order). A replacement refuses, in one line, rather th
 another writer committed to the table during the refresh.
 
 Small files: after a run, a table with ``lake_compact_after_files`` or more small files is
-compacted (optimize) and files unreferenced for ``lake_vacuum_retention_hours`` are vacuumed.
-Locally every file and folder of a table is private (0600/0700), like every other output.
+compacted (optimize) and files unreferenced for ``lake_vacuum_retention_hours`` are vacuumed;
+locally every file and folder of a table is private (0600/0700). History mode: delta_history.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from .delta_files import LakeFiles
+from .delta_history import activate_history, merge_history
 from .delta_merge import (
     COMMIT_TRIES,
     TARGET_FILE_BYTES,
@@ -54,13 +55,13 @@ TOMBSTONE_DIR = "_tombstones"
 # A staging table of another version is removed once untouched this long: a run still filling
 # it commits every flush, far more often.
 STAGING_GRACE_HOURS = 24.0
-# Commits that change no data: a full refresh may replace a table they touched.
-MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
+MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")  # commits that change no data
 NO_DATA = (*MAINTENANCE, "CREATE TABLE")  # an empty table another writer's merge created
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 # Commit metadata of rows staged for a version already activated (see _staged_after_activation).
 MARK_KEY = "targetEvents.stagedAfterActivation"
 STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
+NO_PLAN = MergePlan("upsert", ())  # a history stream without rows this run
 RUN_KEY = "targetEvents.runId"  # commit metadata: the run that made the commit
 CODECS: dict[str, Literal["ZSTD", "SNAPPY", "GZIP", "UNCOMPRESSED"]] = {
     "zstd": "ZSTD",
@@ -110,6 +111,7 @@ class DeltaLake:
         self.versions = RunVersions()
         self.staging_commits: dict[str, int] = {}  # staging uri -> commits this run made to it
         self.written: dict[str, str] = {}  # stream -> table this run committed to
+        self.history_plans: dict[str, MergePlan | None] = {}  # lake_mode history streams
 
     # -- where tables live --
     def table_uri(self, stream: str) -> str:
@@ -153,6 +155,8 @@ class DeltaLake:
         if stream in self.settings.full_refresh_streams and stream not in versions.implied:
             versions.begin_refresh(stream, run_version(self.run_id), self._live_version(stream))
         staged = versions.version_of(stream, version)
+        if self.settings.history(stream):  # None: a stream history mode leaves as it is
+            self.history_plans[stream] = plan if plan.mode == "upsert" else None
         uri = self.table_uri(stream) if staged is None else self.staging_uri(stream, staged)
         if staged is not None and self.staging_commits.get(uri) and not is_table(uri, self.options):
             raise LakeError(
@@ -168,9 +172,12 @@ class DeltaLake:
         if staged and versions.activated.get(stream) == staged:
             mark.update(STAGED_AFTER_ACTIVATION)
         with private_files():
-            version_after, rows = self.merger.merge(
-                stream, uri, self.tombstones_uri(stream), table, plan, mark
-            )
+            if self.history_plans.get(stream) and staged is None:
+                version_after, rows = merge_history(self.merger, stream, uri, table, plan, mark)
+            else:
+                version_after, rows = self.merger.merge(
+                    stream, uri, self.tombstones_uri(stream), table, plan, mark
+                )
         if staged is None:
             self.written[stream] = uri
         else:
@@ -232,6 +239,11 @@ class DeltaLake:
         None: there was no table). A commit that loses a race is tried again on the new snapshot,
         whose check then refuses unless the winner only compacted or vacuumed."""
         uri, staging = self.table_uri(stream), self.staging_uri(stream, version)
+        if self.settings.history(stream) and self.history_plans.get(stream, NO_PLAN) is not None:
+            plan, mark = self.history_plans.get(stream), {RUN_KEY: self.run_id or "-"}
+            done = activate_history(self.merger, stream, uri, staging, plan, mark)
+            self._remove_old_staging(stream, keep=version)
+            return Commit(stream, uri, *done)
         if self.staging_commits.get(staging) and not is_table(staging, self.options):
             raise LakeError(
                 f"stream '{stream}': the staging table {staging} was removed before its refresh"
@@ -304,7 +316,6 @@ class DeltaLake:
                     f"stream '{stream}': full refresh of {uri} failed: {type(error).__name__}: "
                     f"{first_line(error)}"
                 ) from error
-        # The table object moved to its own commit (later ones are not read).
         after = live.version() if live is not None else 0
         message = "Full refresh of %s: table replaced by %d rows of version %s (version %d)"
         LOGGER.info(message, stream, rows, version, after)

@@ -29,6 +29,7 @@ TEXT_COMPRESSIONS = ("gzip", "none")
 GRANULARITIES = ("day", "month", "hour")
 INVALID_RECORD_MODES = ("fail", "skip", "dead_letter")
 QA_MODES = ("off", "advisory", "strict")
+LAKE_MODES = ("current", "history")
 DEFAULT_TEMPLATE = "{stream}/{partition}/{stream}-{run_id}-{seq:05d}.{ext}"
 DEFAULT_PARTITIONS = {
     # Monthly: daily partitions wrote one small file per day touched per run (~700 per run on
@@ -61,6 +62,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("qa_max_row_drift", th.NumberType, default=0.5, title="QA max row drift", description="Largest accepted change of a stream's row count against the previous run, as a fraction (0.5 = ±50%)."),
     # -- format delta (target_events/delta.py) --
     th.Property("full_refresh_streams", th.ArrayType(th.StringType), default=[], title="Full refresh streams", description="format delta: streams whose table this run replaces (one overwrite commit at the end) instead of merging into; an ACTIVATE_VERSION message does the same for its stream."),
+    th.Property("lake_mode", th.StringType, default="current", allowed_values=list(LAKE_MODES), title="Lake mode", description="format delta: current (the table mirrors each key's latest row) or history (SCD type 2: every version of a key, with _valid_from, _valid_to, _is_current, _is_deleted) for streams with a key and a replication key; lake_mode_streams overrides it per stream."),
+    th.Property("lake_mode_streams", th.ObjectType(additional_properties=th.StringType), title="Lake mode streams", description="format delta: lake_mode per stream, e.g. {\"Opportunity\": \"history\"}."),
     th.Property("lake_compact_after_files", th.IntegerType, default=16, title="Lake compact after files", description="format delta: compact (optimize) a table after a run once it holds this many small files."),
     th.Property("lake_vacuum_retention_hours", th.NumberType, default=24, title="Lake vacuum retention hours", description="format delta: data files no longer in the table are deleted after this many hours (and log entries kept as long); at least 1, so no reader's or concurrent writer's snapshot loses its files."),
     th.Property("batch_roots", th.ArrayType(th.StringType), title="BATCH roots", description="Directories (local paths or file:// URIs) whose files BATCH messages may make the target read; a file resolving elsewhere (symlinks followed), a FIFO, a device or a file with other hard links is refused. Unset: the system temp directories (TMPDIR, /tmp, /var/tmp); set it to the tap's batch_config.storage.root to narrow it, [] to refuse every BATCH file."),
@@ -106,10 +109,16 @@ class Settings:
     aws_profile: str | None = None
     s3_part_size_mb: int = 64
     full_refresh_streams: tuple[str, ...] = ()
+    lake_mode: str = "current"
+    lake_mode_streams: dict[str, str] = field(default_factory=dict)
     lake_compact_after_files: int = 16
     lake_vacuum_retention_hours: float = 24.0
     # Where BATCH files may be read from (target_events/batch_roots.py says why these defaults).
     batch_roots: tuple[str, ...] = field(default_factory=default_batch_roots)
+
+    def history(self, stream: str) -> bool:
+        """True when ``stream``'s Delta table keeps every version (``lake_mode: history``)."""
+        return self.lake_mode_streams.get(stream, self.lake_mode) == "history"
 
     @property
     def is_s3(self) -> bool:
@@ -217,6 +226,8 @@ class Settings:
             # S3 parts: 5 MiB to 5 GiB.
             s3_part_size_mb=integer("s3_part_size_mb", get("s3_part_size_mb"), 5, 5 * 1024),
             full_refresh_streams=tuple(text("full_refresh_streams", s) for s in get("full_refresh_streams") or ()),
+            lake_mode=one_of("lake_mode", text("lake_mode", get("lake_mode")), LAKE_MODES),
+            lake_mode_streams={text("lake_mode_streams", k): one_of("lake_mode_streams", text("lake_mode_streams", v), LAKE_MODES) for k, v in dict(get("lake_mode_streams") or {}).items()},
             lake_compact_after_files=integer("lake_compact_after_files", get("lake_compact_after_files"), 2, 1_000_000),
             lake_vacuum_retention_hours=vacuum_retention(get("lake_vacuum_retention_hours")),
             batch_roots=parse_batch_roots(config.get("batch_roots")),

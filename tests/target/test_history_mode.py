@@ -1,0 +1,169 @@
+"""History mode (``lake_mode: history``) end to end: ``tap | target`` over simulated days.
+
+Each day the synthetic org changes (updates, deletes), the tap runs incrementally with its
+STATE carried over, and the previous day's output is delivered again; the history table, read
+with ``deltalake``, must answer "as of" each past day with the org's state that day, and its
+current rows must equal the org's current rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable
+
+from synthetic_org import SandboxOrg
+from target_events.delta_history import as_of
+from tests.helpers import run_tap, run_target, tap_config
+
+UTC = dt.timezone.utc
+
+
+def _truth(org: SandboxOrg) -> dict[str, str]:
+    table = org.org.table("Account")
+    live = table.filter(pc.invert(pc.fill_null(table["IsDeleted"], False)))
+    return dict(zip(live["Id"].to_pylist(), live["Name"].to_pylist(), strict=True))
+
+
+def _mirror(rows: list[dict]) -> dict[str, str]:
+    ids = [r["Id"] for r in rows]
+    assert len(ids) == len(set(ids)), "one version per key at any time"
+    return {r["Id"]: r["Name"] for r in rows}
+
+
+def test_given_a_week_of_changes_then_the_history_table_answers_as_of_each_day(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "lake"
+    target = {"destination": str(out), "format": "delta", "qa_mode": "off"}
+    target["lake_mode_streams"] = {"Account": "history"}
+    truths: list[tuple[dt.datetime, dict[str, str]]] = []
+    state: dict | None = None
+    previous = ""
+    with SandboxOrg(seed=5, scale=20) as org:
+        config = tap_config(org, objects=["Account"], include_deleted=True)
+        for day in range(5):
+            if day:
+                time.sleep(
+                    3.5
+                )  # changes are stamped 2 s back, in whole seconds: after the last day
+                names = sorted(_truth(org))
+                org.changes.update(
+                    "Account", {i: {"Name": f"day {day} {i}"} for i in names[day : day + 3]}
+                )
+                org.changes.delete("Account", [names[-day]])
+            run = run_tap(tmp_path, config, state=state)
+            assert run.returncode == 0, run.stderr[-2000:]
+            state = run.last_state or state
+            # Today's output, then yesterday's again: a re-delivered copy changes nothing.
+            for stdin in (run.stdout, previous):
+                landed = run_target(tmp_path, target, stdin)
+                assert landed.returncode == 0, landed.stderr[-2000:]
+            previous = run.stdout
+            truths.append((dt.datetime.now(UTC), _truth(org)))
+        current = _truth(org)
+        accounts = org.org.table("Account")
+        deleted = set(accounts.filter(pc.fill_null(accounts["IsDeleted"], False))["Id"].to_pylist())
+    uri = str(out / "Account")
+    for moment, truth in truths:
+        assert _mirror(as_of(uri, moment).to_pylist()) == truth, moment
+    rows = DeltaTable(uri).to_pyarrow_table().to_pylist()
+    assert _mirror([r for r in rows if r["_is_current"]]) == current
+    assert all(r["_valid_to"] is None for r in rows if r["_is_current"])
+    assert {r["Id"] for r in rows if r["_is_deleted"]} == deleted
+    assert sum(r["_is_deleted"] for r in rows) == len(deleted), "each delete is one event"
+    before = _mirror(as_of(uri, truths[0][0] - dt.timedelta(days=3650)).to_pylist())
+    assert before == {}, "nothing is valid before the records' stamps"
+
+
+def _account(key: str, name: str, second: int, **extra: object) -> dict:
+    record = {"Id": key, "Name": name, "SystemModstamp": f"2026-01-01T00:00:{second:02d}Z"}
+    return {"type": "RECORD", "stream": "Account", "record": {**record, **extra}}
+
+
+ACCOUNT = {
+    "type": "SCHEMA",
+    "stream": "Account",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "Id": {"type": "string"},
+            "Name": {"type": ["string", "null"]},
+            "IsDeleted": {"type": ["boolean", "null"]},
+            "SystemModstamp": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "key_properties": ["Id"],
+    "bookmark_properties": ["SystemModstamp"],
+}
+
+
+def test_given_versions_out_of_order_and_a_delete_then_each_takes_its_place_in_the_timeline(
+    tmp_path: Path,
+) -> None:
+    target = {"destination": str(tmp_path / "lake"), "format": "delta", "qa_mode": "off"}
+    target["lake_mode"] = "history"
+    runs = [
+        [_account("a", "v30", 30), _account("a", "gone", 50, IsDeleted=True)],
+        [_account("a", "v10", 10), _account("a", "v40", 40)],  # late, in between
+        [_account("a", "v30", 30), _account("a", "v10", 10)],  # re-delivered: nothing changes
+    ]
+    versions = []
+    for messages in runs:
+        stdin = "\n".join(json.dumps(m) for m in [ACCOUNT, *messages]) + "\n"
+        landed = run_target(tmp_path, target, stdin)
+        assert landed.returncode == 0, landed.stderr[-2000:]
+        versions.append(DeltaTable(str(tmp_path / "lake" / "Account")).version())
+    assert versions[2] == versions[1], "a re-delivered copy makes no commit"
+    uri = str(tmp_path / "lake" / "Account")
+    at = {s: dt.datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC) for s in (5, 10, 35, 45, 55)}
+    names = {s: [r["Name"] for r in as_of(uri, moment).to_pylist()] for s, moment in at.items()}
+    assert names == {5: [], 10: ["v10"], 35: ["v30"], 45: ["v40"], 55: []}
+    rows = DeltaTable(uri).to_pyarrow_table().sort_by("_valid_from").to_pylist()
+    assert [(r["Name"], r["_valid_to"].second) for r in rows] == [
+        ("v10", 30),
+        ("v30", 40),
+        ("v40", 50),
+        ("gone", 50),
+    ]
+    assert not any(r["_is_current"] for r in rows)
+
+
+@pytest.mark.parametrize("order", ["stitch", "sdk"])
+def test_given_a_full_table_version_then_keys_it_no_longer_holds_are_closed_and_history_kept(
+    tmp_path: Path, order: str
+) -> None:
+    target = {"destination": str(tmp_path / "lake"), "format": "delta", "qa_mode": "off"}
+    target["lake_mode_streams"] = {"Account": "history"}
+    first = [_account("a", "a1", 10), _account("b", "b1", 10), _account("c", "c1", 10)]
+    versioned = [
+        {**_account("a", "a2", 20), "version": 7},
+        {**_account("b", "b1", 10), "version": 7},
+    ]
+    activate = {"type": "ACTIVATE_VERSION", "stream": "Account", "version": 7}
+    second = [*versioned, activate] if order == "stitch" else [activate, *versioned]
+    for messages in (first, second):
+        stdin = "\n".join(json.dumps(m) for m in [ACCOUNT, *messages]) + "\n"
+        landed = run_target(tmp_path, target, stdin)
+        assert landed.returncode == 0, landed.stderr[-2000:]
+    uri = str(tmp_path / "lake" / "Account")
+    rows = (
+        DeltaTable(uri)
+        .to_pyarrow_table()
+        .sort_by([("Id", "ascending"), ("_valid_from", "ascending")])
+    )
+    summary = [(r["Id"], r["Name"], r["_is_current"], r["_is_deleted"]) for r in rows.to_pylist()]
+    assert summary == [
+        ("a", "a1", False, False),
+        ("a", "a2", True, False),
+        ("b", "b1", True, False),
+        ("c", "c1", False, False),
+        ("c", None, False, True),
+    ]
+    old = as_of(uri, dt.datetime(2026, 1, 1, 0, 0, 15, tzinfo=UTC)).to_pylist()
+    assert sorted(r["Name"] for r in old) == ["a1", "b1", "c1"]
