@@ -2,8 +2,8 @@
 
 ``tap-salesforce-temporal --config ...`` is the SDK's Singer command, unchanged, with user-facing
 errors as one line on stderr; ``catalog`` is the catalog tool (select streams of a discovered
-catalog for a shell pipe); ``--help`` lists the tap's options and its companion commands in one
-place.
+catalog for a shell pipe); ``plan`` splits the selected streams into shards for a scheduler
+(``plan``); ``--help`` lists the tap's options and its companion commands in one place.
 """
 
 from __future__ import annotations
@@ -46,7 +46,29 @@ def command() -> click.Group:
     def run_catalog(args: tuple[str, ...]) -> None:
         sys.exit(catalog.main(list(args)))
 
+    @group.command(
+        name="plan",
+        help="Split the selected streams into N shards balanced by rows: "
+        "plan --shards N --config CONFIG [--catalog CATALOG] --output DIR",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def run_plan(args: tuple[str, ...]) -> None:
+        sys.exit(_run_plan(list(args)))
+
     return group
+
+
+def _run_plan(args: list[str]) -> int:
+    """``plan``: the shard plan (``plan``), its errors as one line like the tap's."""
+    from . import plan
+
+    try:
+        return plan.main(args)
+    except (TapError, ConfigurationError, DiscoveryError) as error:
+        print(f"tap-salesforce-temporal: {_one_line(error)}", file=sys.stderr)  # noqa: T201
+        return 1
 
 
 def _use_jemalloc() -> None:
@@ -96,6 +118,8 @@ def main() -> None:
     tap's options (``command``).
     """
     args = sys.argv[1:]
+    if args[:1] == ["plan"]:
+        sys.exit(_run_plan(args[1:]))
     if args[:1] == ["catalog"] or args[:1] == ["--help"]:
         command().main(args, prog_name="tap-salesforce-temporal")
         return

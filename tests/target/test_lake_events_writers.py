@@ -1,0 +1,115 @@
+"""Many writers appending ``micro_decision_events`` to one Delta table at once (issue #29: shards
+and orgs into one lake): real ``target-events`` processes race, and no commit is lost.
+
+The stream's key is ``event_id`` and it has no replication key: the target inserts new keys only
+(``delta_plan``), so concurrent writers' merges conflict and are retried on a fresh snapshot.
+Two orgs send disjoint events; two shards of one org may send the same events twice (delivery is
+at-least-once). Either way the table must hold every event acknowledged by a STATE, once.
+
+Known gap (#29): on a loaded 2-core machine the two writers' commits were seen not to overlap in
+the table's history (one writer's commits all came before the other's), so these cases do not
+yet force a conflict retry; a hold-back-until-first-STATE start (as in test_lake_writers.py) is
+the next step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = [sys.executable, "-c", "from target_events.console import main; main()"]
+STREAM = "micro_decision_events"
+BATCH = 40  # rows per flush, so per commit
+EVENTS = 3000  # per writer: about 75 commits each, long enough to overlap
+
+
+def _lines(events: list[str], state_every: int) -> bytes:
+    schema = {
+        "type": "SCHEMA",
+        "stream": STREAM,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "event_id": {"type": "string"},
+                "event_type": {"type": ["string", "null"]},
+                "timestamp_occurred": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "key_properties": ["event_id"],
+    }
+    messages: list[dict] = [schema]
+    for j, event in enumerate(events, 1):
+        record = {
+            "event_id": event,
+            "event_type": "field_change",
+            "timestamp_occurred": "2024-01-01T00:00:00Z",
+        }
+        messages.append({"type": "RECORD", "stream": STREAM, "record": record})
+        if j % state_every == 0 or j == len(events):
+            messages.append({"type": "STATE", "value": {"sent": j}})
+    return "".join(json.dumps(m) + "\n" for m in messages).encode()
+
+
+def _race(tmp_path: Path, inputs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Start one writer per input at once; each writer's acknowledged events (up to its last STATE)."""
+    out = tmp_path / "lake"
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"destination": str(out), "format": "delta", "qa_mode": "off", "max_batch_rows": BATCH}
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = {
+        name: subprocess.Popen(
+            [*TARGET, "--config", str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
+        for name in inputs
+    }
+    acknowledged = {}
+    results = {
+        name: process.communicate(_lines(inputs[name], BATCH), timeout=600)
+        for name, process in processes.items()
+    }
+    for name, (stdout, stderr) in results.items():
+        assert b"Traceback" not in stderr, stderr.decode(errors="replace")
+        assert processes[name].returncode == 0, stderr.decode(errors="replace")[-2000:]
+        states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+        acknowledged[name] = inputs[name][: states[-1]["sent"] if states else 0]
+    return acknowledged
+
+
+def _table(tmp_path: Path) -> list[str]:
+    return [
+        row["event_id"]
+        for row in DeltaTable(str(tmp_path / "lake" / STREAM)).to_pyarrow_table().to_pylist()
+    ]
+
+
+def test_two_orgs_appending_events_at_once_lose_no_commit(tmp_path: Path) -> None:
+    inputs = {org: [f"{org}-{i:05d}" for i in range(EVENTS)] for org in ("org-a", "org-b")}
+    acknowledged = _race(tmp_path, inputs)
+    assert acknowledged == inputs, "each writer committed all it sent"
+    table = _table(tmp_path)
+    assert len(table) == len(set(table)), "an event twice"
+    assert sorted(table) == sorted(inputs["org-a"] + inputs["org-b"])
+
+
+def test_two_writers_sending_the_same_events_at_once_keep_each_once(tmp_path: Path) -> None:
+    events = [f"e-{i:05d}" for i in range(EVENTS)]
+    acknowledged = _race(tmp_path, {"first": events, "again": list(reversed(events))})
+    assert acknowledged["first"] == events
+    table = _table(tmp_path)
+    assert len(table) == len(set(table)), "an event twice: concurrent inserts of one key both kept"
+    assert sorted(table) == events
