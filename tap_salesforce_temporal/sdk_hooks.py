@@ -14,12 +14,15 @@ import typing as t
 from collections.abc import Generator, Iterator
 
 from singer_sdk import Stream, Tap
-from singer_sdk.helpers._batch import BatchConfig
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.types import Context
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from typing_extensions import override
 
 from .record_batches import sync_record_batches
+
+# Public in all but module name: the SDK's BATCH configuration and message.
+__all__ = ["BaseBatchFileEncoding", "BatchConfig", "SDKBatchMessage", "StreamHooks", "TapHooks"]
 
 # (SDK class, private name, parameter names after self): overridden or called by this module.
 SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
@@ -39,7 +42,7 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Tap, "_handle_termination", ("signum", "frame")),
 )
 # Private attributes of a stream instance read or written here.
-SDK_PRIVATE_ATTRIBUTES = ("_tap",)
+SDK_PRIVATE_ATTRIBUTES = ("_tap", "_metadata")
 # Private attributes of a tap instance read here.
 SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer",)
 
@@ -85,6 +88,10 @@ class StreamHooks(Stream):
     def sdk_write_state(self) -> None:
         self._write_state_message()
 
+    def sdk_finalize_state(self) -> None:
+        """The stream's state finalized (progress markers promoted), as its sync ends."""
+        self._finalize_state(self.stream_state)
+
     def sdk_start_replication_value(self, context: Context | None) -> None:
         self._write_starting_replication_value(context)
 
@@ -98,6 +105,18 @@ class StreamHooks(Stream):
     def sdk_tap_stream(self, name: str) -> Stream | None:
         """Another stream of the same tap (None when the tap has no such stream)."""
         return self._tap.streams.get(name)
+
+    def sdk_tap_streams(self) -> t.Iterable[Stream]:
+        """Every stream of the same tap."""
+        return self._tap.streams.values()
+
+    def sdk_message_writer_class(self) -> type:
+        """The tap's Singer message writer."""
+        return self._tap.message_writer_class
+
+    def sdk_cached_metadata(self) -> MetadataMapping | None:
+        """The stream's metadata once the SDK has built it (None: not yet)."""
+        return self._metadata
 
     def sdk_write_message(self, message: t.Any) -> None:
         self._tap.write_message(message)

@@ -19,7 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from ..errors import BrokenPaging
 from ..schema import ObjectSchema
+
+Compound = tuple[str, list[tuple[str, str]]]  # (field, [(JSON key, component column)])
 
 # Records built from an Arrow page at once (``from_table``).
 RECORDS_PER_SLICE = 2000
@@ -90,6 +93,7 @@ class RecordShaper:
     """Turns REST records or Bulk CSV pages of one object into canonical records."""
 
     def __init__(self, schema: ObjectSchema, fields: list[str]) -> None:
+        self.object_name = schema.name
         self.fields = fields
         info = {f.name: f for f in schema.fields}
         # Relationship paths (ProcessInstance.TargetObjectId) are read as strings: they name ids.
@@ -117,7 +121,7 @@ class RecordShaper:
                 for f, k in self._decimals.items()
             ),
         ]
-        self.compounds = [
+        self.compounds: list[Compound] = [
             (field.name, parts)
             for field, parts in schema.compound_fields()
             if parts and all(c in fields for _, c in parts)
@@ -125,8 +129,30 @@ class RecordShaper:
 
     # -- REST --
     def from_rest(self, records: list[dict]) -> Iterator[dict]:
+        """REST records in record form, without a table (FieldHistoryArchive's own pages)."""
         for record in self._rest_values(records):
-            yield self._with_compounds(record)
+            yield _with_compounds(record, self.compounds)
+
+    def rest_table(self, records: list[dict]) -> pa.Table:
+        """A REST page as the table a Bulk page is (``csv_table``): the same columns and types.
+
+        A value its field's type cannot hold (a hostile answer: text in a number field) ends
+        the read in one line naming the field.
+        """
+        rows = list(self._rest_values(records))
+        schema = self.record_schema()
+        try:
+            return pa.Table.from_pylist(rows, schema=schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            for field in schema:
+                try:
+                    pa.array([row[field.name] for row in rows], field.type)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                    raise BrokenPaging(
+                        f"{self.object_name}: Salesforce answered a query page whose "
+                        f"{field.name} holds a value that is not {field.type}; stopped"
+                    ) from None
+            raise
 
     def _rest_values(self, records: list[dict]) -> Iterator[dict]:
         """The selected fields of REST records, typed like a Bulk page (no compounds yet)."""
@@ -195,6 +221,19 @@ class RecordShaper:
         "date": pa.date32(),
     }
 
+    def record_schema(self) -> pa.Schema:
+        """The columns of a page in record form (``csv_table``): booleans, integers, floats and
+        exact decimals typed; datetimes and dates as their canonical text; no compounds."""
+        return pa.schema(
+            [
+                pa.field(
+                    name,
+                    self._decimals.get(name) or self.CSV_TYPES.get(self._kinds[name], pa.string()),
+                )
+                for name in self.fields
+            ]
+        )
+
     def arrow_schema(self) -> pa.Schema:
         """The typed shape of a batch file: describe types, compounds as structs after the fields."""
         types = {
@@ -225,47 +264,25 @@ class RecordShaper:
             )
         return pa.Table.from_arrays(columns, schema=schema)
 
-    def rest_to_arrow(self, records: list[dict]) -> pa.Table:
-        """A REST page as a batch table (the same shape as a Bulk page).
-
-        REST values are first laid out as a Bulk page would be (datetimes and dates as their
-        canonical text, compounds as components), then typed by the same ``to_arrow``: Arrow
-        cannot build a timestamp column from Python strings directly.
-        """
-        text_schema = pa.schema(
-            [
-                pa.field(
-                    name,
-                    self._decimals.get(name) or self.CSV_TYPES.get(self._kinds[name], pa.string()),
-                )
-                for name in self.fields
-            ]
-        )
-        rows = list(self._rest_values(records))
-        return self.to_arrow(pa.Table.from_pylist(rows, schema=text_schema))
-
-    def from_arrow(self, table: pa.Table) -> Iterator[dict]:
-        """Records of a batch table (``to_arrow``) in record form: datetimes and dates back to
-        their canonical text, as a read in record form gives them (events derived from either
-        are then the same)."""
-        columns = []
-        for column in table.columns:
-            if pa.types.is_timestamp(column.type):
-                column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")  # %S: with the ms
-            elif pa.types.is_date(column.type):
-                column = column.cast(pa.string())
-            columns.append(column)
-        return self.from_table(pa.table(columns, names=table.column_names))
+    def compounds_of(self, table: pa.Table) -> list[Compound]:
+        """The compounds whose every component is a column of ``table`` (none on a page of
+        getDeleted tombstones: Id, IsDeleted, the key and ``_sdc_deleted_at``)."""
+        columns = set(table.column_names)
+        return [
+            (name, parts) for name, parts in self.compounds if all(c in columns for _, c in parts)
+        ]
 
     def from_table(self, table: pa.Table) -> Iterator[dict]:
-        """The page's records, a slice at a time: a 50,000-row Bulk page as dicts all at once
-        would hold tens of MB more per stream (streams read side by side)."""
+        """A page's records (compounds assembled), a slice at a time: a 50,000-row Bulk page as
+        dicts all at once would hold tens of MB more per stream (streams read side by side)."""
+        compounds = self.compounds_of(table)
         for offset in range(0, table.num_rows, RECORDS_PER_SLICE):
             for record in table.slice(offset, RECORDS_PER_SLICE).to_pylist():
-                yield self._with_compounds(record)
+                yield _with_compounds(record, compounds)
 
-    def _with_compounds(self, record: dict) -> dict:
-        for name, parts in self.compounds:
-            values = {key: record.get(column) for key, column in parts}
-            record[name] = values if any(v is not None for v in values.values()) else None
-        return record
+
+def _with_compounds(record: dict, compounds: list[Compound]) -> dict:
+    for name, parts in compounds:
+        values = {key: record.get(column) for key, column in parts}
+        record[name] = values if any(v is not None for v in values.values()) else None
+    return record

@@ -13,7 +13,6 @@ from typing import Any
 
 import pyarrow as pa
 from singer_sdk import Stream
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
@@ -21,7 +20,7 @@ from ..batches import ParquetBatchWriter, open_object_encoder, parquet_batch_dir
 from ..client import owner
 from ..errors import QuotaReached, TapError
 from ..runtime import Runtime, StreamStats
-from ..sdk_hooks import StreamHooks
+from ..sdk_hooks import BaseBatchFileEncoding, BatchConfig, StreamHooks
 from ..writer import deselected_properties, drop_nested
 
 
