@@ -3,9 +3,12 @@
 singer-sdk has no public hook for what the tap needs most (writing a page of records at once,
 its own Parquet BATCH files, a bookmark computed only when STATE goes out, a config check that
 never quotes a secret). Each override here is a thin ``@override`` that hands over to a public
-method of the tap's own classes, so the rest of the code never touches an SDK private name.
-``SDK_PRIVATE_NAMES`` lists every private name used, overridden or called; a test checks each one
-still exists on the pinned SDK (``singer-sdk~=0.54.9``) with the parameters used here.
+method of the tap's own classes, so the rest of the code never touches an SDK private name:
+the SDK classes the tap needs from private modules (``BatchConfig``...) are imported here and
+re-exported, private attributes are read through ``sdk_*`` methods. ``SDK_PRIVATE_NAMES`` lists
+every private name used, overridden or called; a test checks each one still exists on the
+pinned SDK (``singer-sdk~=0.54.9``) with the parameters used here, and that no other module of
+the tap uses a private SDK name.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBat
 from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from typing_extensions import override
-
-from .record_batches import sync_record_batches
 
 # Public in all but module name: the SDK's BATCH configuration and message.
 __all__ = ["BaseBatchFileEncoding", "BatchConfig", "SDKBatchMessage", "StreamHooks", "TapHooks"]
@@ -44,7 +45,7 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
 # Private attributes of a stream instance read or written here.
 SDK_PRIVATE_ATTRIBUTES = ("_tap", "_metadata")
 # Private attributes of a tap instance read here.
-SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer",)
+SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer", "_config")
 
 
 class StreamHooks(Stream):
@@ -73,13 +74,9 @@ class StreamHooks(Stream):
         return False
 
     def sync_own_batches(self, batch_config: BatchConfig, context: Context | None) -> bool:
-        """Run the whole BATCH sync; False: the SDK's loop over ``get_batches``.
-
-        By default the SDK's batcher writes what RECORD mode would write (``record_batches``):
-        its own ``get_batches`` would hand it records with deselected properties and no maps.
-        """
-        sync_record_batches(self, batch_config, context)
-        return True
+        """Run the whole BATCH sync; False: the SDK's loop over ``get_batches``
+        (``record_batches.RecordBatches``: files of what RECORD mode would write)."""
+        return False
 
     # -- calls into the SDK's private methods --
     def sdk_increment_stream_state(self, record: dict, context: Context | None) -> None:
@@ -189,6 +186,10 @@ class TapHooks(Tap):
 
     def validate_settings(self, *, raise_errors: bool) -> list[str]:
         return super()._validate_config(raise_errors=raise_errors)
+
+    def sdk_config(self) -> dict:
+        """The config dict itself (``config`` is a read-only view of it), while it is checked."""
+        return self._config
 
     def sync_streams(self) -> None:
         """The whole sync, run in place of ``Tap.sync_all`` (the tap's loop)."""

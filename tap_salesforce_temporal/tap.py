@@ -88,8 +88,8 @@ class TapSalesforceTemporal(TapHooks):
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         try:
-            Settings.from_config(self._config)
-            errors = builtin_setting_errors(self._config, schema)
+            Settings.from_config(self.sdk_config())
+            errors = builtin_setting_errors(self.sdk_config(), schema)
         except ConfigValidationError as error:
             errors = [str(error)]
         if errors and raise_errors:
