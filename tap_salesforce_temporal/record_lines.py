@@ -17,8 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _encode = msgspec.json.Encoder().encode
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
-_CONTROL = r"[\x00-\x1f]"
+_SPECIAL = frozenset(range(32)) | {ord('"'), ord("\\")}
+_QUOTE_AND_BACKSLASH = frozenset({ord('"'), ord("\\")})
+# Every byte but those JSON escapes: deleted, what is left names the escapes a column needs.
+_NOT_SPECIAL = bytes(b for b in range(256) if b not in _SPECIAL)
 _SHORT_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
 _NULL = pa.scalar("null")
 
@@ -95,25 +97,46 @@ def _tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
 
 
 def _escaped(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Backslash, quote and control characters escaped, the rest (UTF-8 included) as is."""
-    if not pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+    """Backslash, quote and control characters escaped, the rest (UTF-8 included) as is.
+
+    Which of them occur is read from the column's bytes in one pass (``_specials``): a kernel
+    pass per control character cost more than the rest of a page's line building.
+    """
+    specials = _specials(column)
+    if not specials:
         return column
-    text = pc.replace_substring(column, "\\", "\\\\")
-    text = pc.replace_substring(text, '"', '\\"')
-    if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
-        for code in range(32):
-            char = chr(code)
-            if pc.any(pc.match_substring(text, char)).as_py():
-                text = pc.replace_substring(text, char, _SHORT_ESCAPES.get(code, f"\\u{code:04x}"))
+    text = column
+    if ord("\\") in specials:
+        text = pc.replace_substring(text, "\\", "\\\\")
+    if ord('"') in specials:
+        text = pc.replace_substring(text, '"', '\\"')
+    for code in sorted(specials - _QUOTE_AND_BACKSLASH):
+        text = pc.replace_substring(text, chr(code), _SHORT_ESCAPES.get(code, f"\\u{code:04x}"))
     return text
 
 
-def _contiguous(lines: pa.ChunkedArray | pa.Array) -> memoryview:
-    """The lines back to back: a string array's data buffer between its first and last offset."""
-    array = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+def _specials(column: pa.ChunkedArray) -> set[int]:
+    """The bytes JSON escapes (quote, backslash, controls) found in the column's values."""
+    found: set[int] = set()
+    for chunk in column.chunks:
+        data = _values_bytes(chunk)
+        found.update(data.tobytes().translate(None, _NOT_SPECIAL))
+    return found
+
+
+def _values_bytes(array: pa.Array) -> memoryview:
+    """A string array's values back to back: its data buffer between its first and last
+    offset (a slice's, not the whole buffer's)."""
     _, offset_buffer, data = array.buffers()
+    if data is None or not len(array):
+        return memoryview(b"")
+    width = pa.int64() if pa.types.is_large_string(array.type) else pa.int32()
     offsets = pa.Array.from_buffers(
-        pa.int32(), len(array) + 1, [None, offset_buffer], offset=array.offset
+        width, len(array) + 1, [None, offset_buffer], offset=array.offset
     )
-    start, end = offsets[0].as_py(), offsets[len(array)].as_py()
-    return memoryview(data)[start:end]
+    return memoryview(data)[offsets[0].as_py() : offsets[len(array)].as_py()]
+
+
+def _contiguous(lines: pa.ChunkedArray | pa.Array) -> memoryview:
+    """The lines back to back."""
+    return _values_bytes(lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines)

@@ -109,9 +109,9 @@ class RecordShaper:
             if kinds[f] == "decimal"
         }
         self._kinds = kinds
-        # Per REST record, in the order the steps above were applied: (field, conversion of a
-        # non-null value). Every conversion keeps null as null.
-        self._conversions: list[tuple[str, Callable[[t.Any], t.Any]]] = [
+        # Per REST field, the conversions of a non-null value, in this order. Every
+        # conversion keeps null as null.
+        steps: list[tuple[str, Callable[[t.Any], t.Any]]] = [
             *((f, canonical_datetime) for f in self._datetimes),
             *((f, _any_text) for f in self._any),
             *((f, int) for f in self._ints),
@@ -121,6 +121,9 @@ class RecordShaper:
                 for f, k in self._decimals.items()
             ),
         ]
+        self._conversions: dict[str, list[Callable[[t.Any], t.Any]]] = {}
+        for name, convert in steps:
+            self._conversions.setdefault(name, []).append(convert)
         self.compounds: list[Compound] = [
             (field.name, parts)
             for field, parts in schema.compound_fields()
@@ -129,55 +132,73 @@ class RecordShaper:
 
     # -- REST --
     def from_rest(self, records: list[dict]) -> Iterator[dict]:
-        """REST records in record form, without a table (FieldHistoryArchive's own pages)."""
-        for record in self._rest_values(records):
-            yield _with_compounds(record, self.compounds)
+        """REST records in record form (FieldHistoryArchive's own pages): the page's table
+        (``rest_table``) as records."""
+        return self.from_table(self.rest_table(records))
 
     def rest_table(self, records: list[dict]) -> pa.Table:
         """A REST page as the table a Bulk page is (``csv_table``): the same columns and types.
 
-        A value its field's type cannot hold (a hostile answer: text in a number field) ends
-        the read in one line naming the field.
+        Built a column at a time (a list per field, then one Arrow array): the page's values
+        never become a dict per row. A value its field's type cannot hold (a hostile answer:
+        text in a number field) ends the read in one line naming the field.
         """
-        rows = list(self._rest_values(records))
         schema = self.record_schema()
-        try:
-            return pa.Table.from_pylist(rows, schema=schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            for field in schema:
-                try:
-                    pa.array([row[field.name] for row in rows], field.type)
-                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                    raise BrokenPaging(
-                        f"{self.object_name}: Salesforce answered a query page whose "
-                        f"{field.name} holds a value that is not {field.type}; stopped"
-                    ) from None
-            raise
+        columns = []
+        for field in schema:
+            try:
+                columns.append(self._rest_array(field, records))
+            # Arrow's refusals, and int("many"), Decimal("x"), a number where text should be
+            except (ValueError, TypeError, ArithmeticError, AttributeError):
+                raise BrokenPaging(
+                    f"{self.object_name}: Salesforce answered a query page whose "
+                    f"{field.name} holds a value that is not {field.type}; stopped"
+                ) from None
+        return pa.Table.from_arrays(columns, schema=schema)
 
-    def _rest_values(self, records: list[dict]) -> Iterator[dict]:
-        """The selected fields of REST records, typed like a Bulk page (no compounds yet)."""
-        fields = self.fields
-        conversions = self._conversions
-        for raw in records:
-            record = {name: raw.get(name) for name in fields}
-            for path in self._paths:
-                parent, _, child = path.partition(".")
-                nested = raw.get(parent)
-                record[path] = nested.get(child) if isinstance(nested, dict) else None
-            for name, convert in conversions:
-                value = record[name]
-                if value is None:
-                    continue
-                if (
-                    convert is canonical_datetime
-                    and type(value) is str
-                    and len(value) == 28
-                    and value[-5:] == "+0000"
-                ):
-                    record[name] = value[:-5] + "Z"  # REST's form, the common case, inline
-                else:
-                    record[name] = convert(value)
-            yield record
+    def _rest_array(self, field: pa.Field, records: list[dict]) -> pa.Array:
+        """One field's column of a REST page. Datetimes and exact decimals have a fast path in
+        Arrow for the form REST sends them in; any other value takes the Python one."""
+        name = field.name
+        values = self._rest_values(name, records)
+        conversions = self._conversions.get(name, [])
+        if conversions == [canonical_datetime]:
+            texts = pa.array(values, pa.string())
+            # REST's form, ``...000+0000``, 28 characters: the canonical ``...000Z`` is its
+            # first 23 and a Z (a text that is no datetime, or another offset: Python's way).
+            if pc.all(pc.ends_with(texts, "+0000")).as_py() is not False and (
+                pc.all(pc.equal(pc.utf8_length(texts), 28)).as_py() is not False
+            ):
+                head = pc.utf8_slice_codeunits(texts, 0, 23)
+                return pc.binary_join_element_wise(head, pa.scalar("Z"), "")
+        elif name in self._decimals and len(conversions) == 1:
+            try:  # Arrow rescales a JSON number to the field's scale only when exact
+                return pa.array(values, field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass  # ``_exact_decimal`` decides, as for any value
+        for convert in conversions:
+            if convert is canonical_datetime:
+                values = [
+                    v[:-5] + "Z"  # REST's form, the common case, inline
+                    if type(v) is str and len(v) == 28 and v[-5:] == "+0000"
+                    else (None if v is None else convert(v))
+                    for v in values
+                ]
+            else:
+                values = [None if v is None else convert(v) for v in values]
+        return pa.array(values, field.type)
+
+    def _rest_values(self, name: str, records: list[dict]) -> list:
+        """One field's values in a page of REST records, as sent."""
+        if (
+            name in self._paths
+        ):  # a relationship's field: {"ProcessInstance": {"TargetObjectId": ...}}
+            parent, _, child = name.partition(".")
+            return [
+                nested.get(child) if isinstance(nested := raw.get(parent), dict) else None
+                for raw in records
+            ]
+        return [raw.get(name) for raw in records]
 
     # -- Bulk CSV --
     def csv_table(self, payload: bytes) -> pa.Table:
