@@ -43,29 +43,62 @@ def record_lines(
     """
     if table.num_rows == 0:
         return memoryview(b"")
-    tokens = {name: _tokens(table[name]) for name in table.column_names}
-    if any(token is None for token in tokens.values()):
-        return None
-    parts: list[pa.Array | pa.Scalar] = []
-    for name, token in tokens.items():
-        if name not in drop:
-            parts += [_key(name, first=not parts), token]
+    tokens: dict[str, pa.ChunkedArray | None] = {}
+
+    def token(name: str) -> pa.ChunkedArray | None:
+        if name not in tokens:
+            tokens[name] = _tokens(table[name])
+        return tokens[name]
+
+    parts: list[pa.Array | pa.Scalar] = [pa.scalar(prefix.decode())]
+    first = True
+    for name in table.column_names:
+        if name in drop:
+            continue
+        column = table[name]
+        key = _key(name, first=first)
+        first = False
+        if _is_text(column.type) and not column.null_count:
+            # No null to write bare: the quotes go into the text around the values.
+            parts += [pa.scalar(key + '"'), _escaped(column), pa.scalar('"')]
+            continue
+        if (value := token(name)) is None:
+            return None
+        parts += [pa.scalar(key), value]
     for name, components in compounds:
         if name in drop:
             continue
         members: list[pa.Array | pa.Scalar] = []
         for key, column in components:
-            members += [_key(key, first=not members), tokens[column]]
+            if (value := token(column)) is None:
+                return None
+            members += [pa.scalar(_key(key, first=not members)), value]
         text = pc.binary_join_element_wise(*members, pa.scalar("}"), "")
         every_part_null = _all_null(table, [column for _, column in components])
-        parts += [_key(name, first=not parts), pc.if_else(every_part_null, _NULL, text)]
-    head = pa.scalar(prefix.decode() + ("" if parts else "{"))
-    lines = pc.binary_join_element_wise(head, *parts, pa.scalar("}" + suffix.decode()), "")
+        parts += [pa.scalar(_key(name, first=first)), pc.if_else(every_part_null, _NULL, text)]
+        first = False
+    parts.append(pa.scalar(("{" if first else "") + "}" + suffix.decode()))
+    lines = pc.binary_join_element_wise(*_joined_scalars(parts), "")
     return _contiguous(lines)
 
 
-def _key(name: str, *, first: bool) -> pa.Scalar:
-    return pa.scalar(("{" if first else ",") + _encode(name).decode() + ":")
+def _joined_scalars(parts: list[pa.Array | pa.Scalar]) -> list[pa.Array | pa.Scalar]:
+    """``parts`` with each run of text scalars as one: a part fewer to join on every row."""
+    joined: list[pa.Array | pa.Scalar] = []
+    for part in parts:
+        if isinstance(part, pa.Scalar) and joined and isinstance(joined[-1], pa.Scalar):
+            joined[-1] = pa.scalar(joined[-1].as_py() + part.as_py())
+        else:
+            joined.append(part)
+    return joined
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _key(name: str, *, first: bool) -> str:
+    return ("{" if first else ",") + _encode(name).decode() + ":"
 
 
 def _all_null(table: pa.Table, columns: list[str]) -> pa.ChunkedArray:
@@ -78,7 +111,7 @@ def _all_null(table: pa.Table, columns: list[str]) -> pa.ChunkedArray:
 def _tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     """Each value's JSON text; ``null`` for nulls; None for a type not written here."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if _is_text(kind):
         text = pc.binary_join_element_wise(pa.scalar('"'), _escaped(column), pa.scalar('"'), "")
     elif pa.types.is_boolean(kind):
         text = pc.if_else(column, pa.scalar("true"), pa.scalar("false"))
