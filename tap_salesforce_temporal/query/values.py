@@ -295,10 +295,29 @@ class RecordShaper:
 
     def from_table(self, table: pa.Table) -> Iterator[dict]:
         """A page's records (compounds assembled), a slice at a time: a 50,000-row Bulk page as
-        dicts all at once would hold tens of MB more per stream (streams read side by side)."""
+        dicts all at once would hold tens of MB more per stream (streams read side by side).
+
+        Exact decimals are read from their text, in their place: Arrow's own conversion costs
+        twice as much per value.
+        """
         compounds = self.compounds_of(table)
+        decimals = [
+            (index, field.name)
+            for index, field in enumerate(table.schema)
+            if pa.types.is_decimal(field.type)
+        ]
         for offset in range(0, table.num_rows, RECORDS_PER_SLICE):
-            for record in table.slice(offset, RECORDS_PER_SLICE).to_pylist():
+            part = table.slice(offset, RECORDS_PER_SLICE)
+            plain = part
+            for index, name in decimals:
+                plain = plain.set_column(index, name, pa.nulls(part.num_rows))
+            records = plain.to_pylist()
+            for _, name in decimals:
+                texts = part[name].cast(pa.string()).to_pylist()
+                for record, text in zip(records, texts, strict=True):
+                    if text is not None:
+                        record[name] = decimal.Decimal(text)
+            for record in records:
                 yield _with_compounds(record, compounds)
 
 
