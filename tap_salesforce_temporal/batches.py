@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from singer_sdk.helpers._batch import BatchConfig
+
+from .sdk_hooks import BatchConfig
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,13 @@ record some alias has not got yet.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from singer_sdk.batch import Batcher, lazy_chunked_generator
-from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
-if TYPE_CHECKING:
-    from .sdk_hooks import StreamHooks
+from .sdk_hooks import BatchConfig, SDKBatchMessage, StreamHooks
 
 
 def alias_manifests(
@@ -62,3 +60,12 @@ def sync_record_batches(
                 )
             stream.sdk_mark_unflushed()
             stream.sdk_write_state()
+
+
+class RecordBatches(StreamHooks):
+    """A stream whose BATCH sync gives the SDK's batcher what RECORD mode would write."""
+
+    @override
+    def sync_own_batches(self, batch_config: BatchConfig, context: Context | None) -> bool:
+        sync_record_batches(self, batch_config, context)
+        return True

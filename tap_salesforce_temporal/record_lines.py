@@ -17,8 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _encode = msgspec.json.Encoder().encode
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
-_CONTROL = r"[\x00-\x1f]"
+_SPECIAL = frozenset(range(32)) | {ord('"'), ord("\\")}
+_QUOTE_AND_BACKSLASH = frozenset({ord('"'), ord("\\")})
+# Every byte but those JSON escapes: deleted, what is left names the escapes a column needs.
+_NOT_SPECIAL = bytes(b for b in range(256) if b not in _SPECIAL)
 _SHORT_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
 _NULL = pa.scalar("null")
 
@@ -41,29 +43,62 @@ def record_lines(
     """
     if table.num_rows == 0:
         return memoryview(b"")
-    tokens = {name: _tokens(table[name]) for name in table.column_names}
-    if any(token is None for token in tokens.values()):
-        return None
-    parts: list[pa.Array | pa.Scalar] = []
-    for name, token in tokens.items():
-        if name not in drop:
-            parts += [_key(name, first=not parts), token]
+    tokens: dict[str, pa.ChunkedArray | None] = {}
+
+    def token(name: str) -> pa.ChunkedArray | None:
+        if name not in tokens:
+            tokens[name] = _tokens(table[name])
+        return tokens[name]
+
+    parts: list[pa.Array | pa.Scalar] = [pa.scalar(prefix.decode())]
+    first = True
+    for name in table.column_names:
+        if name in drop:
+            continue
+        column = table[name]
+        key = _key(name, first=first)
+        first = False
+        if _is_text(column.type) and not column.null_count:
+            # No null to write bare: the quotes go into the text around the values.
+            parts += [pa.scalar(key + '"'), _escaped(column), pa.scalar('"')]
+            continue
+        if (value := token(name)) is None:
+            return None
+        parts += [pa.scalar(key), value]
     for name, components in compounds:
         if name in drop:
             continue
         members: list[pa.Array | pa.Scalar] = []
         for key, column in components:
-            members += [_key(key, first=not members), tokens[column]]
+            if (value := token(column)) is None:
+                return None
+            members += [pa.scalar(_key(key, first=not members)), value]
         text = pc.binary_join_element_wise(*members, pa.scalar("}"), "")
         every_part_null = _all_null(table, [column for _, column in components])
-        parts += [_key(name, first=not parts), pc.if_else(every_part_null, _NULL, text)]
-    head = pa.scalar(prefix.decode() + ("" if parts else "{"))
-    lines = pc.binary_join_element_wise(head, *parts, pa.scalar("}" + suffix.decode()), "")
+        parts += [pa.scalar(_key(name, first=first)), pc.if_else(every_part_null, _NULL, text)]
+        first = False
+    parts.append(pa.scalar(("{" if first else "") + "}" + suffix.decode()))
+    lines = pc.binary_join_element_wise(*_joined_scalars(parts), "")
     return _contiguous(lines)
 
 
-def _key(name: str, *, first: bool) -> pa.Scalar:
-    return pa.scalar(("{" if first else ",") + _encode(name).decode() + ":")
+def _joined_scalars(parts: list[pa.Array | pa.Scalar]) -> list[pa.Array | pa.Scalar]:
+    """``parts`` with each run of text scalars as one: a part fewer to join on every row."""
+    joined: list[pa.Array | pa.Scalar] = []
+    for part in parts:
+        if isinstance(part, pa.Scalar) and joined and isinstance(joined[-1], pa.Scalar):
+            joined[-1] = pa.scalar(joined[-1].as_py() + part.as_py())
+        else:
+            joined.append(part)
+    return joined
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _key(name: str, *, first: bool) -> str:
+    return ("{" if first else ",") + _encode(name).decode() + ":"
 
 
 def _all_null(table: pa.Table, columns: list[str]) -> pa.ChunkedArray:
@@ -76,7 +111,7 @@ def _all_null(table: pa.Table, columns: list[str]) -> pa.ChunkedArray:
 def _tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     """Each value's JSON text; ``null`` for nulls; None for a type not written here."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if _is_text(kind):
         text = pc.binary_join_element_wise(pa.scalar('"'), _escaped(column), pa.scalar('"'), "")
     elif pa.types.is_boolean(kind):
         text = pc.if_else(column, pa.scalar("true"), pa.scalar("false"))
@@ -95,25 +130,46 @@ def _tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
 
 
 def _escaped(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Backslash, quote and control characters escaped, the rest (UTF-8 included) as is."""
-    if not pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+    """Backslash, quote and control characters escaped, the rest (UTF-8 included) as is.
+
+    Which of them occur is read from the column's bytes in one pass (``_specials``): a kernel
+    pass per control character cost more than the rest of a page's line building.
+    """
+    specials = _specials(column)
+    if not specials:
         return column
-    text = pc.replace_substring(column, "\\", "\\\\")
-    text = pc.replace_substring(text, '"', '\\"')
-    if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
-        for code in range(32):
-            char = chr(code)
-            if pc.any(pc.match_substring(text, char)).as_py():
-                text = pc.replace_substring(text, char, _SHORT_ESCAPES.get(code, f"\\u{code:04x}"))
+    text = column
+    if ord("\\") in specials:
+        text = pc.replace_substring(text, "\\", "\\\\")
+    if ord('"') in specials:
+        text = pc.replace_substring(text, '"', '\\"')
+    for code in sorted(specials - _QUOTE_AND_BACKSLASH):
+        text = pc.replace_substring(text, chr(code), _SHORT_ESCAPES.get(code, f"\\u{code:04x}"))
     return text
 
 
-def _contiguous(lines: pa.ChunkedArray | pa.Array) -> memoryview:
-    """The lines back to back: a string array's data buffer between its first and last offset."""
-    array = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+def _specials(column: pa.ChunkedArray) -> set[int]:
+    """The bytes JSON escapes (quote, backslash, controls) found in the column's values."""
+    found: set[int] = set()
+    for chunk in column.chunks:
+        data = _values_bytes(chunk)
+        found.update(data.tobytes().translate(None, _NOT_SPECIAL))
+    return found
+
+
+def _values_bytes(array: pa.Array) -> memoryview:
+    """A string array's values back to back: its data buffer between its first and last
+    offset (a slice's, not the whole buffer's)."""
     _, offset_buffer, data = array.buffers()
+    if data is None or not len(array):
+        return memoryview(b"")
+    width = pa.int64() if pa.types.is_large_string(array.type) else pa.int32()
     offsets = pa.Array.from_buffers(
-        pa.int32(), len(array) + 1, [None, offset_buffer], offset=array.offset
+        width, len(array) + 1, [None, offset_buffer], offset=array.offset
     )
-    start, end = offsets[0].as_py(), offsets[len(array)].as_py()
-    return memoryview(data)[start:end]
+    return memoryview(data)[offsets[0].as_py() : offsets[len(array)].as_py()]
+
+
+def _contiguous(lines: pa.ChunkedArray | pa.Array) -> memoryview:
+    """The lines back to back."""
+    return _values_bytes(lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines)

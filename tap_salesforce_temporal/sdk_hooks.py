@@ -3,9 +3,12 @@
 singer-sdk has no public hook for what the tap needs most (writing a page of records at once,
 its own Parquet BATCH files, a bookmark computed only when STATE goes out, a config check that
 never quotes a secret). Each override here is a thin ``@override`` that hands over to a public
-method of the tap's own classes, so the rest of the code never touches an SDK private name.
-``SDK_PRIVATE_NAMES`` lists every private name used, overridden or called; a test checks each one
-still exists on the pinned SDK (``singer-sdk~=0.54.9``) with the parameters used here.
+method of the tap's own classes, so the rest of the code never touches an SDK private name:
+the SDK classes the tap needs from private modules (``BatchConfig``...) are imported here and
+re-exported, private attributes are read through ``sdk_*`` methods. ``SDK_PRIVATE_NAMES`` lists
+every private name used, overridden or called; a test checks each one still exists on the
+pinned SDK (``singer-sdk~=0.54.9``) with the parameters used here, and that no other module of
+the tap uses a private SDK name.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import typing as t
 from collections.abc import Generator, Iterator
 
 from singer_sdk import Stream, Tap
-from singer_sdk.helpers._batch import BatchConfig
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.types import Context
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from typing_extensions import override
 
-from .record_batches import sync_record_batches
+# Public in all but module name: the SDK's BATCH configuration and message.
+__all__ = ["BaseBatchFileEncoding", "BatchConfig", "SDKBatchMessage", "StreamHooks", "TapHooks"]
 
 # (SDK class, private name, parameter names after self): overridden or called by this module.
 SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
@@ -39,9 +43,9 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Tap, "_handle_termination", ("signum", "frame")),
 )
 # Private attributes of a stream instance read or written here.
-SDK_PRIVATE_ATTRIBUTES = ("_tap",)
+SDK_PRIVATE_ATTRIBUTES = ("_tap", "_metadata")
 # Private attributes of a tap instance read here.
-SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer",)
+SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer", "_config")
 
 
 class StreamHooks(Stream):
@@ -70,13 +74,9 @@ class StreamHooks(Stream):
         return False
 
     def sync_own_batches(self, batch_config: BatchConfig, context: Context | None) -> bool:
-        """Run the whole BATCH sync; False: the SDK's loop over ``get_batches``.
-
-        By default the SDK's batcher writes what RECORD mode would write (``record_batches``):
-        its own ``get_batches`` would hand it records with deselected properties and no maps.
-        """
-        sync_record_batches(self, batch_config, context)
-        return True
+        """Run the whole BATCH sync; False: the SDK's loop over ``get_batches``
+        (``record_batches.RecordBatches``: files of what RECORD mode would write)."""
+        return False
 
     # -- calls into the SDK's private methods --
     def sdk_increment_stream_state(self, record: dict, context: Context | None) -> None:
@@ -84,6 +84,10 @@ class StreamHooks(Stream):
 
     def sdk_write_state(self) -> None:
         self._write_state_message()
+
+    def sdk_finalize_state(self) -> None:
+        """The stream's state finalized (progress markers promoted), as its sync ends."""
+        self._finalize_state(self.stream_state)
 
     def sdk_start_replication_value(self, context: Context | None) -> None:
         self._write_starting_replication_value(context)
@@ -98,6 +102,18 @@ class StreamHooks(Stream):
     def sdk_tap_stream(self, name: str) -> Stream | None:
         """Another stream of the same tap (None when the tap has no such stream)."""
         return self._tap.streams.get(name)
+
+    def sdk_tap_streams(self) -> t.Iterable[Stream]:
+        """Every stream of the same tap."""
+        return self._tap.streams.values()
+
+    def sdk_message_writer_class(self) -> type:
+        """The tap's Singer message writer."""
+        return self._tap.message_writer_class
+
+    def sdk_cached_metadata(self) -> MetadataMapping | None:
+        """The stream's metadata once the SDK has built it (None: not yet)."""
+        return self._metadata
 
     def sdk_write_message(self, message: t.Any) -> None:
         self._tap.write_message(message)
@@ -170,6 +186,10 @@ class TapHooks(Tap):
 
     def validate_settings(self, *, raise_errors: bool) -> list[str]:
         return super()._validate_config(raise_errors=raise_errors)
+
+    def sdk_config(self) -> dict:
+        """The config dict itself (``config`` is a read-only view of it), while it is checked."""
+        return self._config
 
     def sync_streams(self) -> None:
         """The whole sync, run in place of ``Tap.sync_all`` (the tap's loop)."""

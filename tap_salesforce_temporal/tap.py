@@ -82,8 +82,8 @@ class TapSalesforceTemporal(TapHooks):
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         try:
-            check_syntax(Settings.from_config(self._config).object_filters)
-            errors = builtin_setting_errors(self._config, schema)
+            check_syntax(Settings.from_config(self.sdk_config()).object_filters)
+            errors = builtin_setting_errors(self.sdk_config(), schema)
         except (ConfigValidationError, FilterError) as error:
             errors = [str(error)]
         if errors and raise_errors:

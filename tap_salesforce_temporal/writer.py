@@ -14,7 +14,7 @@ import io
 import sys
 import time
 import typing as t
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import msgspec
 import pyarrow as pa
@@ -27,6 +27,8 @@ _encoder = msgspec.json.Encoder(decimal_format="number")
 # A page's lines are built this many rows at a time: the text of a whole 50,000-row page and its
 # per-column pieces would add ~100 MB to the tap's peak for no speed.
 LINES_PER_SLICE = 10_000
+# stdout's buffer: every write of whole lines at most this long goes through it (``_whole_lines``).
+STDOUT_BUFFER = 1 << 16
 # Deselected properties inside objects: name -> None (drop it) or the tree to apply inside its value.
 DropTree = dict[str, "DropTree | None"]
 _raw: object = None
@@ -46,7 +48,7 @@ def stdout() -> t.Any:
     if raw is not _raw:
         _raw = raw
         _buffered = (
-            io.BufferedWriter(raw, buffer_size=1 << 16) if isinstance(raw, io.FileIO) else raw
+            io.BufferedWriter(raw, buffer_size=STDOUT_BUFFER) if isinstance(raw, io.FileIO) else raw
         )
         if _buffered is not raw:
             atexit.register(_flush_quietly, _buffered)
@@ -108,7 +110,8 @@ class FastRecordWriter:
             if not self._nested:  # nested drops (a compound's component) go record by record
                 lines = record_lines(part, self._prefix, stamp, compounds, self._drop)
             if lines is not None:
-                self._out.write(lines)
+                for piece in _whole_lines(lines):
+                    self._out.write(piece)
                 continue
             for record in records(part):
                 self.write(record)
@@ -124,6 +127,26 @@ class FastRecordWriter:
                 + b"}\n"
             )
         return self._stamp
+
+
+def _whole_lines(lines: memoryview) -> Iterator[memoryview]:
+    """``lines`` in pieces of whole lines, each at most a buffer long (a longer line alone).
+
+    A page's lines written at once would go around stdout's buffer, straight to the pipe, and
+    a signal arriving part-way (Ctrl-C, SIGTERM: the run stops with ``Interrupted`` on the
+    thread writing, when streams run one after another) drops the rest of that write: a line
+    cut in half, which a target refuses. Written a buffer at a time, the lines pass through
+    the buffer, and what a signal leaves in it is whole lines, flushed at exit.
+    """
+    data = bytes(lines)
+    size, start = len(data), 0
+    while start < size:
+        end = start + STDOUT_BUFFER
+        if end < size:
+            cut = data.rfind(b"\n", start, end)
+            end = cut + 1 if cut >= 0 else data.index(b"\n", end) + 1
+        yield memoryview(data)[start:end]
+        start = end
 
 
 def deselected_properties(mask: Mapping[tuple[str, ...], bool]) -> DropTree | None:

@@ -10,44 +10,34 @@ skips a row.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .values import format_datetime
-
 if TYPE_CHECKING:
     from _typeshed import SupportsDunderLT
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Rows of one read: an Arrow table or a list of records.
+    """Rows of one read as one Arrow table in record form (``RecordShaper.csv_table`` and
+    ``rest_table``: booleans, numbers and exact decimals typed, datetimes and dates as their
+    canonical text, compound fields as their component columns), whichever API read them.
 
-    ``ordered``: sorted by (key, Id). ``last``: the last page of its query (a Bulk job fully read).
+    ``ordered``: sorted by (key, Id). ``last``: the last page of its query (a Bulk job fully
+    read). ``tombstones``: rows the tap built from getDeleted (Id, IsDeleted, the key and
+    ``_sdc_deleted_at``), not the query's columns: a batch file holds them as they are.
     """
 
-    rows: Any
+    rows: pa.Table
     ordered: bool = True
     last: bool = False
+    tombstones: bool = False
 
     def __len__(self) -> int:
-        return len(self.rows)
-
-
-def _plain(value: _T) -> _T | str:
-    return format_datetime(value) if isinstance(value, dt.datetime) else value
-
-
-def _column(rows: Any, name: str) -> list | pa.ChunkedArray | None:
-    if isinstance(rows, pa.Table):
-        return None if name not in rows.column_names else rows[name]
-    return [r.get(name) for r in rows]
+        return self.rows.num_rows
 
 
 class BookmarkTracker:
@@ -55,32 +45,20 @@ class BookmarkTracker:
 
     def __init__(self, key: str | None) -> None:
         self.key = key
-        # The largest key value of the pages so far (datetimes as their ISO text).
+        # The largest key value of the pages so far (datetimes are canonical text: they sort).
         self._largest: SupportsDunderLT[Any] | None = None
 
     def after(self, page: Page) -> dict | None:
         key = self.key
         if not key:
             return None
+        rows = page.rows
         if page.ordered:
             if not len(page):
                 return None
-            if isinstance(page.rows, pa.Table):
-                last = {
-                    c: _plain(page.rows[c][-1].as_py())
-                    for c in (key, "Id")
-                    if c in page.rows.column_names
-                }
-            else:
-                last = {c: page.rows[-1].get(c) for c in (key, "Id")}
-            return last
-        column = _column(page.rows, key)
-        if column is not None and len(page):
-            if isinstance(column, list):
-                present = [v for v in column if v is not None]
-                largest = _plain(max(present)) if present else None
-            else:
-                largest = _plain(pc.max(column).as_py())
+            return {c: rows[c][-1].as_py() for c in (key, "Id") if c in rows.column_names}
+        if key in rows.column_names and len(page):
+            largest = pc.max(rows[key]).as_py()
             if largest is not None and (self._largest is None or self._largest < largest):
                 self._largest = largest
         if not page.last or self._largest is None:

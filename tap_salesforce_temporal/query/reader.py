@@ -35,8 +35,6 @@ BULK_JOB_ATTEMPTS = 3
 MAX_QUERY_URL = 15_000
 # A query page with no rows, as the REST API answers it.
 NO_ROWS = {"totalSize": 0, "done": True, "records": []}
-# What a read yields: records, typed Arrow tables (BATCH files), or record-form pages (see read).
-Shape = Literal["records", "tables", "pages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +127,10 @@ class ObjectReader:
             ordered=spec.ordered,
         )
 
-    def read_spec(self, spec: ReadSpec, stats: StreamStats, shape: Shape) -> Iterator[Page]:
+    def read_spec(self, spec: ReadSpec, stats: StreamStats) -> Iterator[Page]:
         """``read_pages`` of what a stream asks for (``ReadSpec``)."""
         shaper = RecordShaper(self.schema, spec.fields)
-        yield from self._read_range(self.plan_for(spec), shaper, stats, shape)
+        yield from self._read_range(self.plan_for(spec), shaper, stats)
 
     def read(
         self,
@@ -145,15 +143,13 @@ class ObjectReader:
         where: list[str] | None = None,
         all_rows: bool | None = None,
     ) -> Iterator[dict]:
-        """Records with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order."""
+        """Records with ``start <= key < end`` (no range when ``key`` is None), in (key, Id) order:
+        the pages' tables in record form (``RecordShaper.from_table``), for the events' rules."""
         shaper = RecordShaper(self.schema, fields)
         for page in self.read_pages(
-            fields, start, end, stats, key=key, where=where, all_rows=all_rows, shape="records"
+            fields, start, end, stats, key=key, where=where, all_rows=all_rows
         ):
-            if isinstance(page.rows, list):
-                yield from page.rows
-            else:
-                yield from shaper.from_table(page.rows)
+            yield from shaper.from_table(page.rows)
 
     def read_pages(
         self,
@@ -165,31 +161,22 @@ class ObjectReader:
         key: str | None,
         where: list[str] | None = None,
         all_rows: bool | None = None,
-        shape: Shape = "pages",
         ordered: bool = True,
     ) -> Iterator[Page]:
-        """The rows a page at a time. ``shape`` "tables": typed Arrow tables (BATCH files);
-        "pages": record form (a Bulk page as the Arrow table of record values, compound
-        objects not yet assembled; a REST page as its records); "records": REST records,
-        Bulk record values. ``ordered=False`` lets a Bulk job run without ORDER BY (see
-        ``page``): its pages say so, and the bookmark waits for the job's last page."""
+        """The rows a page at a time, each page one table in record form (``Page``), REST and
+        Bulk alike. ``ordered=False`` lets a Bulk job run without ORDER BY (see ``page``): its
+        pages say so, and the bookmark waits for the job's last page."""
         plan = self.plan(
             fields, start, end, key=key, where=where, all_rows=all_rows, ordered=ordered
         )
         shaper = RecordShaper(self.schema, fields)
-        yield from self._read_range(plan, shaper, stats, shape)
+        yield from self._read_range(plan, shaper, stats)
 
-    def _read_range(
-        self,
-        plan: Plan,
-        shaper: RecordShaper,
-        stats: StreamStats,
-        shape: Shape,
-    ) -> Iterator[Page]:
+    def _read_range(self, plan: Plan, shaper: RecordShaper, stats: StreamStats) -> Iterator[Page]:
         """Read ``[start, end)``; on QUERY_TIMEOUT before any row, split the window in two."""
         emitted = 0
         try:
-            for page in self._fetch(plan, shaper, stats, shape):
+            for page in self._fetch(plan, shaper, stats):
                 emitted += len(page)
                 yield page
         except QueryTimeout:
@@ -208,7 +195,7 @@ class ObjectReader:
                 middle,
             )
             for low, high in ((lower, middle), (middle, end)):
-                yield from self._read_range(plan.window(low, high), shaper, stats, shape)
+                yield from self._read_range(plan.window(low, high), shaper, stats)
 
     def open(self, plan: Plan, cancel: threading.Event | None = None) -> Opened:
         """The query's first round trips: COUNT (api_type auto), then the Bulk job created and
@@ -272,18 +259,16 @@ class ObjectReader:
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _fetch(
-        self, plan: Plan, shaper: RecordShaper, stats: StreamStats, shape: Shape
-    ) -> Iterator[Page]:
-        """The plan's pages."""
+    def _fetch(self, plan: Plan, shaper: RecordShaper, stats: StreamStats) -> Iterator[Page]:
+        """The plan's pages: a Bulk CSV page parsed and typed once (``csv_table``), a REST JSON
+        page typed once into the same table (``rest_table``)."""
         opened = self.open(plan, self.runtime.cancel)
         client = self.runtime.client
         progress = _Progress(self.name, self.logger, client, opened.total)
         if opened.path == "bulk" and opened.job is not None:
             stats.path = "bulk"
             for table, last in self._bulk().results(opened.job, shaper.csv_table):
-                rows = shaper.to_arrow(table) if shape == "tables" else table
-                yield Page(rows, ordered=plan.ordered, last=last)
+                yield Page(table, ordered=plan.ordered, last=last)
                 progress.tick(table.num_rows)
                 client.check_quota()  # before the next page is requested
             return
@@ -308,10 +293,7 @@ class ObjectReader:
                 first=opened.first,
             )
         for page in pages:
-            if shape == "tables":
-                yield Page(shaper.rest_to_arrow(page))
-            else:
-                yield Page(list(shaper.from_rest(page)))
+            yield Page(shaper.rest_table(page))
             progress.tick(len(page))
             client.check_quota()  # before the next page is requested
 

@@ -19,7 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from ..errors import BrokenPaging
 from ..schema import ObjectSchema
+
+Compound = tuple[str, list[tuple[str, str]]]  # (field, [(JSON key, component column)])
 
 # Records built from an Arrow page at once (``from_table``).
 RECORDS_PER_SLICE = 2000
@@ -90,6 +93,7 @@ class RecordShaper:
     """Turns REST records or Bulk CSV pages of one object into canonical records."""
 
     def __init__(self, schema: ObjectSchema, fields: list[str]) -> None:
+        self.object_name = schema.name
         self.fields = fields
         info = {f.name: f for f in schema.fields}
         # Relationship paths (ProcessInstance.TargetObjectId) are read as strings: they name ids.
@@ -105,9 +109,9 @@ class RecordShaper:
             if kinds[f] == "decimal"
         }
         self._kinds = kinds
-        # Per REST record, in the order the steps above were applied: (field, conversion of a
-        # non-null value). Every conversion keeps null as null.
-        self._conversions: list[tuple[str, Callable[[t.Any], t.Any]]] = [
+        # Per REST field, the conversions of a non-null value, in this order. Every
+        # conversion keeps null as null.
+        steps: list[tuple[str, Callable[[t.Any], t.Any]]] = [
             *((f, canonical_datetime) for f in self._datetimes),
             *((f, _any_text) for f in self._any),
             *((f, int) for f in self._ints),
@@ -117,7 +121,10 @@ class RecordShaper:
                 for f, k in self._decimals.items()
             ),
         ]
-        self.compounds = [
+        self._conversions: dict[str, list[Callable[[t.Any], t.Any]]] = {}
+        for name, convert in steps:
+            self._conversions.setdefault(name, []).append(convert)
+        self.compounds: list[Compound] = [
             (field.name, parts)
             for field, parts in schema.compound_fields()
             if parts and all(c in fields for _, c in parts)
@@ -125,33 +132,73 @@ class RecordShaper:
 
     # -- REST --
     def from_rest(self, records: list[dict]) -> Iterator[dict]:
-        for record in self._rest_values(records):
-            yield self._with_compounds(record)
+        """REST records in record form (FieldHistoryArchive's own pages): the page's table
+        (``rest_table``) as records."""
+        return self.from_table(self.rest_table(records))
 
-    def _rest_values(self, records: list[dict]) -> Iterator[dict]:
-        """The selected fields of REST records, typed like a Bulk page (no compounds yet)."""
-        fields = self.fields
-        conversions = self._conversions
-        for raw in records:
-            record = {name: raw.get(name) for name in fields}
-            for path in self._paths:
-                parent, _, child = path.partition(".")
-                nested = raw.get(parent)
-                record[path] = nested.get(child) if isinstance(nested, dict) else None
-            for name, convert in conversions:
-                value = record[name]
-                if value is None:
-                    continue
-                if (
-                    convert is canonical_datetime
-                    and type(value) is str
-                    and len(value) == 28
-                    and value[-5:] == "+0000"
-                ):
-                    record[name] = value[:-5] + "Z"  # REST's form, the common case, inline
-                else:
-                    record[name] = convert(value)
-            yield record
+    def rest_table(self, records: list[dict]) -> pa.Table:
+        """A REST page as the table a Bulk page is (``csv_table``): the same columns and types.
+
+        Built a column at a time (a list per field, then one Arrow array): the page's values
+        never become a dict per row. A value its field's type cannot hold (a hostile answer:
+        text in a number field) ends the read in one line naming the field.
+        """
+        schema = self.record_schema()
+        columns = []
+        for field in schema:
+            try:
+                columns.append(self._rest_array(field, records))
+            # Arrow's refusals, and int("many"), Decimal("x"), a number where text should be
+            except (ValueError, TypeError, ArithmeticError, AttributeError):
+                raise BrokenPaging(
+                    f"{self.object_name}: Salesforce answered a query page whose "
+                    f"{field.name} holds a value that is not {field.type}; stopped"
+                ) from None
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def _rest_array(self, field: pa.Field, records: list[dict]) -> pa.Array:
+        """One field's column of a REST page. Datetimes and exact decimals have a fast path in
+        Arrow for the form REST sends them in; any other value takes the Python one."""
+        name = field.name
+        values = self._rest_values(name, records)
+        conversions = self._conversions.get(name, [])
+        if conversions == [canonical_datetime]:
+            texts = pa.array(values, pa.string())
+            # REST's form, ``...000+0000``, 28 characters: the canonical ``...000Z`` is its
+            # first 23 and a Z (a text that is no datetime, or another offset: Python's way).
+            if pc.all(pc.ends_with(texts, "+0000")).as_py() is not False and (
+                pc.all(pc.equal(pc.utf8_length(texts), 28)).as_py() is not False
+            ):
+                head = pc.utf8_slice_codeunits(texts, 0, 23)
+                return pc.binary_join_element_wise(head, pa.scalar("Z"), "")
+        elif name in self._decimals and len(conversions) == 1:
+            try:  # Arrow rescales a JSON number to the field's scale only when exact
+                return pa.array(values, field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass  # ``_exact_decimal`` decides, as for any value
+        for convert in conversions:
+            if convert is canonical_datetime:
+                values = [
+                    v[:-5] + "Z"  # REST's form, the common case, inline
+                    if type(v) is str and len(v) == 28 and v[-5:] == "+0000"
+                    else (None if v is None else convert(v))
+                    for v in values
+                ]
+            else:
+                values = [None if v is None else convert(v) for v in values]
+        return pa.array(values, field.type)
+
+    def _rest_values(self, name: str, records: list[dict]) -> list:
+        """One field's values in a page of REST records, as sent."""
+        if (
+            name in self._paths
+        ):  # a relationship's field: {"ProcessInstance": {"TargetObjectId": ...}}
+            parent, _, child = name.partition(".")
+            return [
+                nested.get(child) if isinstance(nested := raw.get(parent), dict) else None
+                for raw in records
+            ]
+        return [raw.get(name) for raw in records]
 
     # -- Bulk CSV --
     def csv_table(self, payload: bytes) -> pa.Table:
@@ -195,6 +242,19 @@ class RecordShaper:
         "date": pa.date32(),
     }
 
+    def record_schema(self) -> pa.Schema:
+        """The columns of a page in record form (``csv_table``): booleans, integers, floats and
+        exact decimals typed; datetimes and dates as their canonical text; no compounds."""
+        return pa.schema(
+            [
+                pa.field(
+                    name,
+                    self._decimals.get(name) or self.CSV_TYPES.get(self._kinds[name], pa.string()),
+                )
+                for name in self.fields
+            ]
+        )
+
     def arrow_schema(self) -> pa.Schema:
         """The typed shape of a batch file: describe types, compounds as structs after the fields."""
         types = {
@@ -225,47 +285,44 @@ class RecordShaper:
             )
         return pa.Table.from_arrays(columns, schema=schema)
 
-    def rest_to_arrow(self, records: list[dict]) -> pa.Table:
-        """A REST page as a batch table (the same shape as a Bulk page).
-
-        REST values are first laid out as a Bulk page would be (datetimes and dates as their
-        canonical text, compounds as components), then typed by the same ``to_arrow``: Arrow
-        cannot build a timestamp column from Python strings directly.
-        """
-        text_schema = pa.schema(
-            [
-                pa.field(
-                    name,
-                    self._decimals.get(name) or self.CSV_TYPES.get(self._kinds[name], pa.string()),
-                )
-                for name in self.fields
-            ]
-        )
-        rows = list(self._rest_values(records))
-        return self.to_arrow(pa.Table.from_pylist(rows, schema=text_schema))
-
-    def from_arrow(self, table: pa.Table) -> Iterator[dict]:
-        """Records of a batch table (``to_arrow``) in record form: datetimes and dates back to
-        their canonical text, as a read in record form gives them (events derived from either
-        are then the same)."""
-        columns = []
-        for column in table.columns:
-            if pa.types.is_timestamp(column.type):
-                column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")  # %S: with the ms
-            elif pa.types.is_date(column.type):
-                column = column.cast(pa.string())
-            columns.append(column)
-        return self.from_table(pa.table(columns, names=table.column_names))
+    def compounds_of(self, table: pa.Table) -> list[Compound]:
+        """The compounds whose every component is a column of ``table`` (none on a page of
+        getDeleted tombstones: Id, IsDeleted, the key and ``_sdc_deleted_at``)."""
+        columns = set(table.column_names)
+        return [
+            (name, parts) for name, parts in self.compounds if all(c in columns for _, c in parts)
+        ]
 
     def from_table(self, table: pa.Table) -> Iterator[dict]:
-        """The page's records, a slice at a time: a 50,000-row Bulk page as dicts all at once
-        would hold tens of MB more per stream (streams read side by side)."""
-        for offset in range(0, table.num_rows, RECORDS_PER_SLICE):
-            for record in table.slice(offset, RECORDS_PER_SLICE).to_pylist():
-                yield self._with_compounds(record)
+        """A page's records (compounds assembled), a slice at a time: a 50,000-row Bulk page as
+        dicts all at once would hold tens of MB more per stream (streams read side by side).
 
-    def _with_compounds(self, record: dict) -> dict:
-        for name, parts in self.compounds:
-            values = {key: record.get(column) for key, column in parts}
-            record[name] = values if any(v is not None for v in values.values()) else None
-        return record
+        Exact decimals are read from their text, in their place: Arrow's own conversion costs
+        twice as much per value.
+        """
+        compounds = self.compounds_of(table)
+        decimals = [
+            (index, field.name)
+            for index, field in enumerate(table.schema)
+            if pa.types.is_decimal(field.type)
+        ]
+        for offset in range(0, table.num_rows, RECORDS_PER_SLICE):
+            part = table.slice(offset, RECORDS_PER_SLICE)
+            plain = part
+            for index, name in decimals:
+                plain = plain.set_column(index, name, pa.nulls(part.num_rows))
+            records = plain.to_pylist()
+            for _, name in decimals:
+                texts = part[name].cast(pa.string()).to_pylist()
+                for record, text in zip(records, texts, strict=True):
+                    if text is not None:
+                        record[name] = decimal.Decimal(text)
+            for record in records:
+                yield _with_compounds(record, compounds)
+
+
+def _with_compounds(record: dict, compounds: list[Compound]) -> dict:
+    for name, parts in compounds:
+        values = {key: record.get(column) for key, column in parts}
+        record[name] = values if any(v is not None for v in values.values()) else None
+    return record

@@ -13,15 +13,15 @@ from typing import Any
 
 import pyarrow as pa
 from singer_sdk import Stream
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from ..batches import ParquetBatchWriter, open_object_encoder, parquet_batch_directory
 from ..client import owner
 from ..errors import QuotaReached, TapError
+from ..record_batches import RecordBatches
 from ..runtime import Runtime, StreamStats
-from ..sdk_hooks import StreamHooks
+from ..sdk_hooks import BaseBatchFileEncoding, BatchConfig
 from ..writer import deselected_properties, drop_nested
 
 
@@ -42,7 +42,7 @@ def is_identity_map(stream: Stream) -> bool:
     )
 
 
-class IncrementalStream(StreamHooks):
+class IncrementalStream(RecordBatches):
     runtime: Runtime
 
     @property

@@ -1,176 +1,49 @@
 """The derived stream ``micro_decision_events`` (``history_tracked_fields`` is in ``tracked_fields``).
 
-micro_decision_events reads each source object (field history objects, OpportunityHistory,
-ProcessInstanceStep, Task, Event, SetupAuditTrail) incrementally with its own bookmark (one state
-partition per source), derives events with the pure rules of ``events.py``, and emits them in the
-source's key order, which is also ``timestamp_recorded`` order: a killed run resumes per source.
-A source whose own object stream is selected may have its events derived from that stream's
-pages (``shared_events``): its partition waits for that stream and is then not read again.
+micro_decision_events reads each source object (``sources``: field history objects,
+OpportunityHistory, ProcessInstanceStep, Task, Event, SetupAuditTrail) incrementally with its own
+bookmark (one state partition per source), derives events with the pure rules of ``events.py``,
+and emits them in the source's key order, which is also ``timestamp_recorded`` order: a killed
+run resumes per source. A source whose own object stream is selected may have its events derived
+from that stream's pages instead (``page_events``): this stream observes them
+(``PageObservers``), and the source's partition waits for that stream and is then not read again.
 """
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
-from ..events import (
-    EVENT_SCHEMA,
-    Derivation,
-    StageTracker,
-    activity_events,
-    approval_events,
-    field_history_events,
-    setup_events,
-)
-from ..query.reader import ObjectReader
-from ..query.soql import string_literal
-from ..query.values import format_datetime
+from ..batches import parquet_batch_directory
+from ..events import EVENT_SCHEMA, Derivation
+from ..query.reader import ObjectReader, ReadSpec
+from ..query.values import RecordShaper, format_datetime
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
-from .base import IncrementalStream
+from .base import IncrementalStream, is_identity_map
 from .fast_records import FastRecords
-
-CHUNK_ROWS = 2000
-PRIOR_IDS_PER_QUERY = 150
-_ID = re.compile(r"[A-Za-z0-9]{15,18}")
+from .page_events import SharedEventBatches, SharedEvents, Sharing
+from .page_pipeline import ObservedStream, Output, PageObserver, PageObservers
+from .sources import CHUNK_ROWS, Source, StageChanges, chunks, find_sources, row_events
 
 try:
     EXTRACTOR_VERSION = version("tap-salesforce-temporal")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     EXTRACTOR_VERSION = "0.0.0"
 
-
-@dataclass(frozen=True)
-class Source:
-    """One object that yields decisions: what to read and which rule turns rows into events."""
-
-    object_name: str
-    event_type: str
-    key: str
-    fields: tuple[str, ...]
-    record_type: str | None  # known up front for history objects; None when it depends on the row
+# The stream key Salesforce never sets before a row's CreatedDate (both are stamped on insert,
+# and only it moves on an update, even for audit fields a migration sets): a window from ``s``
+# on it holds every row created from ``s`` on.
+NOT_BEFORE_CREATED = "SystemModstamp"
 
 
-ACTIVITY_FIELDS = {
-    "Task": (
-        "Id",
-        "WhoId",
-        "WhatId",
-        "Subject",
-        "Status",
-        "TaskSubtype",
-        "ActivityDate",
-        "CompletedDateTime",
-        "IsClosed",
-        "OwnerId",
-        "CreatedDate",
-        "SystemModstamp",
-    ),
-    "Event": (
-        "Id",
-        "WhoId",
-        "WhatId",
-        "Subject",
-        "Type",
-        "EventSubtype",
-        "ActivityDate",
-        "StartDateTime",
-        "EndDateTime",
-        "OwnerId",
-        "CreatedDate",
-        "SystemModstamp",
-    ),
-}
-STEP_FIELDS = (
-    "Id",
-    "ProcessInstanceId",
-    "StepStatus",
-    "ActorId",
-    "OriginalActorId",
-    "Comments",
-    "StepNodeId",
-    "ElapsedTimeInDays",
-    "CreatedDate",
-    "ProcessInstance.TargetObjectId",
-    "ProcessInstance.ProcessDefinitionId",
-)
-SNAPSHOT_FIELDS = (
-    "Id",
-    "OpportunityId",
-    "StageName",
-    "Amount",
-    "Probability",
-    "CloseDate",
-    "ForecastCategory",
-    "ExpectedRevenue",
-    "CreatedById",
-    "CreatedDate",
-)
-SETUP_FIELDS = (
-    "Id",
-    "Action",
-    "Section",
-    "Display",
-    "DelegateUser",
-    "CreatedById",
-    "CreatedDate",
-    "CreatedByContext",
-    "ResponsibleNamespacePrefix",
-)
-
-
-def find_sources(
-    schemas: dict[str, ObjectSchema], event_types: tuple[str, ...], record_types: tuple[str, ...]
-) -> list[Source]:
-    """The decision sources this org (and the selection settings) offers."""
-    sources: list[Source] = []
-    for name, schema in sorted(schemas.items()):
-        parent_field = schema.history_parent_field
-        if parent_field:
-            fields: tuple[str, ...] = (
-                "Id",
-                parent_field,
-                "Field",
-                "DataType",
-                "OldValue",
-                "NewValue",
-                "CreatedById",
-                "CreatedDate",
-            )
-            sources.append(
-                Source(name, "field_change", "CreatedDate", fields, schema.history_parent_object)
-            )
-    if "OpportunityHistory" in schemas:
-        sources.append(
-            Source(
-                "OpportunityHistory", "stage_change", "CreatedDate", SNAPSHOT_FIELDS, "Opportunity"
-            )
-        )
-    if "ProcessInstanceStep" in schemas and "ProcessInstance" in schemas:
-        sources.append(
-            Source("ProcessInstanceStep", "approval_decision", "CreatedDate", STEP_FIELDS, None)
-        )
-    for name, fields in ACTIVITY_FIELDS.items():
-        if name in schemas:
-            sources.append(Source(name, "activity", "SystemModstamp", fields, None))
-    if "SetupAuditTrail" in schemas:
-        sources.append(
-            Source("SetupAuditTrail", "setup_change", "CreatedDate", SETUP_FIELDS, "Organization")
-        )
-    if event_types:
-        sources = [s for s in sources if s.event_type in event_types]
-    if record_types:
-        sources = [s for s in sources if s.record_type is None or s.record_type in record_types]
-    return sources
-
-
-class MicroDecisionEventsStream(FastRecords, IncrementalStream):
+class MicroDecisionEventsStream(FastRecords, IncrementalStream, PageObservers):
     """One standardized record per decision, bookmarked per source object."""
 
     name = "micro_decision_events"
@@ -261,78 +134,97 @@ class MicroDecisionEventsStream(FastRecords, IncrementalStream):
     ) -> Iterator[dict]:
         if source.event_type == "stage_change":
             stages = StageChanges(reader, start, stats)
-            for chunk in _chunks(rows, CHUNK_ROWS):
+            for chunk in chunks(rows, CHUNK_ROWS):
                 stages.seed({r["OpportunityId"] for r in chunk})
                 yield from stages.events(chunk, d)
         else:
-            yield from self.row_events(source, rows, d)
+            yield from row_events(source, self.schemas[source.object_name], rows, d)
 
-    def row_events(self, source: Source, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
-        """Events of a source whose rule looks at one row at a time (all but stage changes)."""
-        name = source.object_name
-        if source.event_type == "approval_decision":
-            yield from approval_events(rows, d)
-        elif source.event_type == "field_change":
-            schema = self.schemas[name]
-            yield from field_history_events(
-                name, schema.history_parent_object or "", schema.history_parent_field or "", rows, d
-            )
-        elif source.event_type == "activity":
-            yield from activity_events(name, rows, d)
-        else:
-            yield from setup_events(rows, d)
+    # -- events from an object stream's own pages (``page_events``) --
+    def could_share(self, stream: ObservedStream, output: Output) -> bool:
+        """Whether ``stream``'s reads may give its source's events at all (``sharing`` decides
+        for a given window): this stream selected, the same rows (no ``include_deleted``, no
+        ``object_filters``), keys that allow one read, files of the tap's own in BATCH mode."""
+        if (
+            not self.selected
+            or stream.runtime.settings.include_deleted
+            or stream.reader.where  # object_filters narrow the stream, never the events
+        ):
+            return False
+        batch_config = self.get_batch_config(self.config)
+        if batch_config is None:
+            if output != "records":
+                return False
+        elif (
+            output != "files"
+            or parquet_batch_directory(batch_config) is None
+            or not is_identity_map(self)
+        ):
+            return False  # the events' files come from the SDK's batcher: read separately
+        source = self.sources.get(stream.name)
+        key = stream.replication_key
+        if source is None or source.object_name in self.sources_begun or not key:
+            return False
+        return source.key == key or (source.key == "CreatedDate" and key == NOT_BEFORE_CREATED)
 
+    def sharing(
+        self, stream: ObservedStream, start: dt.datetime | None, output: Output, *, planning: bool
+    ) -> Sharing | None:
+        """Whether ``stream``'s read starting at ``start`` gives its events too, and how; None:
+        they are read separately. ``planning``: the decision before the sync (``counts``), with
+        no state touched; the sync's own decision is the same.
 
-class StageChanges:
-    """Stage changes of OpportunityHistory snapshots read in (CreatedDate, Id) order, page by
-    page: each opportunity's stage is carried from one snapshot to its next.
+        ``output`` "records": RECORD mode (RECORDs of both streams); "files": the stream writes
+        its own Parquet files, and so do the events (``SharedEventBatches``).
+        """
+        if not self.could_share(stream, output):
+            return None
+        source = self.sources[stream.name]
+        # As this stream's own sync of the source computes it (planning: state left untouched).
+        events_start, events_end = self.starting_range(
+            {"source_object": source.object_name}, keep=not planning
+        )
+        if events_start is not None and events_end is not None and events_start >= events_end:
+            return None  # nothing for the events to read: their own turn finds that too
+        stream_key = stream.replication_key
+        assert stream_key is not None
+        batch_config = self.get_batch_config(self.config)
+        selected = set(stream.selected_fields())
+        return Sharing(
+            source=source,
+            stream_key=stream_key,
+            events_key=None if source.key == stream_key else source.key,
+            extra_fields=tuple(f for f in source.fields if f not in selected),
+            stream_start=start,
+            events_start=events_start,
+            batch_config=batch_config,
+            directory=None if batch_config is None else parquet_batch_directory(batch_config),
+        )
 
-    In an incremental window an opportunity's first snapshot needs the one before the window
-    (where it came from): those are read from Salesforce, a query per 150 opportunities not
-    seen yet (``seed``), before the rows that need them.
-    """
+    @override
+    def planned_read(self, stream: ObservedStream, own: ReadSpec, output: Output) -> ReadSpec:
+        sharing = self.sharing(stream, own.start, output, planning=True)
+        return own if sharing is None else sharing.read_spec(own.fields, own.end)
 
-    def __init__(self, reader: ObjectReader, start: Any, stats: StreamStats) -> None:
-        self.tracker = StageTracker()
-        self.reader = reader
-        self.start = start  # the window's start (None: the whole history, nothing before it)
-        self.stats = stats
-
-    def seed(self, opportunity_ids: Iterable[str]) -> None:
-        """Replay the snapshots before the window of the opportunities not seen yet."""
-        if self.start is None:
-            return
-        states = self.tracker.states
-        unseen = sorted(i for i in set(opportunity_ids) if i not in states)
-        if unseen:
-            self.tracker.seed(self._prior_snapshots(unseen))
-
-    def events(self, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
-        return self.tracker.events(rows, d)
-
-    def _prior_snapshots(self, opportunity_ids: list[str]) -> Iterator[dict]:
-        """Snapshots older than the window, so the first stage change in it knows where it came from."""
-        fields = ["Id", "OpportunityId", "StageName", "CreatedDate"]
-        for offset in range(0, len(opportunity_ids), PRIOR_IDS_PER_QUERY):
-            batch = [
-                i
-                for i in opportunity_ids[offset : offset + PRIOR_IDS_PER_QUERY]
-                if _ID.fullmatch(i)
-            ]
-            if not batch:
-                continue
-            where = [f"OpportunityId IN ({', '.join(string_literal(i) for i in batch)})"]
-            yield from self.reader.read(
-                fields, None, self.start, self.stats, key="CreatedDate", where=where, all_rows=False
-            )
-
-
-def _chunks(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
-    chunk: list[dict] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    @override
+    def page_observer(
+        self, stream: ObservedStream, own: ReadSpec, output: Output
+    ) -> PageObserver | None:
+        sharing = self.sharing(stream, own.start, output, planning=False)
+        if sharing is None:
+            return None
+        if not self.schema_written:
+            self.sdk_write_schema()  # its RECORDs go out before its own sync writes it again
+            self.schema_written = True
+        source = sharing.source
+        shaper = RecordShaper(stream.object_schema, list(source.fields))
+        observer = SharedEventBatches if sharing.directory is not None else SharedEvents
+        return observer(
+            self,
+            sharing,
+            own,
+            shaper,
+            self.schemas[source.object_name],
+            self.derivation(),
+            stream.logger,
+        )

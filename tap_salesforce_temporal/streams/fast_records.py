@@ -17,28 +17,34 @@ from .base import is_identity_map
 
 
 class FastRecords(StreamHooks):
-    """``write_record`` for a stream whose records reach the SDK's ``_write_record_message``."""
+    """``write_record`` for a stream whose records reach the SDK's per-record writing."""
 
     _fast_records_writer: FastRecordWriter | None
 
     @override
     def write_record(self, record: dict) -> bool:
         """Fast path for identity stream maps; anything else goes through the SDK unchanged."""
-        try:
-            writer = self._fast_records_writer
-        except AttributeError:
-            writer = self._fast_records_writer = self._new_fast_writer()
+        writer = self.fast_writer()
         if writer is None:
             return False
         writer.write(record)
         return True
 
+    def fast_writer(self) -> FastRecordWriter | None:
+        """The stream's RECORD line writer (made once), or None when the SDK's line would
+        differ: stream maps, flattening, type conformance, another message writer, or a
+        deselected stream (its unlisted properties are dropped). It leaves out what the SDK's
+        walk would, a deselected component of a compound field (``BillingAddress.street``) too."""
+        try:
+            return self._fast_records_writer
+        except AttributeError:
+            self._fast_records_writer = self._new_fast_writer()
+            return self._fast_records_writer
+
     def _new_fast_writer(self) -> FastRecordWriter | None:
-        """None when the SDK's line would differ: stream maps, flattening, type conformance,
-        another message writer, or a deselected stream (its unlisted properties are dropped)."""
         if (
             not is_identity_map(self)
-            or self._tap.message_writer_class is not FastWriter
+            or self.sdk_message_writer_class() is not FastWriter
             or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE
         ):
             return None

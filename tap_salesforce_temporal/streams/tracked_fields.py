@@ -27,18 +27,18 @@ from singer_sdk.helpers.types import Context
 from ..errors import SalesforceApiError
 from ..query import rest
 from ..query.soql import string_literal
+from ..record_batches import RecordBatches
 from ..runtime import Runtime
 from ..schema import ObjectSchema
-from ..sdk_hooks import StreamHooks
 
 FROM_FIELD_DEFINITION = "FieldDefinition.IsFieldHistoryTracked"
 FROM_PICKLIST = "history Field picklist (fallback)"
 
 
-class HistoryTrackedFieldsStream(StreamHooks):
+class HistoryTrackedFieldsStream(RecordBatches):
     """One row per (object, field with history tracking on).
 
-    ``StreamHooks`` for its BATCH sync: files hold what its RECORD messages would.
+    ``RecordBatches`` for its BATCH sync: files hold what its RECORD messages would.
     """
 
     name = "history_tracked_fields"

@@ -6,6 +6,7 @@ import decimal
 
 import pytest
 
+from tap_salesforce_temporal.errors import BrokenPaging
 from tap_salesforce_temporal.query.values import RecordShaper
 from tap_salesforce_temporal.schema import from_describe
 
@@ -65,3 +66,34 @@ def test_given_rest_values_in_any_form_then_each_is_typed_canonically(
     assert list(record) == FIELDS
     got = [(type(v).__name__, str(v)) for v in record.values()]
     assert got == [(type(v).__name__, str(v)) for v in expected]
+
+
+def test_given_a_page_of_rest_values_then_its_table_holds_what_each_record_would() -> None:
+    """A page a column at a time (Arrow's fast paths for REST's datetime form and for numbers
+    at a decimal's scale) holds the values typed one by one."""
+    shaper = RecordShaper(from_describe(DESCRIBE), FIELDS)
+    rows = [
+        {"Id": "a1", "SystemModstamp": "2024-01-15T10:30:00.000+0000", "Amount__c": D("8400.0")},
+        {"Id": "a2", "SystemModstamp": None, "Amount__c": 7, "Seats__c": 2},
+        {"Id": "a3", "SystemModstamp": "2024-01-15T10:30:00.000+0000", "Amount__c": D("1.5E+7")},
+    ]
+    records = list(shaper.from_table(shaper.rest_table(rows)))
+    stamp = "2024-01-15T10:30:00.000Z"
+    assert [r["SystemModstamp"] for r in records] == [stamp, None, stamp]
+    assert [str(r["Amount__c"]) for r in records] == ["8400.00", "7.00", "15000000.00"]
+    mixed = [*rows, {"Id": "a4", "SystemModstamp": "2024-01-15T10:30:00.000+0100"}]
+    assert [r["SystemModstamp"] for r in shaper.from_table(shaper.rest_table(mixed))][-1] == (
+        "2024-01-15T09:30:00.000Z"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("Seats__c", "many"), ("Amount__c", "lots"), ("Amount__c", D("1.005")), ("Id", 5)],
+)
+def test_given_a_value_its_field_cannot_hold_then_one_line_names_the_field(
+    field: str, value: object
+) -> None:
+    shaper = RecordShaper(from_describe(DESCRIBE), FIELDS)
+    with pytest.raises(BrokenPaging, match=f"Deal__c: .* whose {field} holds a value"):
+        shaper.rest_table([{"Id": "a1", field: value}])
