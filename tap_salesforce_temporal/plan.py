@@ -36,9 +36,8 @@ def selected_streams(tap: TapSalesforceTemporal) -> list[Stream]:
 
 def make_plan(config: dict, catalog: dict | None, count: int, output: Path) -> dict:
     # The COUNTs are the ones api_type auto sends; the plan needs them whatever the run's type.
-    tap = TapSalesforceTemporal(
-        config={**config, "api_type": "auto"}, catalog=catalog, setup_mapper=False
-    )
+    # The mapper is set up as for a sync: each stream's read depends on its emitter (stream maps).
+    tap = TapSalesforceTemporal(config={**config, "api_type": "auto"}, catalog=catalog)
     streams = selected_streams(tap)
     counts = count_ahead(streams, tap.runtime)
     rows = {stream.name: counts.get(stream.name, 0) for stream in streams}
