@@ -202,7 +202,12 @@ class RecordShaper:
 
     # -- Bulk CSV --
     def csv_table(self, payload: bytes) -> pa.Table:
-        """Parse one Bulk result page: unquoted empty -> null, quoted empty -> empty string."""
+        """Parse one Bulk result page: unquoted empty -> null, quoted empty -> empty string.
+
+        Quoted values may hold line breaks (an address's street, a description): Arrow is told
+        so, or a page larger than one block (4 MiB) is cut into blocks at a line break inside a
+        value and fails to parse ("CSV parser got out of sync with chunker").
+        """
         convert = pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in self.fields},
             strings_can_be_null=True,
@@ -211,7 +216,10 @@ class RecordShaper:
         )
         read = pa_csv.ReadOptions(block_size=1 << 22)
         page = pa.BufferReader(arrow_owned(payload))
-        table = pa_csv.read_csv(page, read_options=read, convert_options=convert)
+        parse = pa_csv.ParseOptions(newlines_in_values=True)
+        table = pa_csv.read_csv(
+            page, read_options=read, parse_options=parse, convert_options=convert
+        )
         return self.type_table(table)
 
     def type_table(self, table: pa.Table) -> pa.Table:

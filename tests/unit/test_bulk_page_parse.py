@@ -28,6 +28,12 @@ SCHEMA = from_describe(
         ],
     }
 )
+STREETS = from_describe(
+    {
+        "name": "Account",
+        "fields": [{"name": "Id", "type": "id"}, {"name": "BillingStreet", "type": "textarea"}],
+    }
+)
 PAGE = b'"Id","CreatedDate","IsDeleted"\n"017A","2024-01-15T10:30:00.000Z","false"\n"017B",,\n'
 
 
@@ -62,3 +68,22 @@ def test_given_a_bulk_page_when_parsed_then_arrow_reads_it_from_its_own_memory(
     assert source.read_buffer().address != pa.py_buffer(payload).address, (
         "Arrow's reader holds the payload's own bytes: dropping it needs the GIL"
     )
+
+
+def test_given_a_page_larger_than_a_block_with_line_breaks_in_values_then_every_row_is_read() -> (
+    None
+):
+    """A Bulk page of more than Arrow's 4 MiB block whose quoted values hold line breaks (the
+    streets of a real org's addresses) parses whole: cut into blocks at a line break inside a
+    value, it failed, and each retry of the page failed the same way."""
+    shaper = RecordShaper(STREETS, ["Id", "BillingStreet"])
+    rows = 100_000  # ~5.5 MiB
+    lines = [b'"Id","BillingStreet"']
+    lines += [b'"001%015d","%d Market Street\nSuite %d"' % (i, i, i) for i in range(rows)]
+    payload = b"\n".join(lines) + b"\n"
+    assert len(payload) > 4 * 1024 * 1024
+
+    table = shaper.csv_table(payload)
+
+    assert table.num_rows == rows
+    assert table["BillingStreet"][rows - 1].as_py() == f"{rows - 1} Market Street\nSuite {rows - 1}"
