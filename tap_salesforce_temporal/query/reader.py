@@ -1,7 +1,8 @@
 """Reads one object's rows in ``[start, end)`` a page at a time, whichever API fits.
 
 Shared by the SObject streams and the derived events stream: path choice (auto counts first, Bulk
-at or above the threshold, REST when Bulk refuses), QUERY_TIMEOUT window halving, Bulk job retries,
+at or above the threshold, REST when Bulk refuses the object, and for the rest of the run once the
+org's daily Bulk query jobs are used up), QUERY_TIMEOUT window halving, Bulk job retries,
 progress logging, and the quota guard between pages. A read is opened (``open``) then read
 (``_fetch``).
 """
