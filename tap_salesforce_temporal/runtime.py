@@ -50,6 +50,9 @@ class Runtime:
     # Source objects whose micro_decision_events came from their own stream's pages this run
     # (``streams.shared_events``): the events stream does not read them again.
     shared_event_sources: set[str] = field(default_factory=set)
+    # Why Bulk API 2.0 is off for the rest of the run (the org's daily query jobs used up).
+    bulk_off_reason: str | None = None
+    _bulk_lock: threading.Lock = field(default_factory=threading.Lock)
     _user_types: dict[str, str | None] | None = None
     # COUNTs sent ahead (``counts``), by (COUNT query, queryAll): each stream takes its own.
     _counted: dict[tuple[str, bool], int] = field(default_factory=dict)
@@ -62,6 +65,14 @@ class Runtime:
     def take_count(self, select: Select, all_rows: bool) -> int | None:
         """The rows counted ahead for this query (once), or None: send the COUNT."""
         return self._counted.pop((select.count().soql(), all_rows), None)
+
+    def turn_bulk_off(self, reason: str) -> bool:
+        """Read the rest of the run over REST; True for the first caller only (who says why)."""
+        with self._bulk_lock:
+            first = self.bulk_off_reason is None
+            if first:
+                self.bulk_off_reason = reason
+            return first
 
     def expect_streams(self, names: Iterable[str]) -> None:
         """The streams this run syncs; ``wait_for_stream`` waits only for these."""

@@ -57,7 +57,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
     th.Property("max_api_usage_percent", th.NumberType, default=80, title="Max API usage percent", description="Stop cleanly (STATE emitted) once the org's daily API usage reaches this percentage."),
-    th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
+    th.Property("quota_percent_per_run", th.NumberType, title="Quota percent per run", description="Stop cleanly (STATE emitted, exit quota_exit_code) once THIS run's own API calls reach this percentage of the org's daily API limit (from the Sforce-Limit-Info header); beside max_api_usage_percent, which counts every client of the org. Unset: no per-run budget."),
+    th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent or quota_percent_per_run, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
     th.Property("request_timeout", th.IntegerType, default=300, title="Request timeout", description="Seconds to wait for one HTTP response."),
     th.Property("max_workers", th.IntegerType, default=32, title="Max workers", description="Concurrent short requests: describes during discovery (1,000 objects at 250 ms an answer take ~8 s with 32) and, with api_type auto and max_concurrency above 1, the COUNTs that order streams largest first."),
     th.Property("max_concurrency", th.IntegerType, default=8, title="Max concurrency", description="Streams synced side by side (their API calls and Bulk jobs overlap; RECORD lines of different streams interleave a page at a time, each STATE covering only what was written before it). At most 10, Salesforce's open query cursors per user; 1 syncs one stream after another."),
@@ -223,6 +224,7 @@ class Settings:
     bulk_threshold: int
     include_deleted: bool
     max_api_usage_percent: float
+    quota_percent_per_run: float | None
     quota_exit_code: int
     request_timeout: int
     max_workers: int
@@ -302,6 +304,11 @@ class Settings:
             (
                 "max_api_usage_percent",
                 0 < self.max_api_usage_percent <= 100,
+                "must be above 0 and at most 100",
+            ),
+            (
+                "quota_percent_per_run",
+                self.quota_percent_per_run is None or 0 < self.quota_percent_per_run <= 100,
                 "must be above 0 and at most 100",
             ),
             ("quota_exit_code", 0 <= self.quota_exit_code <= 125, "must be between 0 and 125"),

@@ -77,6 +77,13 @@ class SObjectStream(FastRecords, IncrementalStream):
         super().__init__(tap=tap, schema=self.build_schema(), name=object_schema.name)
         self.primary_keys = ["Id"]
         self.replication_key = object_schema.replication_key
+        if object_schema.unfilterable_key:
+            self.logger.info(
+                "%s: its replication key %s is not filterable (describe); read whole each run "
+                "(full table, no bookmark)",
+                self.name,
+                object_schema.unfilterable_key,
+            )
         self.reader = ObjectReader(
             runtime,
             object_schema,
