@@ -10,6 +10,7 @@ snapshot cut short (a killed tap) deletes nothing and does not move ``keys_recon
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import subprocess
@@ -22,10 +23,11 @@ import pytest
 from deltalake import DeltaTable
 
 from synthetic_org import SandboxOrg
-from tests.helpers import TAP, run_tap, run_target, tap_config, write_json
+from tap_salesforce_temporal.streams.key_snapshot import LIVE_KEYS, LIVE_KEYS_SCHEMA
+from tests.helpers import TAP, run_tap, run_target, tap_config, tap_into_target, write_json
+from tests.target.test_history_mode import ACCOUNT as HISTORY_ACCOUNT
 
 UTC = dt.timezone.utc
-LIVE_KEYS = "_sdc_live_keys"
 
 
 def _truth(org: SandboxOrg) -> dict[str, str]:
@@ -71,14 +73,11 @@ def test_given_deletes_past_the_recycle_bin_when_reconciling_always_then_the_del
             if day:
                 time.sleep(3.5)  # changes are stamped 2 s back, in whole seconds
                 lost += _lose_rows(org, day)
-            run = run_tap(tmp_path, config, state=state)
-            assert run.returncode == 0, run.stderr[-2000:]
+            run, landed = tap_into_target(tmp_path, config, target, state=state)
             state = run.last_state or state
             closing = [r for r in run.records(LIVE_KEYS) if r.get("complete")]
             assert [c["count"] for c in closing] == [len(_truth(org))]
             assert _reconciled_at(state) is not None
-            landed = run_target(tmp_path, target, run.stdout)
-            assert landed.returncode == 0, landed.stderr[-2000:]
             assert _mirror(out) == _truth(org), f"day {day}"
         assert not set(lost) & set(_mirror(out))
         assert f"Account: {len(_truth(org))} live keys sent for reconciliation" in run.stderr
@@ -92,9 +91,7 @@ def test_given_a_weekly_cadence_when_not_due_then_nothing_is_read_until_a_week_h
     target = {"destination": str(out), "format": "delta", "qa_mode": "off"}
     with SandboxOrg(seed=5, scale=40) as org:
         config = tap_config(org, objects=["Account"], reconcile_deletes={"Account": "weekly"})
-        first = run_tap(tmp_path, config)
-        assert first.returncode == 0, first.stderr[-2000:]
-        assert run_target(tmp_path, target, first.stdout).returncode == 0
+        first, _ = tap_into_target(tmp_path, config, target)
         reconciled = _reconciled_at(first.last_state)
         assert reconciled is not None, "no reconciliation yet: due at once"
         time.sleep(3.5)
@@ -110,9 +107,7 @@ def test_given_a_weekly_cadence_when_not_due_then_nothing_is_read_until_a_week_h
         assert state is not None
         week_ago = dt.datetime.now(UTC) - dt.timedelta(days=8)
         state["bookmarks"]["Account"]["keys_reconciled_at"] = week_ago.isoformat()
-        third = run_tap(tmp_path, config, state=state)
-        assert third.returncode == 0, third.stderr[-2000:]
-        assert run_target(tmp_path, target, third.stdout).returncode == 0
+        third, _ = tap_into_target(tmp_path, config, target, state=state)
         assert _mirror(out) == _truth(org)
         assert _reconciled_at(third.last_state) not in (None, week_ago.isoformat())
 
@@ -131,11 +126,9 @@ def test_given_parquet_when_reconciling_then_tombstones_land_as_records_once(
             if day == 1:
                 time.sleep(3.5)
                 lost = _lose_rows(org, day)
-            run = run_tap(tmp_path, config, state=state)
-            assert run.returncode == 0, run.stderr[-2000:]
+            run, _ = tap_into_target(tmp_path, config, target, state=state)
             state = run.last_state or state
             snapshots += [r["snapshot_at"] for r in run.records(LIVE_KEYS) if r.get("complete")]
-            assert run_target(tmp_path, target, run.stdout).returncode == 0
     rows = pq.read_table(out / "Account").to_pylist()
     tombstones = [r for r in rows if r["_sdc_deleted_at"] is not None]
     assert sorted(r["Id"] for r in tombstones) == sorted(lost), "one tombstone per key, once"
@@ -171,9 +164,7 @@ def test_given_a_snapshot_cut_short_then_nothing_is_deleted_and_the_state_does_n
     target = {"destination": str(out), "format": "delta", "qa_mode": "off"}
     with SandboxOrg(seed=5, scale=40) as org:
         config = tap_config(org, objects=["Account"], reconcile_deletes="always")
-        first = run_tap(tmp_path, config)
-        assert first.returncode == 0, first.stderr[-2000:]
-        assert run_target(tmp_path, target, first.stdout).returncode == 0
+        first, _ = tap_into_target(tmp_path, config, target)
         state = first.last_state
         assert state is not None
         time.sleep(3.5)
@@ -212,35 +203,15 @@ def _keys(*keys: str | None, count: int | None = None) -> list[dict]:
     return [{"type": "RECORD", "stream": LIVE_KEYS, "record": r} for r in records]
 
 
-ACCOUNT = {
-    "type": "SCHEMA",
-    "stream": "Account",
-    "schema": {
-        "type": "object",
-        "properties": {
-            "Id": {"type": "string"},
-            "Name": {"type": ["string", "null"]},
-            "IsDeleted": {"type": ["boolean", "null"]},
-            "SystemModstamp": {"type": ["string", "null"], "format": "date-time"},
-            "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
-    "key_properties": ["Id"],
-    "bookmark_properties": ["SystemModstamp"],
+ACCOUNT = copy.deepcopy(HISTORY_ACCOUNT)
+ACCOUNT["schema"]["properties"]["_sdc_deleted_at"] = {
+    "type": ["string", "null"],
+    "format": "date-time",
 }
 KEYS_SCHEMA = {
     "type": "SCHEMA",
     "stream": LIVE_KEYS,
-    "schema": {
-        "type": "object",
-        "properties": {
-            "stream": {"type": "string"},
-            "Id": {"type": ["string", "null"]},
-            "snapshot_at": {"type": "string", "format": "date-time"},
-            "complete": {"type": ["boolean", "null"]},
-            "count": {"type": ["integer", "null"]},
-        },
-    },
+    "schema": LIVE_KEYS_SCHEMA,
     "key_properties": ["stream", "Id"],
 }
 
