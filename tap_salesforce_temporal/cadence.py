@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -104,7 +105,13 @@ def parse_cadence(value: object) -> Cadence:
 
 
 def parse_setting(value: object) -> CadenceSetting:
-    """A cadence for every object, or an object of object name (or ``*``) -> cadence."""
+    """A cadence for every object, or an object of object name (or ``*``) -> cadence; the
+    object may come as JSON text (an environment variable, Meltano's ``kind: string``)."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise CadenceError("is not a JSON object of object name -> cadence") from None
     if isinstance(value, Mapping):
         per_object: list[tuple[str, Cadence]] = []
         default = NEVER

@@ -36,6 +36,8 @@ def test_given_per_object_cadences_then_unnamed_objects_take_the_star_or_never()
     assert setting.for_object("Account").hours == 24
     assert setting.for_object("Invoice__c").hours == 12, "object names are case-insensitive"
     assert setting.for_object("Lead").never
+    as_text = _settings(reconcile_deletes='{"Account": "daily"}').reconcile_deletes
+    assert as_text == setting.__class__(per_object=(("Account", Cadence(24)),)), "env var JSON"
     starred = _settings(formula_refresh={"*": "weekly", "Lead": "never"}).formula_refresh
     assert (starred.for_object("Account").hours, starred.for_object("Lead").never) == (168, True)
 
@@ -86,6 +88,7 @@ def test_given_an_unreadable_time_in_state_then_the_task_is_due() -> None:
         ("formula_refresh", {"Account": "hourly"}, "'Account': 'hourly' is not never"),
         ("formula_refresh", {"": "daily"}, "expects object names as keys"),
         ("formula_refresh", "nan", "nan hours is not between"),
+        ("formula_refresh", '{"Account": ', "is not a JSON object of object name -> cadence"),
         ("formula_fields", "sometimes", "'sometimes' is not one of include, exclude, refresh"),
     ],
 )
