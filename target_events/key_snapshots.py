@@ -49,10 +49,15 @@ class KeySnapshotSink(EventsSink):
     def __init__(
         self, target: TargetHooks, stream_name: str, schema: dict, key_properties: Any
     ) -> None:
-        # The closing record's Id is null: only ``stream`` is required of every record.
-        super().__init__(target, stream_name, schema, ["stream"])
+        super().__init__(target, stream_name, schema, key_properties)
         self.target = target
         self.staged: dict[str, Staged] = {}
+
+    def required_keys(self, key_properties: Any) -> tuple[str, ...]:
+        """The closing record's Id is null: only ``stream`` is required of every record. The
+        SDK still sees the SCHEMA's key, so the next object's SCHEMA (the same) keeps this sink
+        and what it staged."""
+        return ("stream",)
 
     def _buffer(self, table: pa.Table) -> None:
         """Rows in input order: keys are staged; a closing row reconciles its stream."""
