@@ -5,6 +5,9 @@ pages ordered by (replication key, Id), so STATE after each page resumes a kille
 Bulk jobs without ORDER BY (see ``query.page``), so the bookmark moves once the job is written. Each incremental run re-reads ``lookback_window`` seconds before the bookmark:
 Salesforce commits SystemModstamp late, and a row committed after the previous run read past its
 timestamp would otherwise be lost. A QUERY_TIMEOUT halves the date window and tries again.
+What no window can see is read on a cadence (``completeness``): a key snapshot after the sync
+(hard deletes past the Recycle Bin, ``key_snapshot``) and a re-read of rows whose formula fields
+changed without SystemModstamp moving.
 """
 
 from __future__ import annotations
@@ -188,20 +191,21 @@ class SObjectStream(FastRecords, IncrementalStream):
             )
         return mapping
 
-    # -- the page pipeline: window -> one read -> pages -> tombstones --
+    # -- the page pipeline: window -> one read -> pages -> tombstones -> formula refresh --
     def pages(self, context: Context | None, output: Output) -> StreamPages:
         """Every page of this sync with the bookmark it allows once written (None: not yet).
 
         The one place that decides what is read: the window (bookmark - lookback .. run start),
-        the selected fields, the rows a page at a time, then tombstones of hard deletes. A
+        the selected fields, the rows a page at a time, then tombstones of hard deletes, then
+        the formula refresh when due (pages that never move the bookmark). A
         stream of the tap may observe the pages (``page_pipeline``: micro_decision_events of
         this object from the same read). Rows, seconds and API calls are counted and the quota
         guard is handled (``accounted``). ``output``: what the sync makes of the pages.
         """
         stats = self.runtime.stats_for(self.name)
         window = self._read_window(context)
-        if window is None:
-            return StreamPages(iter(()))
+        if window is None:  # no window to read; a formula refresh due is read all the same
+            return StreamPages(self._refreshed(stats))
         start, end = window
         own = self._own_read(start, end)
         observer = self._page_observer(own, output)
