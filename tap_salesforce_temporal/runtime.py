@@ -23,6 +23,10 @@ class StreamStats:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     tombstones: int = 0
+    # Completeness tasks (``cadence``): live keys sent for the key reconciliation, rows re-read
+    # by the formula refresh; None: the task did not run.
+    live_keys: int | None = None
+    refreshed: int | None = None
 
 
 @dataclass
@@ -114,6 +118,16 @@ class Runtime:
             lines.append(
                 f"{name:<28} {s.rows:>10,} {s.path:<6} {self.client.calls_of(name):>9} {s.seconds:>8.1f}  {'; '.join(s.errors) or '-'}"
             )
+        lines += [
+            f"{name}: {s.live_keys:,} live keys sent for reconciliation"
+            for name, s in self.stats.items()
+            if s.live_keys is not None
+        ]
+        lines += [
+            f"{name}: {s.refreshed:,} rows re-read for formula fields"
+            for name, s in self.stats.items()
+            if s.refreshed is not None
+        ]
         usage = self.client.usage
         lines.append(
             f"API usage {usage.describe()}; {usage.calls} calls, {usage.retries} retries, "

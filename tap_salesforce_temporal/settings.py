@@ -16,11 +16,15 @@ from typing import Any
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from .cadence import CadenceError, CadenceSetting, parse_setting
 from .events import EVENT_TYPES
 from .urls import insecure_reason
 
 AUTH_FLOWS = ("password", "client_credentials", "refresh_token", "jwt")
 API_TYPES = ("auto", "rest", "bulk")
+FORMULA_MODES = ("include", "exclude", "refresh")
+# Settings whose value is a cadence (``cadence``): a name, a number of hours, or one per object.
+CADENCE_SETTINGS = ("reconcile_deletes", "formula_refresh")
 SECRET_SETTINGS = ("client_secret", "refresh_token", "password", "security_token", "private_key")
 # What Salesforce accepts in a SOQL datetime literal (and what strftime writes with four digits).
 EARLIEST_DATETIME = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
@@ -56,6 +60,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_type", th.StringType, default="auto", allowed_values=list(API_TYPES), title="API type", description="auto picks REST or Bulk API 2.0 per object by row count; rest or bulk force one."),
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
+    th.Property("reconcile_deletes", th.CustomType({"type": ["string", "number", "object"]}), default="never", title="Reconcile deletes", description="How often to find rows deleted for good (past the Recycle Bin, or objects without one): an Id-only read of each object (Bulk for large ones) whose keys the target compares with the lake, tombstoning the keys gone. never, always (every run), daily, weekly or a number of hours, for every object or per object, e.g. {\"Account\": \"daily\", \"*\": \"weekly\"} (objects not named: never)."),
+    th.Property("formula_fields", th.StringType, default="include", allowed_values=list(FORMULA_MODES), title="Formula fields", description="Formula fields (calculated in the describe) change without SystemModstamp moving: include reads them with the row (stale until the row changes), exclude leaves them out of the schema and the query, refresh re-reads every row of objects with a selected formula field on the formula_refresh cadence."),
+    th.Property("formula_refresh", th.CustomType({"type": ["string", "number", "object"]}), default="daily", title="Formula refresh", description="With formula_fields refresh: how often the rows are re-read (never, always, daily, weekly or a number of hours, for every object or per object)."),
     th.Property("max_api_usage_percent", th.NumberType, default=80, title="Max API usage percent", description="Stop cleanly (STATE emitted) once the org's daily API usage reaches this percentage."),
     th.Property("quota_percent_per_run", th.NumberType, title="Quota percent per run", description="Stop cleanly (STATE emitted, exit quota_exit_code) once THIS run's own API calls reach this percentage of the org's daily API limit (from the Sforce-Limit-Info header); beside max_api_usage_percent, which counts every client of the org. Unset: no per-run budget."),
     th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent or quota_percent_per_run, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
@@ -199,6 +206,13 @@ def _parse_datetime(setting: str, value: str | None) -> dt.datetime | None:
     return parsed
 
 
+def _cadence(setting: str, value: object) -> CadenceSetting:
+    try:
+        return parse_setting(value)
+    except CadenceError as error:
+        raise _fail(setting, str(error)) from None
+
+
 # A user's open REST query cursors (queryMore locators); an 11th releases the oldest.
 MAX_OPEN_CURSORS = 10
 
@@ -223,6 +237,9 @@ class Settings:
     api_type: str
     bulk_threshold: int
     include_deleted: bool
+    reconcile_deletes: CadenceSetting
+    formula_fields: str
+    formula_refresh: CadenceSetting
     max_api_usage_percent: float
     quota_percent_per_run: float | None
     quota_exit_code: int
@@ -255,7 +272,10 @@ class Settings:
         values: dict[str, Any] = {}
         for name, spec in CONFIG_SCHEMA["properties"].items():
             raw = config.get(name)
-            values[name] = coerce(name, spec, spec.get("default") if raw is None else raw)
+            value = spec.get("default") if raw is None else raw
+            values[name] = (
+                _cadence(name, value) if name in CADENCE_SETTINGS else coerce(name, spec, value)
+            )
         settings = cls(**values)
         settings.validate()
         return settings
@@ -290,6 +310,11 @@ class Settings:
         """Cross-field rules the JSON Schema cannot express; each error names its setting."""
         if self.auth_flow not in AUTH_FLOWS:
             raise _fail("auth_flow", f"{self.auth_flow!r} is not one of {', '.join(AUTH_FLOWS)}")
+        if self.formula_fields not in FORMULA_MODES:
+            raise _fail(
+                "formula_fields",
+                f"{self.formula_fields!r} is not one of {', '.join(FORMULA_MODES)}",
+            )
         if self.api_type not in API_TYPES:
             raise _fail("api_type", f"{self.api_type!r} is not one of {', '.join(API_TYPES)}")
         if not re.fullmatch(r"[0-9]{2}\.0", self.api_version):

@@ -59,6 +59,8 @@ class ReadSpec:
     key: str | None
     where: tuple[str, ...] = ()
     ordered: bool = True
+    # None: queryAll when include_deleted is on; False: query (live rows only, a key snapshot).
+    all_rows: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,7 @@ class ObjectReader:
             spec.end,
             key=spec.key,
             where=list(spec.where),
+            all_rows=spec.all_rows,
             ordered=spec.ordered,
         )
 
