@@ -25,6 +25,7 @@ from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 from typing_extensions import override
 
 from ..batches import parquet_batch_directory
+from ..query.deleted import deleted_records
 from ..query.filters import object_filter
 from ..query.page import BookmarkTracker, Page
 from ..query.reader import ObjectReader, Plan, ReadSpec
@@ -129,13 +130,9 @@ class SObjectStream(FastRecords, IncrementalStream):
         window_start = max(start, earliest)
         if window_start >= end:
             return
-        body = self.runtime.client.get_json(
-            f"/sobjects/{self.name}/deleted/",
-            params={"start": window_start.isoformat(), "end": end.isoformat()},
-            context=f"{self.name} getDeleted",
-        )
+        entries = deleted_records(self.runtime.client, self.name, window_start, end, self.logger)
         key = self.replication_key or "SystemModstamp"
-        for entry in body.get("deletedRecords", []):
+        for entry in entries:
             if entry["id"] in seen:
                 continue
             when = canonical_datetime(entry["deletedDate"])
