@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+
 from ..client import SalesforceClient
 from ..errors import SalesforceApiError
 
