@@ -56,6 +56,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_type", th.StringType, default="auto", allowed_values=list(API_TYPES), title="API type", description="auto picks REST or Bulk API 2.0 per object by row count; rest or bulk force one."),
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
+    th.Property("org_id_column", th.BooleanType, default=False, title="Org id column", description="Add _sdc_org_id (the 18-character id of the org the login reached) to every stream's schema, rows and key (_sdc_org_id first), so several orgs can write into one destination; off, schemas and keys are unchanged."),
     th.Property("max_api_usage_percent", th.NumberType, default=80, title="Max API usage percent", description="Stop cleanly (STATE emitted) once the org's daily API usage reaches this percentage."),
     th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
     th.Property("request_timeout", th.IntegerType, default=300, title="Request timeout", description="Seconds to wait for one HTTP response."),
@@ -222,6 +223,7 @@ class Settings:
     api_type: str
     bulk_threshold: int
     include_deleted: bool
+    org_id_column: bool
     max_api_usage_percent: float
     quota_exit_code: int
     request_timeout: int
