@@ -205,9 +205,11 @@ def sync_orgs(
     planned = [plan_org.submit(org, shards, workdir, target, commands) for org in orgs]
     jobs = [job for future in planned for job in future.result()]
     names = {org.name: [j.shard for j in jobs if j.org == org.name] for org in orgs}
-    runner = sync_shard.with_options(retries=shard_retries, retry_delay_seconds=2)
     futures = [
-        runner.submit(
+        # Tagged per org: a Prefect tag concurrency limit caps one org's shards at once.
+        sync_shard.with_options(
+            retries=shard_retries, retry_delay_seconds=2, tags={f"org:{job.org}"}
+        ).submit(
             job,
             [s for s in names[job.org] if s != job.shard],
             store,
