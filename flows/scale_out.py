@@ -28,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from .shard import TAP, TARGET, ShardFailed, ShardJob, run_pipe
+from .shard import ERROR_TAIL, TAP, TARGET, ShardFailed, ShardJob, run_pipe
 from .state_store import StateStore
 
 # Shards of all orgs run at once up to this many tasks (each task is two processes).
@@ -79,6 +79,14 @@ def _config(value: dict[str, Any] | str) -> dict[str, Any]:
     return value
 
 
+def _run(args: list[str]) -> None:
+    """Run a command; its failure names the command and ends with its stderr."""
+    done = subprocess.run(args, capture_output=True, check=False)
+    if done.returncode != 0:
+        tail = done.stderr[-ERROR_TAIL:].decode(errors="replace")
+        raise RuntimeError(f"{' '.join(args[:2])} exited {done.returncode}: {tail}")
+
+
 def _private_json(path: Path, value: object) -> str:
     """A config file only this user may read (tap configs hold credentials)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +104,7 @@ def plan_org(
     folder = Path(workdir) / org.name
     config = _private_json(folder / "tap.json", {**_config(org.tap_config), "org_id_column": True})
     output = folder / "plan"
-    subprocess.run(
+    _run(
         [
             *commands.tap,
             "plan",
@@ -107,8 +115,6 @@ def plan_org(
             "--output",
             str(output),
         ],
-        check=True,
-        capture_output=True,
     )
     plan = json.loads((output / "plan.json").read_text())
     target = _config(target_config)
@@ -159,7 +165,7 @@ def sync_shard(
 @task(cache_policy=NO_CACHE, task_run_name="decision report")
 def decision_report(target_config: str, output: str, commands: Commands) -> str:
     """The target's decision report over the whole lake (every org's events), as JSON."""
-    subprocess.run(
+    _run(
         [
             *commands.target,
             "report",
@@ -170,8 +176,6 @@ def decision_report(target_config: str, output: str, commands: Commands) -> str:
             "--output",
             output,
         ],
-        check=True,
-        capture_output=True,
     )
     return output
 
