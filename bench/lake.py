@@ -9,6 +9,7 @@
 
     python -m bench.lake --rows 1000000 --changed 1000 --runs 670     # the goal's sizes
     python -m bench.lake --rows 20000 --changed 200 --runs 20          # a quick check
+    python -m bench.lake --lake-mode history ...  # the same in history mode (SCD type 2)
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ def _batch(ids: list[int], tick: int, deleted: set[int]) -> pa.Table:
     )
 
 
-def lake_bench(rows: int, changed: int, runs: int, workdir: Path) -> dict:
-    """Figures for README's bench section; ``workdir`` holds the table."""
+def lake_bench(
+    rows: int, changed: int, runs: int, workdir: Path, lake_mode: str = "current"
+) -> dict:
+    """Figures for README's bench section; ``workdir`` holds the table. In history mode the
+    table keeps every version, so its rows grow by the updates and deletes of each run."""
     settings = Settings.from_config(
-        {"destination": str(workdir), "format": "delta", "qa_mode": "off"}
+        {"destination": str(workdir), "format": "delta", "qa_mode": "off", "lake_mode": lake_mode}
     )
     lake = DeltaLake(settings)
     plan = plan_for(COLUMNS, ["Id"], ["SystemModstamp"])
@@ -78,9 +82,13 @@ def lake_bench(rows: int, changed: int, runs: int, workdir: Path) -> dict:
     from deltalake import DeltaTable
 
     table = DeltaTable(lake.table_uri("Account"))
-    ids = table.to_pyarrow_table(columns=["Id"])["Id"]
+    history = lake_mode == "history"
+    stored = table.to_pyarrow_table(columns=["Id", "_is_current"] if history else ["Id"])
+    ids = stored.filter(stored["_is_current"])["Id"] if history else stored["Id"]
     root = Path(lake.table_uri("Account"))
     return {
+        "lake_mode": lake_mode,
+        "stored_rows": stored.num_rows,
         "rows": rows,
         "changed_per_run": changed,
         "runs": runs,
@@ -103,9 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--changed", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=670)
+    parser.add_argument("--lake-mode", choices=("current", "history"), default="current")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-lake-") as workdir:
-        print(json.dumps(lake_bench(args.rows, args.changed, args.runs, Path(workdir)), indent=2))
+        figures = lake_bench(args.rows, args.changed, args.runs, Path(workdir), args.lake_mode)
+        print(json.dumps(figures, indent=2))
     return 0
 
 

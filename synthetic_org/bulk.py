@@ -93,7 +93,14 @@ class BulkJobs:
 
     def create_job(self, body: dict, version: str) -> dict:
         # The daily allocation is checked first: the documented refusal names no query problem.
-        self.quota.check()
+        stamp = self.quota.reserve()
+        try:
+            return self._create_job(body, version)
+        except SalesforceError:
+            self.quota.release(stamp)  # refused: no job was created
+            raise
+
+    def _create_job(self, body: dict, version: str) -> dict:
         operation = body.get("operation")
         if operation not in ("query", "queryAll"):
             raise SalesforceError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
@@ -142,7 +149,6 @@ class BulkJobs:
             self.faults.record("QUERY_TIMEOUT")
             job.fails, job.failure = True, QUERY_TIMEOUT
         self.jobs[job.id] = job
-        self.quota.take()
         return self.job_info(job)
 
     def job_info(self, job: BulkJob) -> dict:

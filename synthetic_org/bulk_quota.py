@@ -46,23 +46,27 @@ class DailyJobQuota:
         with self._lock:
             return self._used()
 
-    def check(self) -> None:
-        """Raise LIMIT_EXCEEDED when the window is full (the attempt still counts)."""
+    def reserve(self) -> float:
+        """Count a job about to be created, or raise LIMIT_EXCEEDED when the window is full
+        (the refused attempt counts too). Checked and counted under one lock: jobs created
+        side by side cannot all pass a limit they exceed together."""
         with self._lock:
             used = self._used()
+            stamp = self.clock()
+            self._stamps.append(stamp)
             if used < self.limit:
-                return
-            self._stamps.append(self.clock())
+                return stamp
         raise SalesforceError(
             400,
             "LIMIT_EXCEEDED",
             f"Max bulk v2 query jobs ({self.limit}) per 24 hrs has been reached ({used + 1})",
         )
 
-    def take(self) -> None:
-        """Count a job just created."""
+    def release(self, stamp: float) -> None:
+        """A reserved job that was never created (its request was refused) does not count."""
         with self._lock:
-            self._stamps.append(self.clock())
+            if stamp in self._stamps:
+                self._stamps.remove(stamp)
 
     def limits_entry(self) -> dict[str, int]:
         """The DailyBulkV2QueryJobs member of ``/limits``."""

@@ -307,15 +307,42 @@ class SalesforceClient:
         with self._count_lock:
             return self.usage.calls_by_owner.get(who, 0)
 
+    def crossed_guard(self) -> str | None:
+        """The quota setting this run has reached (``name=value``), or None.
+
+        ``max_api_usage_percent`` counts the org's usage by every client (Sforce-Limit-Info's
+        used/limit); ``quota_percent_per_run`` counts this run's own calls against the same
+        daily limit, as singer-io's tap-salesforce counts its requests attempted, so a run
+        leaves the rest of the day's allocation to the org's other integrations.
+        """
+        usage, settings = self.usage, self.settings
+        if not usage.limit:
+            return None
+        if usage.percent >= settings.max_api_usage_percent:
+            return f"max_api_usage_percent={settings.max_api_usage_percent:g}"
+        per_run = settings.quota_percent_per_run
+        if per_run is not None and 100.0 * usage.calls / usage.limit >= per_run:
+            return f"quota_percent_per_run={per_run:g}"
+        return None
+
     def quota_reached(self) -> bool:
-        return bool(self.usage.limit) and self.usage.percent >= self.settings.max_api_usage_percent
+        return self.crossed_guard() is not None
 
     def check_quota(self) -> None:
-        """Raise ``QuotaReached`` once usage crosses ``max_api_usage_percent``."""
-        if self.quota_reached():
-            raise QuotaReached(
-                f"API usage {self.usage.describe()} reached max_api_usage_percent={self.settings.max_api_usage_percent:g}; stopping cleanly, the next run resumes from STATE"
+        """Raise ``QuotaReached`` once usage crosses ``max_api_usage_percent`` or this run's
+        calls cross ``quota_percent_per_run``."""
+        guard = self.crossed_guard()
+        if guard is None:
+            return
+        if guard.startswith("max_api_usage_percent"):
+            used = f"API usage {self.usage.describe()}"
+        else:
+            used = (
+                f"this run's {self.usage.calls} API calls (of the org's daily {self.usage.limit})"
             )
+        raise QuotaReached(
+            f"{used} reached {guard}; stopping cleanly, the next run resumes from STATE"
+        )
 
 
 def _pooled_session(settings: Settings) -> requests.Session:

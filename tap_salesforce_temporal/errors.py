@@ -42,6 +42,12 @@ class BulkNotSupported(SalesforceApiError):
     """The object or a selected field cannot be read through Bulk API 2.0: use REST."""
 
 
+class BulkJobLimit(SalesforceApiError):
+    """Creating a Bulk API 2.0 query job answered LIMIT_EXCEEDED: the org's rolling 24-hour
+    allocation of query jobs (10,000, ``DailyBulkV2QueryJobs`` in ``/limits``) is used up. REST
+    queries still answer, so the run reads over REST instead."""
+
+
 class BulkJobFailed(TapError):
     """A Bulk API 2.0 query job ended in state Failed or Aborted."""
 

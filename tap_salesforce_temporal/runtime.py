@@ -23,6 +23,10 @@ class StreamStats:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     tombstones: int = 0
+    # Completeness tasks (``cadence``): live keys sent for the key reconciliation, rows re-read
+    # by the formula refresh; None: the task did not run.
+    live_keys: int | None = None
+    refreshed: int | None = None
 
 
 @dataclass
@@ -50,6 +54,9 @@ class Runtime:
     # Source objects whose micro_decision_events came from their own stream's pages this run
     # (``streams.shared_events``): the events stream does not read them again.
     shared_event_sources: set[str] = field(default_factory=set)
+    # Why Bulk API 2.0 is off for the rest of the run (the org's daily query jobs used up).
+    bulk_off_reason: str | None = None
+    _bulk_lock: threading.Lock = field(default_factory=threading.Lock)
     _user_types: dict[str, str | None] | None = None
     # COUNTs sent ahead (``counts``), by (COUNT query, queryAll): each stream takes its own.
     _counted: dict[tuple[str, bool], int] = field(default_factory=dict)
@@ -62,6 +69,14 @@ class Runtime:
     def take_count(self, select: Select, all_rows: bool) -> int | None:
         """The rows counted ahead for this query (once), or None: send the COUNT."""
         return self._counted.pop((select.count().soql(), all_rows), None)
+
+    def turn_bulk_off(self, reason: str) -> bool:
+        """Read the rest of the run over REST; True for the first caller only (who says why)."""
+        with self._bulk_lock:
+            first = self.bulk_off_reason is None
+            if first:
+                self.bulk_off_reason = reason
+            return first
 
     def expect_streams(self, names: Iterable[str]) -> None:
         """The streams this run syncs; ``wait_for_stream`` waits only for these."""
@@ -103,6 +118,16 @@ class Runtime:
             lines.append(
                 f"{name:<28} {s.rows:>10,} {s.path:<6} {self.client.calls_of(name):>9} {s.seconds:>8.1f}  {'; '.join(s.errors) or '-'}"
             )
+        lines += [
+            f"{name}: {s.live_keys:,} live keys sent for reconciliation"
+            for name, s in self.stats.items()
+            if s.live_keys is not None
+        ]
+        lines += [
+            f"{name}: {s.refreshed:,} rows re-read for formula fields"
+            for name, s in self.stats.items()
+            if s.refreshed is not None
+        ]
         usage = self.client.usage
         lines.append(
             f"API usage {usage.describe()}; {usage.calls} calls, {usage.retries} retries, "

@@ -32,6 +32,7 @@ from singer_sdk.helpers.types import Context
 
 from .errors import Cancelled
 from .runtime import Runtime
+from .sdk_hooks import StreamHooks
 
 # How long an interrupted run waits for its streams to stop (a call in flight, a page written).
 STOP_SECONDS = 30.0
@@ -100,6 +101,8 @@ class StreamScheduler:
             try:
                 stream.sync()
                 stream.finalize_state_progress_markers()
+                if isinstance(stream, StreamHooks):
+                    stream.after_sync()
             finally:
                 self.runtime.stream_done(stream.name)
             return

@@ -141,6 +141,9 @@ class ObjectSchema:
     key_prefix: str | None = None
     # For field history objects: the values of the Field picklist (the tracked fields).
     tracked_fields: tuple[tuple[str, str], ...] = ()
+    # The replication key the object would have, when the describe says it is not filterable
+    # (``replication_key`` is then None: the object is read whole each run).
+    unfilterable_key: str | None = None
 
     @property
     def history_parent_field(self) -> str | None:
@@ -218,7 +221,7 @@ def from_describe(describe: dict) -> ObjectSchema:
             )
         )
     names = {f.name for f in fields}
-    replication_key = next((k for k in REPLICATION_KEYS if k in names), None)
+    replication_key, unfilterable_key = replication_key_of(fields)
     tracked = tuple(
         (value["value"], value.get("label") or value["value"])
         for raw in describe.get("fields", [])
@@ -235,4 +238,18 @@ def from_describe(describe: dict) -> ObjectSchema:
         replicateable=bool(describe.get("replicateable", True)),
         key_prefix=describe.get("keyPrefix"),
         tracked_fields=tracked,
+        unfilterable_key=unfilterable_key,
     )
+
+
+def replication_key_of(fields: list[FieldInfo]) -> tuple[str | None, str | None]:
+    """(replication key, None), or (None, the key) when the describe marks it ``filterable:
+    false``: ``WHERE key >= ...`` would answer INVALID_FIELD "field 'SystemModstamp' can not be
+    filtered in a query call" (ActivityFieldHistory; airbytehq/airbyte#62877, read whole since
+    #68166). A later candidate is not tried: LastModifiedDate misses system changes that move
+    SystemModstamp, so an incremental read on it could drop rows; a whole read drops none."""
+    by_name = {f.name: f for f in fields}
+    key = next((k for k in REPLICATION_KEYS if k in by_name), None)
+    if key is not None and not by_name[key].filterable:
+        return None, key
+    return key, None

@@ -88,6 +88,10 @@ class StreamHooks(Stream):
         (``record_batches.RecordBatches``: files of what RECORD mode would write)."""
         return False
 
+    def after_sync(self) -> None:
+        """Called by the tap's scheduler once the stream's whole sync is over and its STATE out
+        (``Stream.sync`` is final): work that must follow every row of the stream."""
+
     # -- calls into the SDK's private methods --
     def sdk_increment_stream_state(self, record: dict, context: Context | None) -> None:
         Stream._increment_stream_state(self, record, context=context)

@@ -16,11 +16,15 @@ from typing import Any
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from .cadence import CadenceError, CadenceSetting, parse_setting
 from .events import EVENT_TYPES
 from .urls import insecure_reason
 
 AUTH_FLOWS = ("password", "client_credentials", "refresh_token", "jwt")
 API_TYPES = ("auto", "rest", "bulk")
+FORMULA_MODES = ("include", "exclude", "refresh")
+# Settings whose value is a cadence (``cadence``): a name, a number of hours, or one per object.
+CADENCE_SETTINGS = ("reconcile_deletes", "formula_refresh")
 SECRET_SETTINGS = ("client_secret", "refresh_token", "password", "security_token", "private_key")
 # What Salesforce accepts in a SOQL datetime literal (and what strftime writes with four digits).
 EARLIEST_DATETIME = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
@@ -57,8 +61,12 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
     th.Property("org_id_column", th.BooleanType, default=False, title="Org id column", description="Add _sdc_org_id (the 18-character id of the org the login reached) to every stream's schema, rows and key (_sdc_org_id first), so several orgs can write into one destination; off, schemas and keys are unchanged."),
+    th.Property("reconcile_deletes", th.CustomType({"type": ["string", "number", "object"]}), default="never", title="Reconcile deletes", description="How often to find rows deleted for good (past the Recycle Bin, or objects without one): an Id-only read of each object (Bulk for large ones) whose keys the target compares with the lake, tombstoning the keys gone. never, always (every run), daily, weekly or a number of hours, for every object or per object, e.g. {\"Account\": \"daily\", \"*\": \"weekly\"} (objects not named: never)."),
+    th.Property("formula_fields", th.StringType, default="include", allowed_values=list(FORMULA_MODES), title="Formula fields", description="Formula fields (calculated in the describe) change without SystemModstamp moving: include reads them with the row (stale until the row changes), exclude leaves them out of the schema and the query, refresh re-reads every row of objects with a selected formula field on the formula_refresh cadence."),
+    th.Property("formula_refresh", th.CustomType({"type": ["string", "number", "object"]}), default="daily", title="Formula refresh", description="With formula_fields refresh: how often the rows are re-read (never, always, daily, weekly or a number of hours, for every object or per object)."),
     th.Property("max_api_usage_percent", th.NumberType, default=80, title="Max API usage percent", description="Stop cleanly (STATE emitted) once the org's daily API usage reaches this percentage."),
-    th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
+    th.Property("quota_percent_per_run", th.NumberType, title="Quota percent per run", description="Stop cleanly (STATE emitted, exit quota_exit_code) once THIS run's own API calls reach this percentage of the org's daily API limit (from the Sforce-Limit-Info header); beside max_api_usage_percent, which counts every client of the org. Unset: no per-run budget."),
+    th.Property("quota_exit_code", th.IntegerType, default=3, title="Quota exit code", description="Exit code of a run stopped by max_api_usage_percent or quota_percent_per_run, after its STATE is out, so an orchestrator sees the stop; 0 makes such a run look successful."),
     th.Property("request_timeout", th.IntegerType, default=300, title="Request timeout", description="Seconds to wait for one HTTP response."),
     th.Property("max_workers", th.IntegerType, default=32, title="Max workers", description="Concurrent short requests: describes during discovery (1,000 objects at 250 ms an answer take ~8 s with 32) and, with api_type auto and max_concurrency above 1, the COUNTs that order streams largest first."),
     th.Property("max_concurrency", th.IntegerType, default=8, title="Max concurrency", description="Streams synced side by side (their API calls and Bulk jobs overlap; RECORD lines of different streams interleave a page at a time, each STATE covering only what was written before it). At most 10, Salesforce's open query cursors per user; 1 syncs one stream after another."),
@@ -199,6 +207,13 @@ def _parse_datetime(setting: str, value: str | None) -> dt.datetime | None:
     return parsed
 
 
+def _cadence(setting: str, value: object) -> CadenceSetting:
+    try:
+        return parse_setting(value)
+    except CadenceError as error:
+        raise _fail(setting, str(error)) from None
+
+
 # A user's open REST query cursors (queryMore locators); an 11th releases the oldest.
 MAX_OPEN_CURSORS = 10
 
@@ -224,7 +239,11 @@ class Settings:
     bulk_threshold: int
     include_deleted: bool
     org_id_column: bool
+    reconcile_deletes: CadenceSetting
+    formula_fields: str
+    formula_refresh: CadenceSetting
     max_api_usage_percent: float
+    quota_percent_per_run: float | None
     quota_exit_code: int
     request_timeout: int
     max_workers: int
@@ -255,7 +274,10 @@ class Settings:
         values: dict[str, Any] = {}
         for name, spec in CONFIG_SCHEMA["properties"].items():
             raw = config.get(name)
-            values[name] = coerce(name, spec, spec.get("default") if raw is None else raw)
+            value = spec.get("default") if raw is None else raw
+            values[name] = (
+                _cadence(name, value) if name in CADENCE_SETTINGS else coerce(name, spec, value)
+            )
         settings = cls(**values)
         settings.validate()
         return settings
@@ -290,6 +312,11 @@ class Settings:
         """Cross-field rules the JSON Schema cannot express; each error names its setting."""
         if self.auth_flow not in AUTH_FLOWS:
             raise _fail("auth_flow", f"{self.auth_flow!r} is not one of {', '.join(AUTH_FLOWS)}")
+        if self.formula_fields not in FORMULA_MODES:
+            raise _fail(
+                "formula_fields",
+                f"{self.formula_fields!r} is not one of {', '.join(FORMULA_MODES)}",
+            )
         if self.api_type not in API_TYPES:
             raise _fail("api_type", f"{self.api_type!r} is not one of {', '.join(API_TYPES)}")
         if not re.fullmatch(r"[0-9]{2}\.0", self.api_version):
@@ -304,6 +331,11 @@ class Settings:
             (
                 "max_api_usage_percent",
                 0 < self.max_api_usage_percent <= 100,
+                "must be above 0 and at most 100",
+            ),
+            (
+                "quota_percent_per_run",
+                self.quota_percent_per_run is None or 0 < self.quota_percent_per_run <= 100,
                 "must be above 0 and at most 100",
             ),
             ("quota_exit_code", 0 <= self.quota_exit_code <= 125, "must be between 0 and 125"),
@@ -343,6 +375,13 @@ class Settings:
                 "embedded_org_scale",
                 1 <= self.embedded_org_scale <= 2_000_000,
                 "must be between 1 and 2000000",
+            ),
+            (
+                # A key snapshot names no org: the target would compare one org's live Ids
+                # with every org's rows of the table and tombstone the other orgs' rows.
+                "org_id_column",
+                not (self.org_id_column and self.reconcile_deletes.ever),
+                "cannot be on with reconcile_deletes yet (key snapshots are not per org)",
             ),
         )
         for setting, ok, problem in checks:

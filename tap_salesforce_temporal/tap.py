@@ -30,10 +30,11 @@ from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
 from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
 from .streams.decisions import MicroDecisionEventsStream
+from .streams.parent_filtered import ParentFilteredStream
 from .streams.shared_events import could_share, read_users_first
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
-from .unsyncable import is_unsyncable
+from .unsyncable import PARENT_FILTERED, is_unsyncable
 from .writer import FastWriter
 
 TRACKABLE_STANDARD_OBJECTS = frozenset({"Account", "Case", "Contact", "Lead", "Opportunity"})
@@ -117,7 +118,7 @@ class TapSalesforceTemporal(TapHooks):
         self._warn_untracked(by_name)
         self._warn_unused_filters(by_name)
         streams: list[Stream] = [
-            SObjectStream(self, schema, runtime) for schema in schemas if schema.name != ARCHIVE
+            _object_stream(self, schema, runtime) for schema in schemas if schema.name != ARCHIVE
         ]
         if ARCHIVE in by_name:  # Field Audit Trail: a big object with its own query rules
             types = history_types(runtime.queryable_objects)
@@ -183,6 +184,14 @@ class TapSalesforceTemporal(TapHooks):
                 continue
             if is_unsyncable(name):
                 unsyncable.append(name)
+                continue
+            parent = PARENT_FILTERED.get(name, (None,))[0]
+            if parent is not None and parent not in runtime.queryable_objects:
+                self.logger.warning(
+                    "Object %s is read through %s, which is not queryable by this user; skipped",
+                    name,
+                    parent,
+                )
                 continue
             names.append(name)
         if unsyncable:
@@ -332,6 +341,14 @@ def _org_id_of(runtime: Runtime) -> str:
     return org_id
 
 
+def _object_stream(tap: TapSalesforceTemporal, schema: ObjectSchema, runtime: Runtime) -> Stream:
+    """The stream of one object: through its parent when its queries must name one."""
+    if schema.name in PARENT_FILTERED:
+        parent, field = PARENT_FILTERED[schema.name]
+        return ParentFilteredStream(tap, schema, runtime, parent, field)
+    return SObjectStream(tap, schema, runtime)
+
+
 def _exit_after_quota_stop(runtime: Runtime) -> None:
     """A quota stop must not look like success: every STATE is already out, so exit non-zero.
 
@@ -346,11 +363,20 @@ def _exit_after_quota_stop(runtime: Runtime) -> None:
     stdout().flush()
     print(  # noqa: T201
         f"tap-salesforce-temporal: stopped early by the API quota guard "
-        f"(max_api_usage_percent={runtime.settings.max_api_usage_percent:g}), STATE emitted; "
+        f"({_guard_of(runtime)}), STATE emitted; "
         f"exiting with quota_exit_code={code}",
         file=sys.stderr,
     )
     sys.exit(code)
+
+
+def _guard_of(runtime: Runtime) -> str:
+    """The quota setting the run stopped at, as ``name=value``."""
+    per_run = runtime.settings.quota_percent_per_run
+    reason = runtime.stopped_reason or ""
+    if per_run is not None and "quota_percent_per_run" in reason:
+        return f"quota_percent_per_run={per_run:g}"
+    return f"max_api_usage_percent={runtime.settings.max_api_usage_percent:g}"
 
 
 def _start_embedded_org(settings: Settings, logger: Any) -> Settings:

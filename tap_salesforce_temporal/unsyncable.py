@@ -81,7 +81,17 @@ QUERY_INCOMPATIBLE = frozenset(
 
 UNSYNCABLE = FILTER_REQUIRED | QUERY_INCOMPATIBLE
 
+# Objects of FILTER_REQUIRED the tap reads through a parent (``query.by_parent``): object ->
+# (parent object, the field that names the parent). A ContentDocumentLink query must name its
+# documents or linked records with "=" or "IN" (Object Reference, ContentDocumentLink; without
+# the Query All Files permission), and a link has exactly one ContentDocumentId, so batches of
+# document Ids read every link once. The others of FILTER_REQUIRED stay skipped.
+PARENT_FILTERED: dict[str, tuple[str, str]] = {
+    "ContentDocumentLink": ("ContentDocument", "ContentDocumentId"),
+}
+
 
 def is_unsyncable(name: str) -> bool:
-    """True for an object no unfiltered SELECT can read (see the module docstring)."""
-    return name in UNSYNCABLE
+    """True for an object no unfiltered SELECT can read (see the module docstring) and that
+    the tap cannot read through a parent either."""
+    return name in UNSYNCABLE and name not in PARENT_FILTERED

@@ -1,8 +1,9 @@
 """The ``target-events`` command: the Singer target, and its companions as subcommands.
 
 ``target-events --config ...`` runs the target (the SDK's command, unchanged). ``target-events
-report|summary|compact ...`` run the analytics and maintenance tools over what the target landed;
-``target-events --help`` lists them. Every user-facing failure is one line on stderr and exit 1.
+report|summary|reconcile|as-of|compact ...`` run the analytics and maintenance tools over what
+the target landed; ``target-events --help`` lists them. Every user-facing failure is one line
+on stderr and exit 1.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ SUBCOMMANDS = {
     "reconcile": (
         "target_events.reconcile",
         "Source keys (a full tap read on stdin) against the Delta tables' keys: missing, extra.",
+    ),
+    "as-of": (
+        "target_events.as_of",
+        "A history table's mirror (lake_mode: history) as it was at a past moment.",
     ),
     "compact": (
         "target_events.compact",

@@ -3,6 +3,7 @@ writers, and the column rules a table keeps (a changed type refused, a dropped c
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 # Commit attempts against other writers' commits (delta-rs' optimistic concurrency).
 COMMIT_TRIES = 8
+LOGGER = logging.getLogger("target-events.delta")
 
 
 def is_table(uri: str, options: dict[str, str]) -> bool:
@@ -113,6 +115,13 @@ class Merger:
                         f" {tries} times; nothing of this batch was committed and STATE was not"
                         f" passed on: {first_line(error)}"
                     ) from error
+                LOGGER.info(
+                    "Stream %s: Delta commit conflicted with another writer (try %d of %d);"
+                    " retrying on a fresh snapshot",
+                    stream,
+                    tries,
+                    COMMIT_TRIES,
+                )
                 time.sleep(random.uniform(0.05, 0.2) * 2 ** min(tries, 5))
             except Exception as error:  # delta-rs raises plain Exception for IO and cast errors
                 raise LakeError(

@@ -62,6 +62,8 @@ class RunLedger:
     flushed_since_state: bool = False
     load_kinds: LoadKinds = field(default_factory=LoadKinds)
     bookmark_properties: dict[str, list[str]] = field(default_factory=dict)
+    # Key reconciliation (``key_snapshots``): tombstones written per stream this run.
+    reconciled: dict[str, int] = field(default_factory=dict)
     _seq: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def next_seq(self, name: str) -> int:

@@ -56,6 +56,13 @@ def finish(ledger: RunLedger) -> None:
         sum(f.rows for f in ledger.files),
         ledger.invalid_records,
     )
+    for stream, count in sorted(ledger.reconciled.items()):
+        logger.info(
+            "target-events run %s: %s: %d tombstones from key reconciliation",
+            ledger.run_id,
+            stream,
+            count,
+        )
     if settings.qa_mode != "strict":
         return
     if broken:
@@ -151,6 +158,7 @@ def _write_manifest(ledger: RunLedger, quality: dict | None) -> None:
         "streams": streams,
         "files": [asdict(entry) for entry in ledger.files],
         "invalid_records": ledger.invalid_records,
+        "reconciled_tombstones": ledger.reconciled,
         "quality": quality,
     }
     for stream, summary in streams.items():

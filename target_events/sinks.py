@@ -36,7 +36,7 @@ class EventsSink(SinkHooks):
         self.ledger = target.ledger
         self.settings = self.ledger.settings
         self.stream_schema = StreamSchema.from_json_schema(schema)
-        keys = tuple(key_properties or ())
+        keys = self.required_keys(key_properties)
         self.judge = Judge(stream_name, self.ledger, self.logger)
         self.intake = Intake(
             stream_name,
@@ -80,6 +80,10 @@ class EventsSink(SinkHooks):
             roots=self.settings.batch_roots,
             input_line=self.ledger.input_line,
         )
+
+    def required_keys(self, key_properties: Any) -> tuple[str, ...]:
+        """The properties every record must carry, non-null: the stream's key."""
+        return tuple(key_properties or ())
 
     # -- sizing --
     @property

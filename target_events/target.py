@@ -25,6 +25,7 @@ from .batch_files import BatchFileReader
 from .config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
 from .errors import InputError, Interrupted, SettingError
 from .intake import CHUNK_ROWS
+from .key_snapshots import LIVE_KEYS, KeySnapshotSink
 from .ledger import RunLedger
 from .reader import LineReader
 from .router import Router
@@ -129,6 +130,12 @@ class TargetEvents(TargetHooks):
             or config.get("flattening_enabled")
             or config.get("add_record_metadata")
         )
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """``_sdc_live_keys`` (a tap's key snapshots) is staged and reconciled, never landed."""
+        if stream_name == LIVE_KEYS:
+            return KeySnapshotSink
+        return super().get_sink_class(stream_name)
 
     def sink_added(self, stream_name: str, sink: Sink) -> None:
         """A new sink (first SCHEMA, or a changed one): the router routes to it when the stream's

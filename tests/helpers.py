@@ -113,6 +113,17 @@ def run_target(
     return TargetRun(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
 
 
+def tap_into_target(
+    tmp_path: Path, config: dict, target: dict, *, state: dict | None = None
+) -> tuple[TapRun, TargetRun]:
+    """``tap | target`` once (the tap's whole output, then the target), both succeeding."""
+    run = run_tap(tmp_path, config, state=state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    landed = run_target(tmp_path, target, run.stdout)
+    assert landed.returncode == 0, landed.stderr[-2000:]
+    return run, landed
+
+
 def run_meltano(project: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
     """The real ``meltano`` CLI of this venv, run in ``project``."""
     return subprocess.run(

@@ -29,6 +29,10 @@ import simplejson
 from .. import json_files
 from . import protocol
 
+# The tap's key snapshots (``streams.key_snapshot.LIVE_KEYS``), for target-events' key
+# reconciliation: not a stream of the Airbyte catalog (named here: this module stays light).
+LIVE_KEYS = "_sdc_live_keys"
+
 TAP = [sys.executable, "-c", "from tap_salesforce_temporal.console import main; main()"]
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -195,7 +199,8 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         for line in out:
             message = _decode(line)
             kind = message.get("type")
-            if kind == "RECORD":
+            if kind == "RECORD" and message.get("stream") != LIVE_KEYS:
+                # Key snapshots are for target-events' reconciliation, not an Airbyte stream.
                 _emit(protocol.record(message, protocol.now_ms()))
             elif kind == "STATE":
                 for state_message in protocol.stream_states(message["value"], last):

@@ -19,7 +19,7 @@ import pyarrow as pa
 import requests
 
 from ..client import SalesforceClient, UnreadableBody, in_context, json_object, whole_body
-from ..errors import BrokenPaging, BulkJobFailed, Cancelled
+from ..errors import BrokenPaging, BulkJobFailed, BulkJobLimit, Cancelled, SalesforceApiError
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s
 # with doubling up to 8 s; capped at 5 s it is seen at ~12 s, for at most 12 polls a minute.
@@ -56,20 +56,28 @@ class BulkQuery:
         self, soql: str, *, all_rows: bool, cancel: threading.Event | None = None
     ) -> CompletedJob:
         """Create a job and wait until it is complete; its id. A job interrupted before it
-        completes (an error, a stop, ``cancel`` set when another stream failed) is aborted."""
-        job = self.client.call(
-            "POST",
-            "/jobs/query",
-            json={
-                "operation": "queryAll" if all_rows else "query",
-                "query": soql,
-                "contentType": "CSV",
-                "columnDelimiter": "COMMA",
-                "lineEnding": "LF",
-            },
-            context=self.context,
-            read=json_object,
-        )
+        completes (an error, a stop, ``cancel`` set when another stream failed) is aborted.
+        The org's daily job allocation used up raises ``BulkJobLimit``."""
+        try:
+            job = self.client.call(
+                "POST",
+                "/jobs/query",
+                json={
+                    "operation": "queryAll" if all_rows else "query",
+                    "query": soql,
+                    "contentType": "CSV",
+                    "columnDelimiter": "COMMA",
+                    "lineEnding": "LF",
+                },
+                context=self.context,
+                read=json_object,
+            )
+        except SalesforceApiError as refused:
+            if refused.error_code != "LIMIT_EXCEEDED":
+                raise
+            raise BulkJobLimit(
+                refused.status, refused.error_code, refused.sf_message, context=self.context
+            ) from None
         job_id = job.get("id")
         if not isinstance(job_id, str):
             raise BulkJobFailed(f"{self.context}: Bulk API 2.0 answered a job without an id")

@@ -29,12 +29,15 @@ class Page:
     ``ordered``: sorted by (key, Id). ``last``: the last page of its query (a Bulk job fully
     read). ``tombstones``: rows the tap built from getDeleted (Id, IsDeleted, the key and
     ``_sdc_deleted_at``), not the query's columns: a batch file holds them as they are.
+    ``refresh``: rows re-read outside the window (``formula_fields: refresh``): written as any
+    row, they never move the bookmark.
     """
 
     rows: pa.Table
     ordered: bool = True
     last: bool = False
     tombstones: bool = False
+    refresh: bool = False
 
     def __len__(self) -> int:
         return self.rows.num_rows

@@ -1,7 +1,8 @@
 """Reads one object's rows in ``[start, end)`` a page at a time, whichever API fits.
 
 Shared by the SObject streams and the derived events stream: path choice (auto counts first, Bulk
-at or above the threshold, REST when Bulk refuses), QUERY_TIMEOUT window halving, Bulk job retries,
+at or above the threshold, REST when Bulk refuses the object, and for the rest of the run once the
+org's daily Bulk query jobs are used up), QUERY_TIMEOUT window halving, Bulk job retries,
 progress logging, and the quota guard between pages. A read is opened (``open``) then read
 (``_fetch``).
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import BulkJobFailed, BulkNotSupported, QueryTimeout, TapError
+from ..errors import BulkJobFailed, BulkJobLimit, BulkNotSupported, QueryTimeout, TapError
 from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from . import rest
@@ -58,6 +59,8 @@ class ReadSpec:
     key: str | None
     where: tuple[str, ...] = ()
     ordered: bool = True
+    # None: queryAll when include_deleted is on; False: query (live rows only, a key snapshot).
+    all_rows: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +93,11 @@ class ObjectReader:
         *,
         name: str | None = None,
         where: tuple[str, ...] = (),
+        api_type: str | None = None,
     ) -> None:
         self.runtime = runtime
+        # The path every read of this reader takes (``settings.api_type`` when None).
+        self.api_type = api_type
         # Conditions every query of this reader carries (an object_filters entry), COUNT included.
         self.where = where
         self.schema = schema
@@ -124,6 +130,7 @@ class ObjectReader:
             spec.end,
             key=spec.key,
             where=list(spec.where),
+            all_rows=spec.all_rows,
             ordered=spec.ordered,
         )
 
@@ -201,7 +208,7 @@ class ObjectReader:
         """The query's first round trips: COUNT (api_type auto), then the Bulk job created and
         complete, or the first REST page. ``cancel`` set: a Bulk job still running is aborted."""
         settings, client = self.runtime.settings, self.runtime.client
-        path = settings.api_type
+        path = self.api_type or settings.api_type
         total: int | None = None  # known when auto counted the rows first: progress shows % and ETA
         if path == "auto":
             rows = total = self.runtime.take_count(plan.select, plan.all_rows)
@@ -216,7 +223,7 @@ class ObjectReader:
                 return Opened("rest", 0, first=NO_ROWS)
             path = "bulk" if rows >= settings.bulk_threshold else "rest"
             self.logger.info("%s: %d rows to read; using %s", self.name, rows, path.upper())
-        if path == "bulk" and not self.bulk_refused:
+        if path == "bulk" and not self.bulk_refused and self.runtime.bulk_off_reason is None:
             try:
                 return Opened("bulk", total, job=self._start_bulk(plan, cancel))
             except BulkNotSupported as refused:
@@ -224,6 +231,15 @@ class ObjectReader:
                 self.logger.warning(
                     "%s: Bulk API refused (%s); falling back to REST", self.name, refused.sf_message
                 )
+            except BulkJobLimit as limit:
+                if self.runtime.turn_bulk_off(limit.sf_message):
+                    self.logger.warning(
+                        "%s: Bulk API 2.0 refused a query job (%s %s); this read and every "
+                        "other Bulk read of this run go over REST",
+                        self.name,
+                        limit.error_code,
+                        limit.sf_message,
+                    )
         if len(split_for_url(plan.select)) > 1:
             return Opened("rest", total)  # field sets joined on Id: opened when read
         first = rest.first_page(

@@ -160,8 +160,15 @@ class ParquetFiles:
             for m in maps
         }
         job_unfinished = False  # an unordered job read part of the way (a quota stop)
+        refreshing = False  # rows re-read outside the window (``Page.refresh``) from here on
         for page, bookmark in pages:
-            job_unfinished = not page.ordered and not bookmark
+            if page.refresh and not refreshing:
+                # The window's rows first, in files of their own with the bookmark they allow:
+                # a file holding re-read rows never moves it.
+                refreshing = True
+                yield from _finished(writers, None if job_unfinished else key)
+            if not page.refresh:
+                job_unfinished = not page.ordered and not bookmark
             # The typed batch table (timestamps, dates, compounds as structs); tombstones as
             # they are.
             typed = page.rows if page.tombstones else self.shaper.to_arrow(page.rows)
@@ -187,12 +194,17 @@ class ParquetFiles:
                     else:  # every row of the job is in files already announced
                         self._move_bookmark(bookmark, pages)
             yield from files
-        for alias, writer in writers.items():
-            for batch in writer.finish():
-                # An unordered job's last row read is not its largest key, nor is any row
-                # before the rows not read: only a whole job moves the bookmark.
-                last = None if job_unfinished else _bookmark_of(batch.last_row, key)
-                yield alias, batch, last
+        # An unordered job's last row read is not its largest key, nor is any row before the
+        # rows not read: only a whole job moves the bookmark.
+        yield from _finished(writers, None if job_unfinished or refreshing else key)
+
+
+def _finished(writers: dict, key: str | None) -> Iterator[tuple[str, BatchFile, dict | None]]:
+    """Every writer's pending rows as files, each with its last row as the bookmark (none
+    without a ``key``)."""
+    for alias, writer in writers.items():
+        for batch in writer.finish():
+            yield alias, batch, _bookmark_of(batch.last_row, key)
 
 
 def _announce(

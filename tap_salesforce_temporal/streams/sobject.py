@@ -5,6 +5,9 @@ pages ordered by (replication key, Id), so STATE after each page resumes a kille
 Bulk jobs without ORDER BY (see ``query.page``), so the bookmark moves once the job is written. Each incremental run re-reads ``lookback_window`` seconds before the bookmark:
 Salesforce commits SystemModstamp late, and a row committed after the previous run read past its
 timestamp would otherwise be lost. A QUERY_TIMEOUT halves the date window and tries again.
+What no window can see is read on a cadence (``completeness``): a key snapshot after the sync
+(hard deletes past the Recycle Bin, ``key_snapshot``) and a re-read of rows whose formula fields
+changed without SystemModstamp moving.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 from typing_extensions import override
 
 from ..batches import parquet_batch_directory
+from ..query.deleted import deleted_records
 from ..query.filters import object_filter
 from ..query.page import BookmarkTracker, Page
 from ..query.reader import ObjectReader, Plan, ReadSpec
@@ -30,8 +34,16 @@ from ..runtime import Runtime, StreamStats
 from ..schema import ObjectSchema
 from ..sdk_hooks import BatchConfig
 from .base import IncrementalStream
+from .completeness import (
+    DELETED_AT,
+    DELETED_AT_SCHEMA,
+    RECONCILED_AT,
+    REFRESHED_AT,
+    Completeness,
+)
 from .emitters import ParquetFiles, RecordLines, SdkLoop
 from .fast_records import FastRecords
+from .key_snapshot import send_snapshot
 from .page_pipeline import (
     Output,
     PageObserver,
@@ -72,11 +84,19 @@ class SObjectStream(FastRecords, IncrementalStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Any, object_schema: ObjectSchema, runtime: Runtime) -> None:
-        self.object_schema = object_schema
+        self.completeness = Completeness(runtime.settings, object_schema.name)
+        self.object_schema = self.completeness.shaped(object_schema)
         self.runtime = runtime
         super().__init__(tap=tap, schema=self.build_schema(), name=object_schema.name)
         self.primary_keys = ["Id"]
         self.replication_key = object_schema.replication_key
+        if object_schema.unfilterable_key:
+            self.logger.info(
+                "%s: its replication key %s is not filterable (describe); read whole each run "
+                "(full table, no bookmark)",
+                self.name,
+                object_schema.unfilterable_key,
+            )
         self.reader = ObjectReader(
             runtime,
             object_schema,
@@ -85,7 +105,24 @@ class SObjectStream(FastRecords, IncrementalStream):
         )
 
     def build_schema(self) -> dict:
-        return self.object_schema.json_schema()
+        schema = self.object_schema.json_schema()
+        if self.completeness.reconciles:  # the target's tombstones of keys gone carry it
+            schema["properties"].setdefault(DELETED_AT, DELETED_AT_SCHEMA)
+        return schema
+
+    @override
+    def after_sync(self) -> None:
+        """The key snapshot when ``reconcile_deletes`` says it is due (``key_snapshot``): after
+        the stream's own rows, so the target has them first."""
+        if not self.selected or self.runtime.stopped_reason:
+            return
+        state = self.get_context_state(None)
+        if not self.completeness.reconcile_due(state, self.runtime.run_started):
+            return
+        if send_snapshot(self, self.runtime.stats_for(self.name)):
+            self.completeness.mark(state, RECONCILED_AT, self.runtime.run_started)
+            self.sdk_mark_unflushed()
+            self.sdk_write_state()
 
     def _tombstones(self, start: dt.datetime, end: dt.datetime, seen: set[str]) -> Iterator[dict]:
         """Hard-deleted rows, which queryAll no longer returns, from getDeleted (recycle-bin window)."""
@@ -93,13 +130,9 @@ class SObjectStream(FastRecords, IncrementalStream):
         window_start = max(start, earliest)
         if window_start >= end:
             return
-        body = self.runtime.client.get_json(
-            f"/sobjects/{self.name}/deleted/",
-            params={"start": window_start.isoformat(), "end": end.isoformat()},
-            context=f"{self.name} getDeleted",
-        )
+        entries = deleted_records(self.runtime.client, self.name, window_start, end, self.logger)
         key = self.replication_key or "SystemModstamp"
-        for entry in body.get("deletedRecords", []):
+        for entry in entries:
             if entry["id"] in seen:
                 continue
             when = canonical_datetime(entry["deletedDate"])
@@ -162,20 +195,21 @@ class SObjectStream(FastRecords, IncrementalStream):
             )
         return mapping
 
-    # -- the page pipeline: window -> one read -> pages -> tombstones --
+    # -- the page pipeline: window -> one read -> pages -> tombstones -> formula refresh --
     def pages(self, context: Context | None, output: Output) -> StreamPages:
         """Every page of this sync with the bookmark it allows once written (None: not yet).
 
         The one place that decides what is read: the window (bookmark - lookback .. run start),
-        the selected fields, the rows a page at a time, then tombstones of hard deletes. A
+        the selected fields, the rows a page at a time, then tombstones of hard deletes, then
+        the formula refresh when due (pages that never move the bookmark). A
         stream of the tap may observe the pages (``page_pipeline``: micro_decision_events of
         this object from the same read). Rows, seconds and API calls are counted and the quota
         guard is handled (``accounted``). ``output``: what the sync makes of the pages.
         """
         stats = self.runtime.stats_for(self.name)
         window = self._read_window(context)
-        if window is None:
-            return StreamPages(iter(()))
+        if window is None:  # no window to read; a formula refresh due is read all the same
+            return StreamPages(self._refreshed(stats))
         start, end = window
         own = self._own_read(start, end)
         observer = self._page_observer(own, output)
@@ -207,6 +241,28 @@ class SObjectStream(FastRecords, IncrementalStream):
         if tombstones:
             page = Page(pa.Table.from_pylist(tombstones), ordered=False, last=True, tombstones=True)
             yield page, tracker.after(page)
+        yield from self._refreshed(stats)
+
+    def _refreshed(self, stats: StreamStats) -> Iterator[tuple[Page, dict | None]]:
+        """With ``formula_fields: refresh`` and its cadence due: every row again (all selected
+        fields, no window), as pages that never move the bookmark (``Page.refresh``); the
+        refresh's time goes into STATE once its last page is written."""
+        runtime, fields = self.runtime, self.selected_fields()
+        state = self.get_context_state(None)
+        if runtime.stopped_reason or not self.completeness.refresh_due(
+            state, runtime.run_started, self.object_schema, fields
+        ):
+            return
+        spec = ReadSpec(fields, None, None, key=None, ordered=False)
+        read = self.accounted(self.reader.read_spec(spec, stats), stats, tables=True)
+        count = 0
+        for page in read:
+            count += len(page)
+            yield Page(page.rows, ordered=False, refresh=True), None
+        stats.refreshed = (stats.refreshed or 0) + count
+        if not runtime.stopped_reason:
+            self.completeness.mark(state, REFRESHED_AT, runtime.run_started)
+            self.sdk_mark_unflushed()
 
     def _own_read(self, start: dt.datetime | None, end: dt.datetime | None) -> ReadSpec:
         """This stream's own window of its selected fields (Bulk jobs without ORDER BY)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import ReportError
 from ..filesystems import S3Options, open_filesystem
+from ..history_plan import VALID_FROM, as_of_filter
 from .html import render_html
 from .metrics import DecisionMetrics
 from .source import stream_dataset
@@ -74,9 +75,12 @@ def build_report(args: argparse.Namespace) -> dict:
     if events is None:
         raise ReportError(f"no {EVENTS_STREAM} files under {destination}")
     as_of = args.as_of or args.until or dt.datetime.now(dt.timezone.utc)
+    users = stream_dataset(filesystem, base, USERS_STREAM, s3)
+    if users is not None and VALID_FROM in users.schema.names:
+        users = users.filter(as_of_filter(as_of))  # a history table: the names of that moment
     metrics = DecisionMetrics(
         events,
-        stream_dataset(filesystem, base, USERS_STREAM, s3),
+        users,
         since=args.since,
         until=args.until,
         as_of=as_of,

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from synthetic_org import SandboxOrg
-from tests.helpers import TARGET, run_tap, run_target, tap_config
+from tests.helpers import TARGET, run_tap, run_target, singer_lines, tap_config
 from tests.scenario import ADMIN, MARIA, DecisionScenario
 from tests.system_tools import browser
 
@@ -269,3 +269,36 @@ def test_given_the_html_report_then_headless_chromium_renders_the_figures_and_ch
     assert covered > 0.2, f"only {covered:.0%} of the page differs from the background"
     header_blue = (0x16, 0x32, 0x5C)
     assert any(color == header_blue for _, color in colors), "the header is painted"
+
+
+def test_given_users_in_history_mode_then_the_report_names_each_approver_as_of_its_moment(
+    tmp_path: Path,
+) -> None:
+    """A history mirror of User holds every name a user had: the report reads the one valid at
+    ``--as-of`` (not any version of the key)."""
+    with SandboxOrg(org=DecisionScenario()) as org:
+        run = run_tap(tmp_path, tap_config(org))
+        assert run.returncode == 0, run.stderr
+    destination = tmp_path / "lake"
+    config = {"destination": str(destination), "format": "delta", "qa_mode": "off"}
+    config["lake_mode_streams"] = {"User": "history"}
+    landed = run_target(tmp_path, config, run.stdout)
+    assert landed.returncode == 0, landed.stderr
+    messages = [json.loads(line) for line in run.stdout.splitlines()]
+    user_schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "User")
+    maria = next(
+        m["record"]
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] == "User" and m["record"]["Id"] == MARIA
+    )
+    renamed = {**maria, "Name": "Maria Director", "SystemModstamp": "2025-06-01T00:00:00.000Z"}
+    rename = singer_lines(user_schema, {"type": "RECORD", "stream": "User", "record": renamed})
+    landed = run_target(tmp_path, config, rename)
+    assert landed.returncode == 0, landed.stderr
+
+    def approver(as_of: str) -> str:
+        result = json_report(destination, "--as-of", as_of)
+        return result["approvals"]["by_approver"][0]["name"]
+
+    assert approver("2025-05-01") == "Maria Manager"
+    assert approver("2025-07-01") == "Maria Director"

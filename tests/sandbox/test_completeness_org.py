@@ -5,7 +5,9 @@ filter, the daily Bulk query job allocation, and fields that cannot be filtered.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.compute as pc
 import pytest
@@ -366,6 +368,28 @@ def test_given_a_daily_bulk_job_limit_then_limits_count_down_and_the_next_job_is
         quota.clock = lambda: started + 24 * 3600 + 1  # a day later, the window has rolled
         assert api.send("POST", "/jobs/query", json=body).status_code == 200
         assert api.get("/limits").json()["DailyBulkV2QueryJobs"] == {"Max": 2, "Remaining": 1}
+
+
+def test_given_jobs_created_side_by_side_then_the_daily_limit_still_holds() -> None:
+    """Eight requests at once against a limit of two: two jobs, six refusals (the check and the
+    count are one step, as a tap syncing streams side by side needs the org to be)."""
+    with SandboxOrg(seed=5, scale=10, bulk_job_limit=2) as org:
+        api = Api(org)
+        body = {"operation": "query", "query": "SELECT Id FROM Account"}
+        invalid = api.send("POST", "/jobs/query", json={**body, "operation": "upsert"})
+        assert invalid.json()[0]["errorCode"] == "INVALIDJOB"  # no job: nothing counted
+        start = threading.Barrier(8)
+
+        def create(_: int) -> int:
+            start.wait()
+            return api.send("POST", "/jobs/query", json=body).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = sorted(pool.map(create, range(8)))
+        assert codes == [200] * 2 + [400] * 6
+        refused = api.send("POST", "/jobs/query", json={"operation": "upsert", "query": "x"})
+        assert refused.status_code == 400  # the limit is reached: refused before anything else
+        assert refused.json()[0]["errorCode"] == "LIMIT_EXCEEDED"
 
 
 # -- fields that cannot be filtered --

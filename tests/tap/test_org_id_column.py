@@ -102,3 +102,16 @@ def test_given_org_id_column_off_then_schemas_rows_and_keys_are_as_before(
     assert schemas["micro_decision_events"]["key_properties"] == ["event_id"]
     assert all(ORG_ID_COLUMN not in m["schema"]["properties"] for m in schemas.values())
     assert all(ORG_ID_COLUMN not in r for r in run.records())
+
+
+def test_given_org_id_column_with_reconcile_deletes_then_the_tap_refuses_to_start(
+    orgs: tuple[SandboxOrg, SandboxOrg], tmp_path: Path
+) -> None:
+    """A key snapshot names no org: compared with a table of several orgs it would tombstone
+    the other orgs' rows, so the two settings are refused together (for now)."""
+    config = tap_config(orgs[0], objects=["Account"], org_id_column=True, reconcile_deletes="daily")
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0
+    assert "org_id_column" in run.stderr
+    assert "reconcile_deletes" in run.stderr
+    assert not run.messages

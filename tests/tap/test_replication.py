@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -211,6 +212,31 @@ def test_given_hard_deleted_rows_when_running_incrementally_with_include_deleted
     assert not soft_deleted & {t["Id"] for t in tombstones}, (
         "soft deletes already came through queryAll"
     )
+
+
+def test_given_a_delete_log_purged_past_the_bookmark_then_the_run_reads_what_is_left_and_warns(
+    small_org: SandboxOrg, tmp_path: Path
+) -> None:
+    """Salesforce purges old delete-log entries; a start before what is left answers
+    INVALID_REPLICATION_DATE. That used to fail this run and every later one from the same
+    bookmark; now the tap reads from ``earliestDateAvailable`` and says what it cannot see."""
+    config = tap_config(small_org, objects=["Opportunity"], include_deleted=True)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    alive = [r["Id"] for r in first.records("Opportunity") if not r["IsDeleted"]]
+    now = dt.datetime.now(dt.timezone.utc)
+    purged = now - dt.timedelta(minutes=10)
+    lost = purged - dt.timedelta(minutes=10)  # before the purge point: its entry is gone
+    small_org.changes.hard_delete("Opportunity", alive[:1], at=lost)
+    small_org.changes.purge_delete_log("Opportunity", before=purged)
+    small_org.changes.hard_delete("Opportunity", alive[1:3])  # after it: still in the log
+    second = run_tap(tmp_path, config, state=first.last_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    tombstones = {r["Id"] for r in second.records("Opportunity") if r.get("_sdc_deleted_at")}
+    assert tombstones == set(alive[1:3])
+    warnings = [line for line in second.stderr.splitlines() if "purged its delete log" in line]
+    assert len(warnings) == 1, second.stderr[-2000:]
+    assert "reconcile_deletes" in warnings[0]
 
 
 def test_given_an_object_too_wide_for_one_url_when_read_over_rest_then_field_sets_are_joined_on_id(

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
 from synthetic_org import SandboxOrg
 from target_events.delta_history import as_of
-from tests.helpers import run_tap, run_target, tap_config
+from tests.helpers import TARGET, run_tap, run_target, singer_lines, tap_config, write_json
 
 UTC = dt.timezone.utc
 
@@ -79,6 +82,92 @@ def test_given_a_week_of_changes_then_the_history_table_answers_as_of_each_day(
     assert sum(r["_is_deleted"] for r in rows) == len(deleted), "each delete is one event"
     before = _mirror(as_of(uri, truths[0][0] - dt.timedelta(days=3650)).to_pylist())
     assert before == {}, "nothing is valid before the records' stamps"
+    # The same answers from the command line: JSON lines on stdout, or a Parquet file.
+    config = write_json(tmp_path / "as-of.json", target)
+    moment, truth = truths[2]
+    at = moment.isoformat()
+    shown = _as_of_cli(config, "Account", at)
+    assert shown.returncode == 0, shown.stderr
+    assert _mirror([json.loads(line) for line in shown.stdout.splitlines()]) == truth
+    written = _as_of_cli(config, "Account", at, "--output", str(tmp_path / "day2.parquet"))
+    assert written.returncode == 0, written.stderr
+    assert _mirror(pq.read_table(tmp_path / "day2.parquet").to_pylist()) == truth
+
+
+def _as_of_cli(config: Path, stream: str, at: str, *extra: str) -> subprocess.CompletedProcess:
+    command = [TARGET, "as-of", "--config", str(config), "--stream", stream, "--at", at, *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_given_a_stream_without_history_or_a_naive_moment_then_as_of_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    target = {"destination": str(tmp_path / "lake"), "format": "delta", "qa_mode": "off"}
+    landed = run_target(tmp_path, target, singer_lines(ACCOUNT, _account("a", "a1", 10)))
+    assert landed.returncode == 0, landed.stderr[-2000:]
+    config = write_json(tmp_path / "as-of.json", target)
+    cases = {
+        "2026-01-01T00:00:00Z": ("Account", "keeps no history"),
+        "2026-01-01T00:00:00": ("Account", "no time zone"),
+    }
+    for at, (stream, words) in cases.items():
+        shown = _as_of_cli(config, stream, at)
+        assert shown.returncode != 0
+        assert words in shown.stderr, shown.stderr
+    missing = _as_of_cli(config, "Contact", "2026-01-01T00:00:00Z")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "target-events: stream 'Contact': no Delta table at the destination"
+    ]
+
+
+def test_given_a_history_target_killed_between_commits_when_rerun_then_the_table_equals_an_unbroken_run(
+    tmp_path: Path,
+) -> None:
+    """Meltano re-sends what no STATE covered: the killed run's commits and the rerun's merge
+    into exactly the rows one unbroken run writes (merges on key and ``_valid_from``)."""
+    messages = [ACCOUNT]
+    for second in range(0, 40, 10):  # four versions of six keys, then two deletes
+        messages += [_account(f"a{i}", f"v{second}", second + i) for i in range(6)]
+    messages += [_account(f"a{i}", "gone", 50, IsDeleted=True) for i in (1, 4)]
+    messages.append({"type": "STATE", "value": {"done": True}})
+    lines = singer_lines(*messages)
+
+    def config(name: str) -> dict:
+        destination = str(tmp_path / name)
+        return {"destination": destination, "format": "delta", "qa_mode": "off",
+                "lake_mode": "history", "max_batch_rows": 3}  # fmt: skip
+
+    unbroken = run_target(tmp_path, config("unbroken"), lines)
+    assert unbroken.returncode == 0, unbroken.stderr[-2000:]
+    killed_config = write_json(tmp_path / "killed.json", config("killed"))
+    target = subprocess.Popen(
+        [TARGET, "--config", str(killed_config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert target.stdin is not None
+    target.stdin.write(singer_lines(*messages[:16]).encode())  # the input stays open
+    target.stdin.flush()
+    log = tmp_path / "killed" / "Account" / "_delta_log"
+    deadline = time.monotonic() + 120  # a safety net: the commits come in seconds
+    while len(list(log.glob("*.json"))) < 3:
+        assert target.poll() is None, "the target ended with its input open"
+        assert time.monotonic() < deadline, "no third commit after 120 s"
+        time.sleep(0.01)
+    target.send_signal(signal.SIGKILL)
+    target.wait()
+    rerun = run_target(tmp_path, config("killed"), lines)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+
+    def rows(name: str) -> list[tuple]:
+        table = DeltaTable(str(tmp_path / name / "Account")).to_pyarrow_table()
+        columns = ["Id", "Name", "_valid_from", "_valid_to", "_is_current", "_is_deleted"]
+        return sorted(tuple(r[c] for c in columns) for r in table.select(columns).to_pylist())
+
+    assert rows("killed") == rows("unbroken")
+    assert len(rows("unbroken")) == 6 * 4 + 2
 
 
 def _account(key: str, name: str, second: int, **extra: object) -> dict:

@@ -6,18 +6,19 @@ The stream's key is ``event_id`` and it has no replication key: the target inser
 Two orgs send disjoint events; two shards of one org may send the same events twice (delivery is
 at-least-once). Either way the table must hold every event acknowledged by a STATE, once.
 
-Known gap (#29): on a loaded 2-core machine the two writers' commits were seen not to overlap in
-the table's history (one writer's commits all came before the other's), so these cases do not
-yet force a conflict retry; a hold-back-until-first-STATE start (as in test_lake_writers.py) is
-the next step.
+Each writer is fed from its own thread, so both run at once (fed one after the other, the second
+only started reading once the first had finished); the table's commit history must show their
+commits interleaved, or the test proves nothing about racing.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -56,8 +57,9 @@ def _lines(events: list[str], state_every: int) -> bytes:
     return "".join(json.dumps(m) + "\n" for m in messages).encode()
 
 
-def _race(tmp_path: Path, inputs: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Start one writer per input at once; each writer's acknowledged events (up to its last STATE)."""
+def _race(tmp_path: Path, inputs: dict[str, list[str]]) -> tuple[dict[str, list[str]], int]:
+    """Start one writer per input at once: each writer's acknowledged events (up to its last
+    STATE), and how many commits were retried after a conflict with the other writer."""
     out = tmp_path / "lake"
     config = tmp_path / "config.json"
     config.write_text(
@@ -77,17 +79,33 @@ def _race(tmp_path: Path, inputs: dict[str, list[str]]) -> dict[str, list[str]]:
         )
         for name in inputs
     }
-    acknowledged = {}
-    results = {
-        name: process.communicate(_lines(inputs[name], BATCH), timeout=600)
-        for name, process in processes.items()
-    }
+    acknowledged, retries = {}, 0
+    with ThreadPoolExecutor(len(processes)) as feeders:
+        running = {
+            name: feeders.submit(process.communicate, _lines(inputs[name], BATCH), timeout=600)
+            for name, process in processes.items()
+        }
+        results = {name: future.result() for name, future in running.items()}
     for name, (stdout, stderr) in results.items():
         assert b"Traceback" not in stderr, stderr.decode(errors="replace")
         assert processes[name].returncode == 0, stderr.decode(errors="replace")[-2000:]
         states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
         acknowledged[name] = inputs[name][: states[-1]["sent"] if states else 0]
-    return acknowledged
+        retries += stderr.count(b"conflicted with another writer")
+    return acknowledged, retries
+
+
+def _writers_in_commit_order(tmp_path: Path) -> list[str]:
+    """The run id of each commit of the table, oldest first (the create commit left out)."""
+    history = DeltaTable(str(tmp_path / "lake" / STREAM)).history()
+    runs = [entry.get("targetEvents.runId") for entry in reversed(history)]
+    return [run for run in runs if run]
+
+
+def _interleaved(runs: list[str]) -> bool:
+    """True when some writer committed between two commits of another."""
+    changes = sum(1 for before, after in itertools.pairwise(runs) if before != after)
+    return changes >= 2
 
 
 def _table(tmp_path: Path) -> list[str]:
@@ -99,8 +117,12 @@ def _table(tmp_path: Path) -> list[str]:
 
 def test_two_orgs_appending_events_at_once_lose_no_commit(tmp_path: Path) -> None:
     inputs = {org: [f"{org}-{i:05d}" for i in range(EVENTS)] for org in ("org-a", "org-b")}
-    acknowledged = _race(tmp_path, inputs)
+    acknowledged, retries = _race(tmp_path, inputs)
     assert acknowledged == inputs, "each writer committed all it sent"
+    runs = _writers_in_commit_order(tmp_path)
+    assert len(set(runs)) == 2, runs
+    assert _interleaved(runs), f"the writers did not race: {runs}"
+    assert retries > 0, "no commit met a conflict: the retry path was not exercised"
     table = _table(tmp_path)
     assert len(table) == len(set(table)), "an event twice"
     assert sorted(table) == sorted(inputs["org-a"] + inputs["org-b"])
@@ -108,8 +130,11 @@ def test_two_orgs_appending_events_at_once_lose_no_commit(tmp_path: Path) -> Non
 
 def test_two_writers_sending_the_same_events_at_once_keep_each_once(tmp_path: Path) -> None:
     events = [f"e-{i:05d}" for i in range(EVENTS)]
-    acknowledged = _race(tmp_path, {"first": events, "again": list(reversed(events))})
+    acknowledged, retries = _race(tmp_path, {"first": events, "again": list(reversed(events))})
     assert acknowledged["first"] == events
+    runs = _writers_in_commit_order(tmp_path)
+    assert _interleaved(runs), f"the writers did not race: {runs}"
+    assert retries > 0, "no commit met a conflict: the retry path was not exercised"
     table = _table(tmp_path)
     assert len(table) == len(set(table)), "an event twice: concurrent inserts of one key both kept"
     assert sorted(table) == events

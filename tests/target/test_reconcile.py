@@ -47,6 +47,9 @@ def test_given_a_lost_row_and_a_delete_the_lake_missed_then_reconcile_names_both
         ids = sorted(table.to_pyarrow_table(columns=["Id"])["Id"].to_pylist())
         lost, gone = ids[0], ids[1]
         table.delete(f"Id = '{lost}'")  # a row lost in the lake
+        before = org.org.table("Account")
+        months = pc.strftime(before["CreatedDate"], "%Y-%m").to_pylist()
+        created = dict(zip(before["Id"].to_pylist(), months, strict=True))
         org.changes.hard_delete("Account", [gone])  # deleted at the source, never synced
         accounts = org.org.table("Account")
         alive = accounts.filter(pc.invert(pc.fill_null(accounts["IsDeleted"], False)))
@@ -61,3 +64,15 @@ def test_given_a_lost_row_and_a_delete_the_lake_missed_then_reconcile_names_both
     assert account["missing_keys"] == [[lost]]
     assert account["extra_keys"] == [[gone]]
     assert account["source_keys"] == alive.num_rows
+
+    # Per month of CreatedDate: each difference sits in its key's month, and the months add up.
+    code, report = _reconcile(config, again.stdout, "--window", "month")
+    account = report["Account"]
+    assert account["window_field"] == "CreatedDate"
+    windows = {w["window"]: w for w in account["windows"]}
+    assert len(windows) > 1, "the org's accounts span several months"
+    for name in ("source_keys", "lake_keys", "missing", "extra"):
+        assert sum(w[name] for w in windows.values()) == account[name], name
+    assert windows[created[lost]]["missing"] == 1
+    assert windows[created[gone]]["extra"] == 1
+    assert sum(w["missing"] + w["extra"] for w in windows.values()) == 2
