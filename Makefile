@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: demo test test-busy soak lint bench install clean system-tools
+.PHONY: demo demo-scale test test-busy soak lint bench install clean system-tools
 # apt only when it cannot ask for a password: as root, or with password-free sudo. Otherwise the
 # tests needing a missing tool are skipped with the reason (and fail under CI=true).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
@@ -15,15 +15,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,flows]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check tap_salesforce_temporal target_events synthetic_org tests bench tools
-	$(BIN)/ruff format --check tap_salesforce_temporal target_events synthetic_org tests bench tools
-	$(BIN)/mypy tap_salesforce_temporal synthetic_org target_events
+	$(BIN)/ruff check tap_salesforce_temporal target_events synthetic_org tests bench tools flows
+	$(BIN)/ruff format --check tap_salesforce_temporal target_events synthetic_org tests bench tools flows
+	$(BIN)/mypy tap_salesforce_temporal synthetic_org target_events flows
 
 # Programs some tests need, found where they are (tests/system_tools.py looks the same way):
 # Chromium renders the HTML report; PostgreSQL's server runs the target-postgres end-to-end test.
@@ -83,6 +83,11 @@ demo: $(STAMP)
 	$(BIN)/target-events summary output
 	$(BIN)/target-events report output --format html --output output/report.html
 	@echo "== decision report: output/report.html (also: $(BIN)/target-events report output)"
+
+# The Prefect flow (flows/scale_out.py) on this machine: 2 synthetic orgs x 4 shards into one
+# Delta lake under output/scale (a temporary local Prefect server; no Prefect Cloud needed).
+demo-scale: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m flows.demo --shards 4 --output output/scale
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -204,13 +204,14 @@ class Handler(BaseHTTPRequestHandler):
             self.org.base_url,
         )
         base = self.org.base_url
+        org15 = self.org.sessions.org_id[:15]
         response = (
             '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
             'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com">'
             "<soapenv:Body><loginResponse><result>"
-            f"<metadataServerUrl>{base}/services/Soap/m/62.0/00D8d0000000001</metadataServerUrl>"
+            f"<metadataServerUrl>{base}/services/Soap/m/62.0/{org15}</metadataServerUrl>"
             "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
-            f"<serverUrl>{base}/services/Soap/u/62.0/00D8d0000000001</serverUrl>"
+            f"<serverUrl>{base}/services/Soap/u/62.0/{org15}</serverUrl>"
             f"<sessionId>{session['access_token']}</sessionId>"
             f"<userId>{self.org.org.user_id(0)}</userId>"
             "</result></loginResponse></soapenv:Body></soapenv:Envelope>"

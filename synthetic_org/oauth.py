@@ -17,7 +17,18 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .ids import make_id
+
+# The org id of seed 1 (the default); every seed's org has its own (``org_id_for``).
 ORG_ID = "00D8d0000000001EAA"
+
+
+def org_id_for(seed: int) -> str:
+    """The 18-character id of the seed's org: two orgs seeded differently are two orgs, as two
+    Salesforce orgs have two ids (their record ids may coincide: a lake keys rows per org)."""
+    return make_id("00D", seed % 62**9)
+
+
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The JWT bearer flow's audience is Salesforce's login service, never the org's own (My Domain)
 # URL: production and sandbox orgs (an Experience Cloud site's URL is the third documented case,
@@ -70,6 +81,7 @@ class Sessions:
 
     credentials: Credentials
     admin_user_id: str
+    org_id: str = ORG_ID
     calls: dict[str, int] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     logins: int = 0
@@ -77,11 +89,11 @@ class Sessions:
     def issue(self, form: dict[str, str], base_url: str) -> dict:
         grant = form.get("grant_type", "")
         self._check_grant(grant, form, base_url)
-        token = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(40)}"
+        token = f"{self.org_id[:15]}!AQ{secrets.token_urlsafe(40)}"
         self.calls[token] = 0
         self.logins += 1
         issued_at = str(int(time.time() * 1000))
-        identity = f"{base_url}/id/{ORG_ID}/{self.admin_user_id}"
+        identity = f"{base_url}/id/{self.org_id}/{self.admin_user_id}"
         signature = hmac.new(
             self.credentials.client_secret.encode(),
             f"{identity}{issued_at}".encode(),

@@ -28,7 +28,7 @@ from .handler import Handler, ServedOrg
 from .ids import make_id
 from .metadata import ACTIVITY_FIELD_HISTORY, OBJECTS, OBJECTS_BY_NAME, ObjectSpec, find_object
 from .metadata import extra_objects as make_extra_objects
-from .oauth import Credentials, Sessions, generate_credentials
+from .oauth import Credentials, Sessions, generate_credentials, org_id_for
 from .rest import RestApi
 from .soql.engine import Engine
 from .soql.parser import parse
@@ -72,6 +72,7 @@ class SandboxOrg:
         activity_field_history: bool = False,
         bulk_job_limit: int = DAILY_BULK_QUERY_JOBS,
         bulk_jobs_used_start: int = 0,
+        org_id: str | None = None,
     ) -> None:
         if anchor is None:
             anchor = dt.datetime.now(dt.timezone.utc).replace(
@@ -108,7 +109,10 @@ class SandboxOrg:
         self.engine = Engine(self.org.table, self.find_object)
         self.faults = faults or Faults()
         self.credentials: Credentials = generate_credentials()
-        self.sessions = Sessions(self.credentials, self.org.user_id(0))
+        # The login's identity names the org (``.../id/<orgId>/<userId>``): one per seed unless
+        # given, so two orgs with the same data (a many-org measurement) are still two orgs.
+        self.org_id = org_id or org_id_for(self.org.seed)
+        self.sessions = Sessions(self.credentials, self.org.user_id(0), self.org_id)
         self.api_usage = api_usage_start
         self.daily_api_limit = daily_api_limit
         self.requests: list[tuple[str, str, int]] = []  # method, path, full request-target length

@@ -19,8 +19,10 @@ from collections.abc import Generator, Iterator
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.types import Context
-from singer_sdk.singerlib import MetadataMapping, RecordMessage
+from singer_sdk.singerlib import Catalog, MetadataMapping, RecordMessage
 from typing_extensions import override
+
+from .org_column import OrgStamp
 
 # Public in all but module name: the SDK's BATCH configuration and message.
 __all__ = ["BaseBatchFileEncoding", "BatchConfig", "SDKBatchMessage", "StreamHooks", "TapHooks"]
@@ -43,7 +45,7 @@ SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Tap, "_handle_termination", ("signum", "frame")),
 )
 # Private attributes of a stream instance read or written here.
-SDK_PRIVATE_ATTRIBUTES = ("_tap", "_metadata")
+SDK_PRIVATE_ATTRIBUTES = ("_tap", "_metadata", "_schema", "_input_schema")
 # Private attributes of a tap instance read here.
 SDK_PRIVATE_TAP_ATTRIBUTES = ("_state_writer", "_config")
 
@@ -56,6 +58,14 @@ class StreamHooks(Stream):
     """
 
     records_carry_partition_keys: t.ClassVar[bool] = True
+    # The org id on every row (``org_column``; the tap sets it when ``org_id_column`` is on).
+    org_stamp: OrgStamp | None = None
+
+    def stamp_org(self, stamp: OrgStamp) -> None:
+        """From now on this stream's schema, key and rows carry the org id."""
+        self.org_stamp = stamp
+        self._schema = stamp.schema(self.schema)
+        self.primary_keys = stamp.keys(self.primary_keys or ())
 
     # -- what subclasses provide --
     def remember_bookmark(self, record: dict, context: Context | None) -> None:
@@ -129,6 +139,8 @@ class StreamHooks(Stream):
     def sdk_record_messages(self, record: dict) -> Iterator[RecordMessage]:
         """The RECORD messages the SDK writes for ``record``: deselected properties removed
         (``record`` in place), types conformed, one message per stream map that keeps it."""
+        if self.org_stamp is not None:
+            self.org_stamp.record(record)
         return self._generate_record_messages(record)
 
     def sdk_mark_unflushed(self) -> None:
@@ -152,7 +164,19 @@ class StreamHooks(Stream):
         super()._finalize_state(state)
 
     @override
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """An input catalog's key and schema (one discovered without ``org_id_column``) get
+        the org id too."""
+        super().apply_catalog(catalog)
+        if self.org_stamp is not None:
+            self.primary_keys = self.org_stamp.keys(self.primary_keys or ())
+            if self._input_schema is not None:
+                self._input_schema = self.org_stamp.schema(self._input_schema)
+
+    @override
     def _write_record_message(self, record: dict) -> None:
+        if self.org_stamp is not None:
+            self.org_stamp.record(record)
         if self.write_record(record):
             self.sdk_mark_unflushed()
             return

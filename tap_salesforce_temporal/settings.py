@@ -60,6 +60,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_type", th.StringType, default="auto", allowed_values=list(API_TYPES), title="API type", description="auto picks REST or Bulk API 2.0 per object by row count; rest or bulk force one."),
     th.Property("bulk_threshold", th.IntegerType, default=100_000, title="Bulk threshold", description="With api_type=auto, objects with at least this many matching rows use Bulk API 2.0."),
     th.Property("include_deleted", th.BooleanType, default=False, title="Include deleted", description="Read soft-deleted and archived rows with queryAll, and hard deletes as tombstones."),
+    th.Property("org_id_column", th.BooleanType, default=False, title="Org id column", description="Add _sdc_org_id (the 18-character id of the org the login reached) to every stream's schema, rows and key (_sdc_org_id first), so several orgs can write into one destination; off, schemas and keys are unchanged."),
     th.Property("reconcile_deletes", th.CustomType({"type": ["string", "number", "object"]}), default="never", title="Reconcile deletes", description="How often to find rows deleted for good (past the Recycle Bin, or objects without one): an Id-only read of each object (Bulk for large ones) whose keys the target compares with the lake, tombstoning the keys gone. never, always (every run), daily, weekly or a number of hours, for every object or per object, e.g. {\"Account\": \"daily\", \"*\": \"weekly\"} (objects not named: never)."),
     th.Property("formula_fields", th.StringType, default="include", allowed_values=list(FORMULA_MODES), title="Formula fields", description="Formula fields (calculated in the describe) change without SystemModstamp moving: include reads them with the row (stale until the row changes), exclude leaves them out of the schema and the query, refresh re-reads every row of objects with a selected formula field on the formula_refresh cadence."),
     th.Property("formula_refresh", th.CustomType({"type": ["string", "number", "object"]}), default="daily", title="Formula refresh", description="With formula_fields refresh: how often the rows are re-read (never, always, daily, weekly or a number of hours, for every object or per object)."),
@@ -237,6 +238,7 @@ class Settings:
     api_type: str
     bulk_threshold: int
     include_deleted: bool
+    org_id_column: bool
     reconcile_deletes: CadenceSetting
     formula_fields: str
     formula_refresh: CadenceSetting
@@ -373,6 +375,13 @@ class Settings:
                 "embedded_org_scale",
                 1 <= self.embedded_org_scale <= 2_000_000,
                 "must be between 1 and 2000000",
+            ),
+            (
+                # A key snapshot names no org: the target would compare one org's live Ids
+                # with every org's rows of the table and tombstone the other orgs' rows.
+                "org_id_column",
+                not (self.org_id_column and self.reconcile_deletes.ever),
+                "cannot be on with reconcile_deletes yet (key snapshots are not per org)",
             ),
         )
         for setting, ok, problem in checks:

@@ -19,12 +19,13 @@ from .client import SalesforceClient, in_context
 from .counts import count_ahead
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
 from .object_patterns import DERIVED_STREAMS, check_objects, matches
+from .org_column import OrgStamp
 from .query.filters import FilterError, check_syntax
 from .query.users import user_types
 from .runtime import Runtime
 from .scheduler import StreamScheduler, Work
 from .schema import ObjectSchema, from_describe
-from .sdk_hooks import TapHooks
+from .sdk_hooks import StreamHooks, TapHooks
 from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
 from .state import checked_state
 from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
@@ -124,6 +125,11 @@ class TapSalesforceTemporal(TapHooks):
             streams.append(FieldHistoryArchiveStream(self, by_name[ARCHIVE], runtime, types))
         streams.append(MicroDecisionEventsStream(self, runtime, by_name))
         streams.append(HistoryTrackedFieldsStream(self, runtime, by_name))
+        if runtime.settings.org_id_column:
+            stamp = OrgStamp(_org_id_of(runtime))
+            for stream in streams:
+                assert isinstance(stream, StreamHooks)
+                stream.stamp_org(stamp)
         return streams
 
     def _warn_unused_filters(self, schemas: dict[str, ObjectSchema]) -> None:
@@ -324,6 +330,15 @@ class TapSalesforceTemporal(TapHooks):
                     stream.waits_for.add(context["source_object"])
                 (last if shareable else first).append((stream, context))
         return first + [(stream, None) for stream in others] + last
+
+
+def _org_id_of(runtime: Runtime) -> str:
+    """The logged-in org's id (the token response's identity URL), for ``org_id_column``."""
+    org_id = runtime.client.session.org_id
+    if len(org_id) != 18:
+        msg = f"org_id_column: the login's identity names no 18-character org id ({org_id!r})"
+        raise SettingError(msg)
+    return org_id
 
 
 def _object_stream(tap: TapSalesforceTemporal, schema: ObjectSchema, runtime: Runtime) -> Stream:

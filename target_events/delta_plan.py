@@ -11,7 +11,8 @@ Three kinds of stream, told apart by what the SCHEMA message says:
   ``object_name, field_name``, bookmark ``snapshot_at``) is one: its snapshots change.
 - **immutable** (``insert_new``): a key and a replication key that proves a row never changes:
   ``CreatedDate`` of Salesforce's insert-only ``*History`` objects, or an ``event_id`` key, which
-  hashes the decision it names. Rows are inserted when their key is new and never rewritten, so
+  hashes the decision it names (also per org: ``_sdc_org_id, event_id``, the tap's
+  ``org_id_column``). Rows are inserted when their key is new and never rewritten, so
   re-runs stay deduplicated and the merge never rewrites old files.
 - **keyless** (``append``): appended as they come (at-least-once, like the Parquet output).
 
@@ -34,7 +35,7 @@ import pyarrow.compute as pc
 MODSTAMPS = ("SystemModstamp", "LastModifiedDate")
 # Replication keys and keys that prove a row is never rewritten (see the module doc).
 IMMUTABLE_BOOKMARKS = ("CreatedDate",)
-CONTENT_KEYS = (("event_id",),)
+CONTENT_KEYS = (("event_id",), ("_sdc_org_id", "event_id"))
 DELETED_AT = "_sdc_deleted_at"
 IS_DELETED = "IsDeleted"
 SOURCE, TARGET = "s", "t"

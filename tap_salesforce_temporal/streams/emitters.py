@@ -51,8 +51,9 @@ class RecordLines:
         with stream.get_record_counter() as counter, stream.get_sync_timer():
             stream.sdk_start_replication_value(None)
             pages = open_pages()
+            stamp = stream.org_stamp
             for page, bookmark in pages:
-                rows = page.rows
+                rows = page.rows if stamp is None else stamp.table(page.rows)
                 self.writer.write_table(rows, shaper.compounds_of(rows), shaper.from_table)
                 counter.increment(len(page))
                 stream.sdk_mark_unflushed()
@@ -180,6 +181,8 @@ class ParquetFiles:
             )
             if components:
                 table = _null_components(table, components)
+            if stream.org_stamp is not None:
+                table = stream.org_stamp.table(table)
             files = list(_announce(table, maps, writers, identity, key))
             if not page.ordered:
                 files = [(alias, batch, None) for alias, batch, _ in files]

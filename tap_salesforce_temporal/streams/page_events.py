@@ -373,7 +373,8 @@ class SharedEventBatches(SharedEvents):
     def _take_chunk(self) -> pa.Table:
         table = pa.Table.from_pylist(self.chunk)
         self.chunk = []
-        return table
+        stamp = self.events.org_stamp
+        return table if stamp is None else stamp.table(table)
 
     def _announce(self, files: Iterable[BatchFile]) -> None:
         events = self.events

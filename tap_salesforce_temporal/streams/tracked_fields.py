@@ -47,7 +47,7 @@ class HistoryTrackedFieldsStream(RecordBatches):
     # but keeps the bookmark, so targets see an incremental run with nothing new, not a lost stream.
     replication_key = "snapshot_at"
     is_sorted = True
-    schema = {
+    SCHEMA = {
         "type": "object",
         "properties": {
             "object_name": {"type": "string"},
@@ -62,7 +62,7 @@ class HistoryTrackedFieldsStream(RecordBatches):
     def __init__(self, tap: Any, runtime: Runtime, schemas: dict[str, ObjectSchema]) -> None:
         self.runtime = runtime
         self.history = [s for s in schemas.values() if s.history_parent_object]
-        super().__init__(tap=tap, schema=self.schema, name=self.name)
+        super().__init__(tap=tap, schema=self.SCHEMA, name=self.name)
         self.primary_keys = ["object_name", "field_name"]
 
     def get_records(self, context: Context | None) -> Iterable[dict]:

@@ -36,7 +36,7 @@ from tests.scenario import (
     DecisionScenario,
 )
 
-ORG_ID = "00D8d0000000001EAA"
+ORG_ID = "00D8d0000000000EAA"  # DecisionScenario is seed 0: synthetic_org.oauth.org_id_for(0)
 
 
 def _context(source: str, source_id: str, **overrides: object) -> dict:

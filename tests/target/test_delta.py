@@ -173,6 +173,10 @@ def test_given_an_older_copy_and_a_tombstone_in_one_batch_then_the_newest_versio
         plan_for(["event_id", "timestamp_recorded"], ["event_id"], ["timestamp_recorded"]).mode
         == "insert_new"
     )
+    per_org = ["_sdc_org_id", "event_id"]  # the tap's org_id_column
+    assert plan_for([*per_org, "timestamp_recorded"], per_org, ["timestamp_recorded"]).mode == (
+        "insert_new"
+    )
     assert plan_for(["Id", "Name"], ["Id"], None) == plan_for(["Id", "Name"], ["Id"], None)
     assert plan_for(["Id", "Name"], ["Id"], None).version is None
     assert plan_for(["x"], [], None).mode == "append"
