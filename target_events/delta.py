@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from .delta_merge import (
     Merger,
     first_line,
     is_table,
+    retry_pause,
     storage_options,
     table_dataset,
 )
@@ -259,7 +259,7 @@ class DeltaLake:
                         " refresh was replacing it; the table is left as it was; rerun the"
                         f" refresh: {first_line(error)}"
                     ) from error
-                time.sleep(random.uniform(0.05, 0.2) * 2 ** min(tries, 5))
+                retry_pause(tries)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _overwrite(self, stream: str, version: str, base: int | None) -> Commit:

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 # Commit attempts against other writers' commits (delta-rs' optimistic concurrency).
-COMMIT_TRIES = 8
+# Commits that conflict with another writer's are tried again, up to COMMIT_TRIES times in all
+# (80 s of pauses at most: bounded). Two writers committing back to back make the loser's next
+# try race the winner's next batch: a long pause hands the winner that race every time (8 tries
+# of 0.1-6.4 s lost to a busy writer in a test), so the first pauses are short, all jittered.
+COMMIT_TRIES = 30
+FIRST_PAUSE_SECONDS = 0.05
+LONGEST_PAUSE_SECONDS = 3.2
 LOGGER = logging.getLogger("target-events.delta")
 
 
@@ -86,6 +92,13 @@ def table_dataset(
     return DeltaTable(uri, storage_options=options).to_pyarrow_dataset(filesystem=filesystem)
 
 
+def retry_pause(tries: int) -> None:
+    """The pause before try ``tries + 1`` of a conflicted commit: random, up to a limit that
+    doubles from FIRST_PAUSE_SECONDS to LONGEST_PAUSE_SECONDS ("full jitter")."""
+    limit = min(LONGEST_PAUSE_SECONDS, FIRST_PAUSE_SECONDS * 2 ** (tries - 1))
+    time.sleep(random.uniform(0, limit))
+
+
 class Merger:
     """Merges batches into Delta tables with the run's storage options and writer settings."""
 
@@ -122,7 +135,7 @@ class Merger:
                     tries,
                     COMMIT_TRIES,
                 )
-                time.sleep(random.uniform(0.05, 0.2) * 2 ** min(tries, 5))
+                retry_pause(tries)
             except Exception as error:  # delta-rs raises plain Exception for IO and cast errors
                 raise LakeError(
                     f"stream '{stream}': Delta commit to {uri} failed: {type(error).__name__}: "
