@@ -31,6 +31,7 @@ import pyarrow.dataset as ds
 
 from .delta_files import LakeFiles
 from .delta_history import activate_history, merge_history
+from .delta_maintenance import maintain_table
 from .delta_merge import (
     COMMIT_TRIES,
     TARGET_FILE_BYTES,
@@ -57,7 +58,6 @@ TOMBSTONE_DIR = "_tombstones"
 STAGING_GRACE_HOURS = 24.0
 MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")  # commits that change no data
 NO_DATA = (*MAINTENANCE, "CREATE TABLE")  # an empty table another writer's merge created
-SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 # Commit metadata of rows staged for a version already activated (see _staged_after_activation).
 MARK_KEY = "targetEvents.stagedAfterActivation"
 STAGED_AFTER_ACTIVATION = {MARK_KEY: "true"}
@@ -366,27 +366,8 @@ class DeltaLake:
                 LOGGER.info("Delta table %s compacted: %s", stream, done)
 
     def maintain(self, uri: str, *, force: bool = False) -> dict[str, Any]:
-        """Compact when small files piled up (or ``force``), then vacuum files out of the table
-        for longer than the retention (a directory listing: cheap next to the merges)."""
-        from deltalake import DeltaTable
-
-        delta = DeltaTable(uri, storage_options=self.options)
-        sizes = pa.table(delta.get_add_actions(flatten=True))["size_bytes"].to_pylist()
-        small = sum(1 for size in sizes if size < SMALL_FILE_BYTES)
-        done: dict[str, Any] = {"files": len(sizes), "small_files": small}
-        if small >= max(2, self.settings.lake_compact_after_files) or (force and small > 1):
-            metrics = delta.optimize.compact(
-                target_size=TARGET_FILE_BYTES, writer_properties=self.writer
-            )
-            done["compacted"] = metrics.get("numFilesRemoved", 0)
-        if done["files"]:  # merges leave rewritten files behind too: vacuum after every run
-            removed = delta.vacuum(
-                retention_hours=math.ceil(self.settings.lake_vacuum_retention_hours),
-                dry_run=False,
-                enforce_retention_duration=False,
-            )
-            done["vacuumed"] = len(removed)
-        return done
+        """Compact where small files piled up, then vacuum (``delta_maintenance``)."""
+        return maintain_table(uri, self.options, self.writer, self.settings, force=force)
 
     def dataset(self, stream: str) -> ds.Dataset | None:
         """The stream's table through Arrow's own filesystem (see ``table_dataset``)."""

@@ -416,3 +416,38 @@ def test_given_an_s3_destination_then_merges_deletes_full_refresh_and_the_report
     assert run.states == [{"n": 3}]
     assert _s3_read(s3_endpoint) == ({"z": "only"}, 1)
     assert KEYS["aws_secret_access_key"] not in run.stderr
+
+
+def test_given_runs_maintaining_one_table_at_once_then_one_compacts_and_no_row_doubles(
+    tmp_path: Path,
+) -> None:
+    """delta-rs commits two compactions made from one snapshot (each re-adds the same rows):
+    runs finishing together must compact one at a time, each from the latest snapshot."""
+    import threading
+
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from target_events.delta_maintenance import maintain_table
+    from target_events.settings import Settings
+
+    uri = str(tmp_path / "Account")
+    for i in range(20):  # 20 small files
+        write_deltalake(uri, pa.table({"Id": [f"a{i:02d}"]}), mode="append")
+    settings = Settings.from_config(
+        {"destination": str(tmp_path), "format": "delta", "lake_compact_after_files": 4}
+    )
+    start, results = threading.Barrier(4), []
+
+    def maintain() -> None:
+        start.wait()
+        results.append(maintain_table(uri, {}, None, settings))
+
+    threads = [threading.Thread(target=maintain) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = DeltaTable(uri).to_pyarrow_table()["Id"].to_pylist()
+    assert sorted(ids) == [f"a{i:02d}" for i in range(20)], "a row doubled or lost"
+    assert sum(1 for done in results if done.get("compacted")) == 1, results
