@@ -175,7 +175,7 @@ def _check(orgs: list[SandboxOrg], lake: Path) -> tuple[int, str]:
         counts = Counter(org_id for org_id, _ in set(pairs))
         wrong = [o.org_id for o in orgs if counts.get(o.org_id, 0) != _truth(o, name)]
         if len(pairs) != len(set(pairs)) or wrong:
-            duplicated = Counter(org_id for org_id, n in Counter(pairs).items() if n > 1)
+            duplicated = {org_id for (org_id, _), n in Counter(pairs).items() if n > 1}
             problems.append(
                 f"{name}: {len(pairs) - len(set(pairs))} extra rows of "
                 f"{len(duplicated)} orgs, {len(wrong)} orgs missing rows"
