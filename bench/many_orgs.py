@@ -37,7 +37,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from bench.scale_out import _plan
+from bench.scale_out import shard_plan
 from flows.scale_out import Org, sync_orgs
 from flows.shard import ShardJob, run_pipe
 from synthetic_org import SandboxOrg
@@ -124,7 +124,7 @@ def _whole_catalog(org: SandboxOrg, work: Path, bulk_threshold: int) -> Path:
     objects; not timed)."""
     first = work / "first.json"
     first.write_text(json.dumps(_tap_config(org, bulk_threshold)))
-    plan = _plan(first, 1, work / "plan")
+    plan = shard_plan(first, 1, work / "plan")
     whole = json.loads(Path(plan["shards"][0]["catalog"]).read_text())
     for entry in whole["streams"]:
         for item in entry["metadata"]:

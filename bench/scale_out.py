@@ -54,7 +54,7 @@ def measure(scale: int, shards: int, latency_ms: float, bulk_job_seconds: float)
         work = Path(tmp)
         config = work / "tap.json"
         config.write_text(json.dumps({**org.login_settings(), "org_id_column": True}))
-        plan = _plan(config, shards, work / "plan")
+        plan = shard_plan(config, shards, work / "plan")
         total = sum(plan["rows"].values())
         # One process: the whole selection (every shard's catalog selects a part of the same
         # discovered catalog; the union is the plan's streams).
@@ -100,7 +100,7 @@ def measure(scale: int, shards: int, latency_ms: float, bulk_job_seconds: float)
     return header + rows
 
 
-def _plan(config: Path, shards: int, out: Path) -> dict:
+def shard_plan(config: Path, shards: int, out: Path) -> dict:
     """``plan --shards``: the shards' catalogs in ``out`` and plan.json."""
     args = ["plan", "--shards", str(shards), "--config", str(config), "--output", str(out)]
     subprocess.run([*TAP, *args], check=True, capture_output=True)
@@ -109,7 +109,7 @@ def _plan(config: Path, shards: int, out: Path) -> dict:
 
 
 def _sharded(work: Path, config: Path, shards: int) -> None:
-    plan = _plan(config, shards, work / "plan-2")
+    plan = shard_plan(config, shards, work / "plan-2")
     _pipes(
         [
             _job(work, f"s-{entry['shard']}", config, entry["catalog"], work / "lake-2")
