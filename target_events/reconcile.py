@@ -73,24 +73,29 @@ def source_keys(lines: Iterable[str]) -> dict[str, Source]:
     return streams
 
 
-def lake_dates(
-    settings: Settings, stream: str, keys: tuple[str, ...], column: str
-) -> dict[tuple[object, ...], str]:
-    """Key -> its ``column`` as ISO-8601 text, for the keys of the stream's Delta table."""
+def lake_rows(
+    settings: Settings, stream: str, keys: tuple[str, ...], dated_by: str | None = None
+) -> dict[tuple[object, ...], str | None]:
+    """The keys of the stream's Delta table (its current rows, in history mode), each with its
+    ``dated_by`` column as ISO-8601 text (None without one): one read for both."""
     from .delta import DeltaLake
 
-    dataset = DeltaLake(settings).dataset(stream)
-    if dataset is None or column not in dataset.schema.names:
+    dataset = DeltaLake(settings).dataset(stream)  # Arrow's own filesystem: see table_dataset
+    if dataset is None:
         return {}
-    current = IS_CURRENT in dataset.schema.names
+    names = dataset.schema.names
+    column = dated_by if dated_by in names else None
     table = dataset.to_table(
-        columns=[*keys, column], filter=pc.field(IS_CURRENT) if current else None
+        columns=[*keys, column] if column else list(keys),
+        filter=pc.field(IS_CURRENT) if IS_CURRENT in names else None,
     )
+    ids = zip(*(table[k].to_pylist() for k in keys), strict=True)
+    if column is None:
+        return dict.fromkeys(ids)
     values = table[column]
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
         values = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S")
-    columns = [table[k].to_pylist() for k in keys]
-    return dict(zip(zip(*columns, strict=True), values.to_pylist(), strict=True))
+    return dict(zip(ids, values.to_pylist(), strict=True))
 
 
 def by_window(
@@ -117,19 +122,6 @@ def by_window(
     ]
 
 
-def lake_keys(settings: Settings, stream: str, keys: tuple[str, ...]) -> set[tuple[object, ...]]:
-    """The keys of the stream's Delta table (its current rows, in history mode)."""
-    from .delta import DeltaLake
-
-    dataset = DeltaLake(settings).dataset(stream)  # Arrow's own filesystem: see table_dataset
-    if dataset is None:
-        return set()
-    current = IS_CURRENT in dataset.schema.names
-    table = dataset.to_table(columns=list(keys), filter=pc.field(IS_CURRENT) if current else None)
-    columns = [table[k].to_pylist() for k in keys]
-    return set(zip(*columns, strict=True))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="target-events reconcile",
@@ -152,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         if not source.keys:
             continue
         alive = {key for key, live in source.alive.items() if live}
-        landed = lake_keys(settings, stream, source.keys)
+        in_lake = lake_rows(settings, stream, source.keys, source.dated_by if args.window else None)
+        landed = set(in_lake)
         missing, extra = sorted(alive - landed, key=str), sorted(landed - alive, key=str)
         differs = differs or bool(missing or extra)
         entry: dict[str, object] = {
@@ -166,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.window and source.dated_by:
             # Extras are dated by the lake (the source no longer has them), the rest by the source.
-            dates = {**lake_dates(settings, stream, source.keys, source.dated_by), **source.dates}
+            dates = {**in_lake, **source.dates}
             entry["window_field"] = source.dated_by
             entry["windows"] = by_window(alive, landed, dates, WINDOW_WIDTH[args.window])
         report.append(entry)
