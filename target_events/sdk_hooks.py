@@ -45,7 +45,13 @@ SDK_PRIVATE_IMPORTS: tuple[tuple[str, str], ...] = (
     ("singer_sdk.helpers._batch", "BaseBatchFileEncoding"),
 )
 # Private attributes of a target instance read here.
-SDK_PRIVATE_TARGET_ATTRIBUTES = ("_config", "_sinks_active", "_last_full_drain_at")
+SDK_PRIVATE_TARGET_ATTRIBUTES = (
+    "_config",
+    "_sinks_active",
+    "_sinks_to_clear",
+    "_latest_state",
+    "_last_full_drain_at",
+)
 
 BatchEncoding = BaseBatchFileEncoding
 
@@ -114,6 +120,14 @@ class TargetHooks(Target):
 
     def sdk_process_batch(self, message: dict) -> None:
         Target._process_batch_message(self, message)
+
+    def sdk_pass_state_when_idle(self) -> None:
+        """Pass the latest STATE on now if no sink holds a record: every record before it is
+        already durable. The SDK holds it until the next drain, which a tap that sends a batch
+        and then waits (a trickle, a shard in lock step) may not cause for a long time."""
+        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
+        if self._latest_state and not any(sink.current_size for sink in sinks):
+            self._write_state_message(self._latest_state)
 
     @property
     def sdk_config(self) -> dict:

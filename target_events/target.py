@@ -171,6 +171,7 @@ class TargetEvents(TargetHooks):
     def on_state_message(self, message_dict: dict) -> None:
         self.ledger.load_kinds.on_state(message_dict.get("value"))
         self.sdk_process_state(message_dict)
+        self.sdk_pass_state_when_idle()
 
     def on_activate_version_message(self, message_dict: dict) -> None:
         self._require_schema(message_dict, "ACTIVATE_VERSION")

@@ -6,9 +6,11 @@ The stream's key is ``event_id`` and it has no replication key: the target inser
 Two orgs send disjoint events; two shards of one org may send the same events twice (delivery is
 at-least-once). Either way the table must hold every event acknowledged by a STATE, once.
 
-Each writer is fed from its own thread, so both run at once (fed one after the other, the second
-only started reading once the first had finished); the table's commit history must show their
-commits interleaved, or the test proves nothing about racing.
+The writers are fed in lock step: each round hands both the next batch at the same moment and
+waits until both acknowledged it, so their merges of that round overlap whatever the machine's
+load (fed freely, a loaded CI machine once let one writer finish before the other had started).
+The table's commit history must show their commits interleaved, and some commit must have met a
+conflict, or the test proves nothing about racing.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -30,7 +33,7 @@ BATCH = 40  # rows per flush, so per commit
 EVENTS = 3000  # per writer: about 75 commits each, long enough to overlap
 
 
-def _lines(events: list[str], state_every: int) -> bytes:
+def _schema_line() -> bytes:
     schema = {
         "type": "SCHEMA",
         "stream": STREAM,
@@ -44,21 +47,38 @@ def _lines(events: list[str], state_every: int) -> bytes:
         },
         "key_properties": ["event_id"],
     }
-    messages: list[dict] = [schema]
-    for j, event in enumerate(events, 1):
-        record = {
-            "event_id": event,
-            "event_type": "field_change",
-            "timestamp_occurred": "2024-01-01T00:00:00Z",
+    return (json.dumps(schema) + "\n").encode()
+
+
+def _round(events: list[str], sent_before: int) -> bytes:
+    """One batch of RECORDs and the STATE that acknowledges it (``sent``: events so far)."""
+    messages: list[dict] = [
+        {
+            "type": "RECORD",
+            "stream": STREAM,
+            "record": {
+                "event_id": event,
+                "event_type": "field_change",
+                "timestamp_occurred": "2024-01-01T00:00:00Z",
+            },
         }
-        messages.append({"type": "RECORD", "stream": STREAM, "record": record})
-        if j % state_every == 0 or j == len(events):
-            messages.append({"type": "STATE", "value": {"sent": j}})
+        for event in events
+    ]
+    messages.append({"type": "STATE", "value": {"sent": sent_before + len(events)}})
     return "".join(json.dumps(m) + "\n" for m in messages).encode()
 
 
+def _read_states(process: subprocess.Popen, states: queue.Queue) -> None:
+    """Forward each STATE the writer emits (``sent``), then ``None`` when its stdout closes."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip():
+            states.put(json.loads(line)["sent"])
+    states.put(None)
+
+
 def _race(tmp_path: Path, inputs: dict[str, list[str]]) -> tuple[dict[str, list[str]], int]:
-    """Start one writer per input at once: each writer's acknowledged events (up to its last
+    """Feed one writer per input in lock step: each writer's acknowledged events (up to its last
     STATE), and how many commits were retried after a conflict with the other writer."""
     out = tmp_path / "lake"
     config = tmp_path / "config.json"
@@ -79,20 +99,51 @@ def _race(tmp_path: Path, inputs: dict[str, list[str]]) -> tuple[dict[str, list[
         )
         for name in inputs
     }
-    acknowledged, retries = {}, 0
-    with ThreadPoolExecutor(len(processes)) as feeders:
-        running = {
-            name: feeders.submit(process.communicate, _lines(inputs[name], BATCH), timeout=600)
-            for name, process in processes.items()
-        }
-        results = {name: future.result() for name, future in running.items()}
-    for name, (stdout, stderr) in results.items():
+    states: dict[str, queue.Queue] = {name: queue.Queue() for name in processes}
+    errors: dict[str, bytes] = {}
+    readers = [
+        threading.Thread(target=_read_states, args=(process, states[name]), daemon=True)
+        for name, process in processes.items()
+    ] + [
+        threading.Thread(
+            target=lambda n, p: errors.__setitem__(n, p.stderr.read()),
+            args=(name, process),
+            daemon=True,
+        )
+        for name, process in processes.items()
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        for process in processes.values():
+            process.stdin.write(_schema_line())
+        for sent in range(0, EVENTS, BATCH):
+            for name, process in processes.items():
+                process.stdin.write(_round(inputs[name][sent : sent + BATCH], sent))
+                process.stdin.flush()
+            for name in processes:
+                acknowledged = states[name].get(timeout=120)
+                assert acknowledged == min(sent + BATCH, EVENTS), (name, acknowledged)
+        for process in processes.values():
+            process.stdin.close()
+            process.wait(timeout=120)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+    for reader in readers:
+        reader.join(timeout=30)
+    acknowledged_events, retries = {}, 0
+    for name, process in processes.items():
+        stderr = errors.get(name, b"")
         assert b"Traceback" not in stderr, stderr.decode(errors="replace")
-        assert processes[name].returncode == 0, stderr.decode(errors="replace")[-2000:]
-        states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
-        acknowledged[name] = inputs[name][: states[-1]["sent"] if states else 0]
+        assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
+        last = EVENTS
+        while (extra := states[name].get(timeout=30)) is not None:
+            last = extra
+        acknowledged_events[name] = inputs[name][:last]
         retries += stderr.count(b"conflicted with another writer")
-    return acknowledged, retries
+    return acknowledged_events, retries
 
 
 def _writers_in_commit_order(tmp_path: Path) -> list[str]:
