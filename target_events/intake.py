@@ -1,13 +1,16 @@
-"""Records become Arrow tables here, before the sink: the sink only ever takes whole tables.
+"""Records become Arrow tables here, before the sink: the one way into a sink, which only ever
+takes whole tables (``on_table``).
 
-Two kinds of record wait here, CHUNK_ROWS at a time and in input order: raw ``record`` objects
-(the reader's fast path) and decoded records already checked one by one (stream maps, lines the
-reader decoded, BATCH JSONL lines). A raw chunk is parsed and checked by Arrow in one go
-(``json_chunks.ChunkConverter``: types, dates, decimals, 64-bit integers and keys, in bulk). When
-Arrow declines a chunk, it is halved and each half tried again, so the records looked at one by
-one are only those near a declined one; those take the per-record check, which words each refusal
-with its field and input line. Refusals are handed to the ``Judge`` together, after the records
-before them have become a table (with ``fail``, nothing after the first refusal lands).
+Runs of RECORD lines are converted in one go (``add_run``); tables already converted (BATCH
+Parquet files, tombstones) pass through in input order (``add_table``); two kinds of record wait
+here, CHUNK_ROWS at a time and in input order: raw ``record`` objects (the reader's fast path) and
+decoded records already checked one by one (stream maps, lines the reader decoded, BATCH JSONL
+lines). A raw chunk is parsed and checked by Arrow in one go (``json_chunks.ChunkConverter``:
+types, dates, decimals, 64-bit integers and keys, in bulk). When Arrow declines a chunk, it is
+halved and each half tried again, so the records looked at one by one are only those near a
+declined one; those take the per-record check, which words each refusal with its field and input
+line. Refusals are handed to the ``Judge`` together, after the records before them have become a
+table (with ``fail``, nothing after the first refusal lands).
 """
 
 from __future__ import annotations
@@ -100,10 +103,22 @@ class Intake:
         if len(self._raw) >= CHUNK_ROWS:
             self._seal_raw()
 
-    def convert_run(self, lines: bytes, count: int) -> pa.Table | None:
-        """``count`` whole RECORD lines in one go, or None: the reader then goes line by line."""
+    def add_run(self, lines: bytes, count: int) -> bool:
+        """``count`` whole RECORD lines in one go; False (nothing taken) when Arrow declines
+        them: the reader then goes line by line, which words any error with its line number."""
         assert self.converter is not None  # runs are only routed to streams with one
-        return self.converter.convert_messages(lines, count)
+        table = self.converter.convert_messages(lines, count)
+        if table is None:
+            return False
+        self.add_table(table)
+        self._on_received(count)
+        return True
+
+    def add_table(self, table: pa.Table) -> None:
+        """Rows already in the stream's Arrow schema and checked (a BATCH Parquet file's, a
+        run's, tombstones), after everything held before them."""
+        self.seal()  # rows keep their input order (dedup keeps the last one)
+        self._on_table(table)
 
     def seal(self) -> None:
         """Everything held becomes tables now (before a STATE, a SCHEMA, a table or a flush)."""

@@ -71,6 +71,8 @@ class StreamOutput:
         keys: Sequence[str],
         partitioning: Partitioning | None,
         logger: logging.Logger,
+        *,
+        dedup_key: Sequence[str] | None = None,
     ) -> None:
         self.ledger = ledger
         self.stream = stream
@@ -78,6 +80,26 @@ class StreamOutput:
         self.keys = tuple(keys)
         self.partitioning = partitioning
         self.logger = logger
+        self.dedup_key = tuple(dedup_key or ())
+
+    def land(self, table: pa.Table, plan: MergePlan, version: int | None) -> int:
+        """A flushed batch: deduplicated (``dedup_key``), observed for the QA check, then written
+        (or merged into Delta) at most ``max_batch_rows`` rows a file or commit. Returns how many
+        duplicate rows were merged away."""
+        merged = 0
+        if self.dedup_key:
+            deduped = dedup_last(table, self.dedup_key)
+            merged = table.num_rows - deduped.num_rows
+            table = deduped
+        self.ledger.quality.observe(self.stream, table, self.keys)
+        size = self.ledger.settings.max_batch_rows
+        for offset in range(0, max(table.num_rows, 1), size):
+            part = table.slice(offset, size)
+            if self.ledger.settings.format == "delta":
+                self.commit_delta(part, plan, version)
+            else:
+                self.write(part)
+        return merged
 
     def write(self, table: pa.Table) -> None:
         """One file per partition, each visible only once complete."""

@@ -2,9 +2,8 @@
 
 For streams whose one stream map is the identity, the reader hands over raw record bytes or whole
 runs of RECORD lines; the router finds the stream's sink (looked up once per stream): raw records
-go to its intake (converted a chunk at a time), a run is converted in one go and handed over as
-tables (``accept``). After every acceptance the target's flush policy decides (a full sink is
-written, then STATE follows). Everything else the reader decodes and the SDK dispatches as usual.
+and runs go to its intake (``intake.py``, the one way into a sink). After every acceptance the
+target's flush policy decides (a full sink is written, then STATE follows). Everything else the reader decodes and the SDK dispatches as usual.
 """
 
 from __future__ import annotations
@@ -48,41 +47,35 @@ class Router:
 
     # -- what the reader calls --
     def accept_record(self, stream: str, record: Any, line: int, version: Any = None) -> bool:
-        """One RECORD's raw ``record`` object into its sink's buffer; False (the reader decodes
+        """One RECORD's raw ``record`` object into its sink's intake; False (the reader decodes
         the line and the SDK's path takes it) for a stream without an identity-mapped sink."""
         sink = self._sinks.get(stream)
         if sink is None or sink.intake.converter is None:
             return False
         sink.use_version(version)
         sink.intake.add_raw(record, line)
-        if sink.is_full:
-            sink.drain()
-        self._after_records()
+        self._settle(sink)
         return True
 
     def accept_run(self, stream: str, lines: bytes, count: int) -> bool:
-        """A run of whole RECORD lines of one stream, converted by Arrow in one go; False when a
-        line needs the per-line path (which then words any error with its line number)."""
+        """A run of whole RECORD lines of one stream into its sink's intake, converted in one go;
+        False when a line needs the per-line path."""
         sink = self._sinks.get(stream)
         if sink is None or sink.intake.converter is None:
             return False
         if sink.keeps_versions and b'"version"' in lines:
             return False  # line by line: each RECORD's version decides where it goes
         sink.use_version(None)
-        table = sink.intake.convert_run(lines, count)
-        if table is None:
+        if not sink.intake.add_run(lines, count):
             return False
-        offset = 0
-        while offset < count:  # a batch never holds more than max_batch_rows
-            part = table.slice(offset, sink.room)
-            sink.accept(part)
-            sink.received(part.num_rows)
-            offset += part.num_rows
-            if sink.is_full:
-                sink.drain()
-                self._after_records()  # STATE follows the flush, as after a record
-        self._after_records()
+        self._settle(sink)
         return True
+
+    def _settle(self, sink: EventsSink) -> None:
+        """The flush policy after records arrived: a full sink is written, then STATE follows."""
+        if sink.is_full:
+            sink.drain()
+        self._after_records()
 
     def before_message(self) -> None:
         """Pending raw chunks become Arrow (and their errors surface) before a STATE or SCHEMA."""

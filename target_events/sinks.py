@@ -1,11 +1,11 @@
 """One sink per stream and schema: take Arrow tables, hand full batches to the output.
 
-Everything arrives as a table (``accept``): the stream's ``intake`` turns records into tables
-first (raw RECORD chunks, decoded records of the SDK's path, BATCH JSONL lines), runs of RECORD
-lines come converted by the reader's router, and BATCH Parquet files are read as tables. Refused
+Everything arrives as a table through the stream's ``intake`` (its one way in): raw RECORD
+chunks, runs of RECORD lines, decoded records of the SDK's path, BATCH JSONL lines, and tables
+already made (BATCH Parquet files, tombstones: ``accept``). Refused
 records are judged before (``refusals.Judge``); their dead letters are written with the next
 batch. A batch is flushed when full by rows or bytes (or by the target's age policy); ``outputs``
-makes it durable. The sink knows the run only through its ledger (``ledger.py``), never the target.
+deduplicates, observes it for QA and makes it durable. The sink knows the run only through its ledger (``ledger.py``), never the target.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .batch_files import BatchFileReader
 from .delta_plan import MergePlan, plan_for
 from .errors import InputError
 from .intake import CHUNK_ROWS, Intake
-from .outputs import StreamOutput, dedup_last
+from .outputs import StreamOutput
 from .refusals import Judge
 from .schema_checks import SchemaProblem, check_dedup_key, partition_problem
 from .sdk_hooks import SinkHooks, TargetHooks
@@ -63,14 +63,20 @@ class EventsSink(SinkHooks):
                 )
             if problem:
                 raise SchemaProblem(problem)
-        self.dedup_key = self.settings.dedup_key.get(stream_name)
-        if self.dedup_key:
-            check_dedup_key(self.dedup_key, self.stream_schema.arrow)
+        dedup_key = self.settings.dedup_key.get(stream_name)
+        if dedup_key:
+            check_dedup_key(dedup_key, self.stream_schema.arrow)
         # format delta: the full-table version of the buffered records (RECORD ``version``); a
         # batch never mixes versions, since each version goes to a table of its own.
         self.version: int | None = None
         self.output = StreamOutput(
-            self.ledger, stream_name, self.stream_schema, keys, self.partitioning, self.logger
+            self.ledger,
+            stream_name,
+            self.stream_schema,
+            keys,
+            self.partitioning,
+            self.logger,
+            dedup_key=dedup_key,
         )
         self.batch_files = BatchFileReader(
             stream_name,
@@ -115,10 +121,10 @@ class EventsSink(SinkHooks):
     # -- what comes in --
     def accept(self, table: pa.Table) -> None:
         """Rows in the stream's Arrow schema, already checked, after everything before them."""
-        self.intake.seal()  # rows keep their input order (dedup keeps the last one)
-        self._buffer(table)
+        self.intake.add_table(table)
 
     def _buffer(self, table: pa.Table) -> None:
+        """The intake's tables (``Intake.on_table``): the only way rows reach the batch."""
         self._tables.append(table)
         self._table_bytes += table.nbytes
         self._table_rows += table.num_rows
@@ -146,21 +152,14 @@ class EventsSink(SinkHooks):
 
     # -- flush --
     def process_batch(self, context: dict) -> None:
-        """Pipeline: seal the intake, dedup, observe for QA, write (or merge), dead letters."""
+        """Seal the intake and hand the batch to the output, then the dead letters."""
         self.intake.seal()
         if self._tables:
             table = pa.concat_tables(self._tables)
             self._tables, self._table_bytes, self._table_rows = [], 0, 0
-            if self.dedup_key:
-                deduped = dedup_last(table, self.dedup_key)
-                if deduped.num_rows != table.num_rows:
-                    self.tally_duplicate_merged(table.num_rows - deduped.num_rows)
-                table = deduped
-            self.ledger.quality.observe(self.stream_name, table, tuple(self.key_properties or ()))
-            if self.settings.format == "delta":
-                self.output.commit_delta(table, self.merge_plan, self.version)
-            else:
-                self.output.write(table)
+            merged = self.output.land(table, self.merge_plan, self.version)
+            if merged:
+                self.tally_duplicate_merged(merged)
         self.output.dead_letters(self.judge.take_dead())
         self.ledger.flushed_since_state = True
 
