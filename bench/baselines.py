@@ -27,7 +27,7 @@ def target() -> None:
     from singer_sdk import Target
     from singer_sdk.sinks import BatchSink
 
-    from target_events.sinks import EventsSink
+    from target_events.ingest.sinks import EventsSink
     from target_events.target import TargetEvents
 
     def validate_with_jsonschema(self: EventsSink, record: dict) -> dict:

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from target_events.delta import DeltaLake
-from target_events.delta_plan import plan_for
-from target_events.settings import Settings
+from target_events.config.settings import Settings
+from target_events.lake.delta import DeltaLake
+from target_events.lake.delta_plan import plan_for
 
 COLUMNS = ["Id", "Name", "Amount", "SystemModstamp", "IsDeleted", "_sdc_deleted_at"]
 TS = pa.timestamp("us", tz="UTC")

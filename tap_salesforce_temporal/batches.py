@@ -180,7 +180,7 @@ def open_object_encoder(schema: dict) -> Callable[[dict], dict]:
 
 def _numbers_as_floats(value: object) -> object:
     """Exact decimals (currency fields copied into an open object) are JSON numbers there, as a
-    RECORD-mode target-events writes them (``target_events.arrow.json_text``), not strings: a
+    RECORD-mode target-events writes them (``target_events.ingest.arrow.json_text``), not strings: a
     Decimal the writer prints without a point (exponent 0) reads back as an integer there."""
     if isinstance(value, decimal.Decimal):
         return int(value) if value.as_tuple().exponent == 0 else float(value)

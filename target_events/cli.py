@@ -31,19 +31,19 @@ SUBCOMMANDS = {
         "Decision analytics (text, JSON or HTML) over the micro_decision_events that landed.",
     ),
     "summary": (
-        "target_events.summary",
+        "target_events.commands.summary",
         "What landed: rows and files per stream, what the last run added, events by type.",
     ),
     "reconcile": (
-        "target_events.reconcile",
+        "target_events.commands.reconcile",
         "Source keys (a full tap read on stdin) against the Delta tables' keys: missing, extra.",
     ),
     "as-of": (
-        "target_events.as_of",
+        "target_events.commands.as_of",
         "A history table's mirror (lake_mode: history) as it was at a past moment.",
     ),
     "compact": (
-        "target_events.compact",
+        "target_events.commands.compact",
         "Merge small files (Parquet partitions, Delta tables) into files near a target size.",
     ),
 }
@@ -94,7 +94,7 @@ def _one_line(error: BaseException | str, limit: int = 800) -> str:
 
 def _check_config_files(args: list[str]) -> None:
     """Each --config file is strict JSON holding an object, or one line names it."""
-    from .config_checks import config_file_error
+    from .config.config_checks import config_file_error
 
     for position, arg in enumerate(args):
         option, _, value = arg.partition("=")

@@ -22,7 +22,7 @@ from singer_sdk.sinks import BatchSink, Sink
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from .ledger import RunLedger
+    from .run.ledger import RunLedger
 
 # (SDK class, private name, parameter names after self): overridden or called by this module.
 SDK_PRIVATE_NAMES: tuple[tuple[type, str, tuple[str, ...]], ...] = (

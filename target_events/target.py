@@ -20,19 +20,19 @@ import pyarrow as pa
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import Sink
 
-from . import run_end
-from .batch_files import BatchFileReader
-from .config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
+from .config.config_checks import UNHONOURED_BUILTINS, schema_error, unhonoured
+from .config.settings import CONFIG_SCHEMA, Settings
 from .errors import InputError, Interrupted, SettingError
-from .intake import CHUNK_ROWS
-from .key_snapshots import LIVE_KEYS, KeySnapshotSink
-from .ledger import RunLedger
-from .reader import LineReader
-from .router import Router
-from .schema_checks import SchemaProblem, check_schema_message
+from .ingest.batch_files import BatchFileReader
+from .ingest.intake import CHUNK_ROWS
+from .ingest.reader import LineReader
+from .ingest.router import Router
+from .ingest.schema_checks import SchemaProblem, check_schema_message
+from .ingest.sinks import EventsSink
+from .lake.key_snapshots import LIVE_KEYS, KeySnapshotSink
+from .run import run_end
+from .run.ledger import RunLedger
 from .sdk_hooks import TargetHooks, batch_encoding
-from .settings import CONFIG_SCHEMA, Settings
-from .sinks import EventsSink
 
 # STATE passes through exactly as received: its numbers were decoded as Decimal (json_chunks) and
 # go out as the same JSON numbers (json.dumps refused Decimal: STATE never came out).

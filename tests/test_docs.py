@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from tap_salesforce_temporal.settings import CONFIG_SCHEMA as TAP_SCHEMA
-from target_events.settings import CONFIG_SCHEMA as TARGET_SCHEMA
+from target_events.config.settings import CONFIG_SCHEMA as TARGET_SCHEMA
 from tests.helpers import BIN, TAP, TARGET
 from tools import settings_docs
 

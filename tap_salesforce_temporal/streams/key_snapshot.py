@@ -8,7 +8,7 @@ Bulk for large objects, through the stream's reader: paging, retries, the quota 
 progress logging as for any read) and sends them as records of the companion stream
 ``_sdc_live_keys`` (``stream``, ``Id``, ``snapshot_at``), then one closing record (``Id`` null,
 ``complete`` true, ``count``). The target compares the keys with those the lake holds and
-tombstones the keys gone (``target_events.key_snapshots``); a snapshot without its closing record
+tombstones the keys gone (``target_events.lake.key_snapshots``); a snapshot without its closing record
 (a killed or stopped run) is never acted on. ``keys_reconciled_at`` goes into the stream's STATE
 only after the closing record.
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ReportError
-from ..filesystems import S3Options, open_filesystem
-from ..history_plan import VALID_FROM, as_of_filter
+from ..lake.history_plan import VALID_FROM, as_of_filter
+from ..store.filesystems import S3Options, open_filesystem
 from .html import render_html
 from .metrics import DecisionMetrics
 from .source import stream_dataset

@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
-from ..duck import connect
+from ..run.duck import connect
 
 DECISION_STATUSES = ("Approved", "Rejected")
 CRITICAL_RULES: dict[str, dict[str, tuple[str, ...]]] = {

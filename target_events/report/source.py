@@ -10,11 +10,11 @@ from __future__ import annotations
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from ..delta_merge import storage_options, table_dataset
 from ..errors import ReportError
-from ..filesystems import S3Options
-from ..journal import visible_files
-from ..storage import STAGING_DIR
+from ..lake.delta_merge import storage_options, table_dataset
+from ..store.filesystems import S3Options
+from ..store.journal import visible_files
+from ..store.storage import STAGING_DIR
 
 
 def delta_options(s3: S3Options) -> dict[str, str]:

@@ -40,7 +40,7 @@ KEYS = {
 # waits on S3, and moto answers from a thread of this process.
 READ_LAKE = """
 import json, sys
-from target_events.filesystems import S3Options, open_filesystem
+from target_events.store.filesystems import S3Options, open_filesystem
 from target_events.report.source import stream_dataset
 endpoint, key_id, secret, streams = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 s3 = S3Options(endpoint, "us-east-1", key_id, secret)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from target_events.checks import decimal_problem, is_datetime
+from target_events.ingest.checks import decimal_problem, is_datetime
 from tests.helpers import run_target, singer_lines
 
 PROPERTIES = {

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from target_events.batch_files import BatchFileReader
 from target_events.errors import InputError
+from target_events.ingest.batch_files import BatchFileReader
 from tests.helpers import TARGET, TargetRun, run_target, singer_lines, write_json
 
 SCHEMA = {

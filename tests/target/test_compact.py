@@ -11,8 +11,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from target_events import compact
-from target_events.journal import visible_files
+from target_events.commands import compact
+from target_events.store.journal import visible_files
 from tests.helpers import TARGET, run_target, singer_lines
 
 SCHEMA = {
@@ -105,7 +105,7 @@ def test_given_a_compaction_killed_at_any_step_then_readers_see_each_row_once_an
 
 
 def test_given_default_settings_then_events_are_partitioned_by_month_not_by_day() -> None:
-    from target_events.settings import Settings
+    from target_events.config.settings import Settings
 
     spec = Settings.from_config({"destination": "out"}).partition_by["micro_decision_events"]
     assert (spec.field, spec.granularity) == ("timestamp_occurred", "month")

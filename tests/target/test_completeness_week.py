@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from synthetic_org import SandboxOrg
-from target_events.delta_history import as_of
+from target_events.lake.delta_history import as_of
 from tests.helpers import run_tap, run_target, tap_config
 
 UTC = dt.timezone.utc

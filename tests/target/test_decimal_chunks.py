@@ -12,10 +12,10 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_events.arrow import StreamSchema
-from target_events.checks import InvalidRecord
 from target_events.errors import InputError
-from target_events.json_chunks import ChunkConverter, decode_json
+from target_events.ingest.arrow import StreamSchema
+from target_events.ingest.checks import InvalidRecord
+from target_events.ingest.json_chunks import ChunkConverter, decode_json
 
 
 def _decimal(precision: int, scale: int) -> dict:

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from deltalake import DeltaTable
 
-from target_events.delta_plan import merge_clauses, plan_for
+from target_events.lake.delta_plan import merge_clauses, plan_for
 from target_events.target import TargetEvents
 from tests.helpers import TARGET, run_target, singer_lines, write_json
 
@@ -338,7 +338,7 @@ KEYS = {
 
 READ_S3 = """
 import json, sys
-from target_events.filesystems import S3Options, open_filesystem
+from target_events.store.filesystems import S3Options, open_filesystem
 from target_events.report.source import stream_dataset
 s3 = S3Options(sys.argv[1], "us-east-1", sys.argv[2], sys.argv[3])
 filesystem, base = open_filesystem("s3://lake/mirror", s3)
@@ -428,8 +428,8 @@ def test_given_runs_maintaining_one_table_at_once_then_one_compacts_and_no_row_d
     import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
 
-    from target_events.delta_maintenance import maintain_table
-    from target_events.settings import Settings
+    from target_events.config.settings import Settings
+    from target_events.lake.delta_maintenance import maintain_table
 
     uri = str(tmp_path / "Account")
     for i in range(20):  # 20 small files

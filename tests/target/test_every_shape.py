@@ -12,8 +12,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from target_events.arrow import StreamSchema
-from target_events.json_chunks import ChunkConverter, decode_json, envelope_decoder
+from target_events.ingest.arrow import StreamSchema
+from target_events.ingest.json_chunks import ChunkConverter, decode_json, envelope_decoder
 from tests.helpers import run_tap, tap_config
 
 

@@ -21,7 +21,7 @@ import pytest
 from deltalake import DeltaTable
 
 from synthetic_org import SandboxOrg
-from target_events.delta_history import as_of
+from target_events.lake.delta_history import as_of
 from tests.helpers import TARGET, run_tap, run_target, singer_lines, tap_config, write_json
 
 UTC = dt.timezone.utc

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from synthetic_org import SandboxOrg
-from target_events.run_kind import bookmarked_streams
+from target_events.run.run_kind import bookmarked_streams
 from tests.helpers import run_tap, run_target, singer_lines, tap_config
 
 SCHEMA = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from target_events.cli import main
-from target_events.settings import CONFIG_SCHEMA
+from target_events.config.settings import CONFIG_SCHEMA
 from target_events.target import TargetEvents
 from tests.helpers import TARGET, run_target
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from target_events.staging import LOCK_NAME
-from target_events.storage import STAGING_DIR, LocalStorage, StorageError
+from target_events.store.staging import LOCK_NAME
+from target_events.store.storage import STAGING_DIR, LocalStorage, StorageError
 from tests.helpers import TARGET, run_target, singer_lines
 
 

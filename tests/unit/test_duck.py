@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from target_events.duck import connect
+from target_events.run.duck import connect
 
 
 def test_connections_have_no_progress_bar_and_keep_their_settings() -> None:

@@ -18,8 +18,8 @@ import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from target_events.arrow import InvalidRecord, StreamSchema
-from target_events.json_chunks import ChunkConverter, decode_json
+from target_events.ingest.arrow import InvalidRecord, StreamSchema
+from target_events.ingest.json_chunks import ChunkConverter, decode_json
 
 PROPERTIES = {
     "Id": {"type": "string"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from target_events.quality import QualityCheck
+from target_events.run.quality import QualityCheck
 
 
 def test_given_duplicates_across_batches_then_the_figures_cover_the_whole_run() -> None:

@@ -22,11 +22,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrow import TIMESTAMP
+from ..ingest.arrow import TIMESTAMP
+from ..ingest.sinks import EventsSink
+from ..sdk_hooks import TargetHooks
 from .delta_plan import DELETED_AT, IS_DELETED
 from .landed_keys import NotReconcilable, alive_keys, log_skip
-from .sdk_hooks import TargetHooks
-from .sinks import EventsSink
 
 LIVE_KEYS = "_sdc_live_keys"
 

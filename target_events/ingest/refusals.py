@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from singer_sdk.exceptions import MissingKeyPropertiesError
 
+from ..errors import InputError
+from ..run.ledger import RunLedger
 from .arrow import InvalidRecord
-from .errors import InputError
-from .ledger import RunLedger
 
 
 class MissingKey(InvalidRecord):

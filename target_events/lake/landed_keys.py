@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .arrow import TIMESTAMP
+from ..ingest.arrow import TIMESTAMP
+from ..land.layout import safe_stream_name
+from ..run.ledger import RunLedger
 from .delta_plan import DELETED_AT, IS_DELETED
 from .history_plan import IS_CURRENT
-from .layout import safe_stream_name
-from .ledger import RunLedger
 
 LANDED = pa.schema([("key", pa.string()), ("stamp", TIMESTAMP)])
 

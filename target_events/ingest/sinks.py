@@ -15,15 +15,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..errors import InputError
+from ..lake.delta_plan import MergePlan, plan_for
+from ..land.outputs import StreamOutput
+from ..sdk_hooks import SinkHooks, TargetHooks
 from .arrow import StreamSchema
 from .batch_files import BatchFileReader
-from .delta_plan import MergePlan, plan_for
-from .errors import InputError
 from .intake import CHUNK_ROWS, Intake
-from .outputs import StreamOutput
 from .refusals import Judge
 from .schema_checks import SchemaProblem, check_dedup_key, partition_problem
-from .sdk_hooks import SinkHooks, TargetHooks
 
 
 class EventsSink(SinkHooks):
@@ -193,7 +193,7 @@ class EventsSink(SinkHooks):
                 if self.is_full:
                     self.drain()
 
-    # -- format delta (target_events/delta.py) --
+    # -- format delta (target_events/lake/delta.py) --
     @cached_property
     def merge_plan(self) -> MergePlan:
         bookmarks = self.ledger.bookmark_properties.get(self.stream_name)

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..config.settings import Settings
+from ..store.storage import Storage, open_storage
 from .quality import QualityCheck
 from .run_kind import LoadKinds
-from .settings import Settings
-from .storage import Storage, open_storage
 
 if TYPE_CHECKING:
-    from .delta import DeltaLake
+    from ..lake.delta import DeltaLake
 
 
 @dataclass
@@ -86,8 +86,8 @@ class RunLedger:
 
     @cached_property
     def lake(self) -> DeltaLake:
-        """format delta: the run's Delta tables (target_events/delta.py)."""
-        from .delta import DeltaLake
+        """format delta: the run's Delta tables (target_events/lake/delta.py)."""
+        from ..lake.delta import DeltaLake
 
         return DeltaLake(self.settings, self.run_id)
 

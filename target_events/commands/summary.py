@@ -1,4 +1,4 @@
-"""``python -m target_events.summary DESTINATION``: what landed, and a first look at the decisions.
+"""``python -m target_events.commands.summary DESTINATION``: what landed, and a first look at the decisions.
 
 Prints per stream the rows and files, what the latest run added (so a second run shows that it was
 incremental), events by type, and the slowest stage by median days spent in it.
@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from .report.metrics import DecisionMetrics
-from .report.source import stream_dataset
-from .storage import STAGING_DIR
+from ..report.metrics import DecisionMetrics
+from ..report.source import stream_dataset
+from ..store.storage import STAGING_DIR
 
 
 def _files(root: Path, stream: Path) -> list[Path]:

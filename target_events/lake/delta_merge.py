@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ..errors import LakeError
 from .delta_plan import (
     MergePlan,
     alive_mask,
@@ -19,7 +20,6 @@ from .delta_plan import (
     merge_clauses,
     stamp_tombstones,
 )
-from .errors import LakeError
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .arrow import TIMESTAMP
+from ..ingest.arrow import TIMESTAMP
 
 ROW_GROUP_ROWS = 128 * 1024
 

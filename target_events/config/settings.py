@@ -60,7 +60,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("write_manifest", th.BooleanType, default=True, title="Write manifest", description="Write a run manifest (files, rows, bytes, partitions, schema) under _manifests/ at the end."),
     th.Property("qa_mode", th.StringType, default="advisory", allowed_values=list(QA_MODES), title="QA mode", description="Data-quality check after each run (row counts, schema, null ratios, duplicate keys, drift against the previous manifest): off, advisory (warn, default) or strict (fail the run)."),
     th.Property("qa_max_row_drift", th.NumberType, default=0.5, title="QA max row drift", description="Largest accepted change of a stream's row count against the previous run, as a fraction (0.5 = ±50%)."),
-    # -- format delta (target_events/delta.py) --
+    # -- format delta (target_events/lake/delta.py) --
     th.Property("full_refresh_streams", th.ArrayType(th.StringType), default=[], title="Full refresh streams", description="format delta: streams whose table this run replaces (one overwrite commit at the end) instead of merging into; an ACTIVATE_VERSION message does the same for its stream."),
     th.Property("lake_mode", th.StringType, default="current", allowed_values=list(LAKE_MODES), title="Lake mode", description="format delta: current (the table mirrors each key's latest row) or history (SCD type 2: every version of a key, with _valid_from, _valid_to, _is_current, _is_deleted) for streams with a key and a replication key; lake_mode_streams overrides it per stream."),
     th.Property("lake_mode_streams", th.ObjectType(additional_properties=th.StringType), title="Lake mode streams", description="format delta: lake_mode per stream, e.g. {\"Opportunity\": \"history\"}."),
@@ -113,7 +113,7 @@ class Settings:
     lake_mode_streams: dict[str, str] = field(default_factory=dict)
     lake_compact_after_files: int = 16
     lake_vacuum_retention_hours: float = 24.0
-    # Where BATCH files may be read from (target_events/batch_roots.py says why these defaults).
+    # Where BATCH files may be read from (target_events/config/batch_roots.py says why these defaults).
     batch_roots: tuple[str, ...] = field(default_factory=default_batch_roots)
 
     def history(self, stream: str) -> bool:

@@ -30,12 +30,12 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .delta import DeltaLake
-from .errors import ReportError
-from .filesystems import S3Options, open_filesystem
-from .journal import JOURNAL, PENDING, list_files, records, relative, visible_files
-from .settings import Settings
-from .staging import private_files
+from ..config.settings import Settings
+from ..errors import ReportError
+from ..lake.delta import DeltaLake
+from ..store.filesystems import S3Options, open_filesystem
+from ..store.journal import JOURNAL, PENDING, list_files, records, relative, visible_files
+from ..store.staging import private_files
 
 TARGET_MB = 128
 

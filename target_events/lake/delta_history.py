@@ -11,9 +11,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import LakeError
 from .delta_merge import Merger, is_table, table_dataset
 from .delta_plan import MergePlan, stamp_tombstones
-from .errors import LakeError
 from .history_plan import (
     IS_CURRENT,
     STAMP_TYPE,

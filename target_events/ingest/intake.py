@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
+from ..errors import InputError
 from .arrow import InvalidRecord, StreamSchema
-from .errors import InputError
 from .json_chunks import ChunkConverter, decode_json
 from .refusals import Judge, Refusal, record_problem
 

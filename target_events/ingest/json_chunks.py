@@ -21,10 +21,10 @@ import msgspec
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from ..errors import InputError
 from .checks import decimal_problem
 from .chunk_plan import ChunkCast, Plan, plans_for, python_paths
 from .decimal_guard import DecimalGuard
-from .errors import InputError
 from .json_cells import DECLINE, JsonCells, cell
 
 # JSON numbers with a fraction or exponent decode to Decimal: exact for decimal columns (the

@@ -25,9 +25,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .delta_plan import DELETED_AT, IS_DELETED
-from .history_plan import IS_CURRENT
-from .settings import Settings
+from ..config.settings import Settings
+from ..lake.delta_plan import DELETED_AT, IS_DELETED
+from ..lake.history_plan import IS_CURRENT
 
 WINDOW_WIDTH = {"month": 7, "day": 10}  # characters of an ISO-8601 date-time
 UNDATED = "undated"
@@ -78,7 +78,7 @@ def lake_rows(
 ) -> dict[tuple[object, ...], str | None]:
     """The keys of the stream's Delta table (its current rows, in history mode), each with its
     ``dated_by`` column as ISO-8601 text (None without one): one read for both."""
-    from .delta import DeltaLake
+    from ..lake.delta import DeltaLake
 
     dataset = DeltaLake(settings).dataset(stream)  # Arrow's own filesystem: see table_dataset
     if dataset is None:

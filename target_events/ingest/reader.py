@@ -22,8 +22,8 @@ from singer_sdk.exceptions import (
 from singer_sdk.io_base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from .config_checks import json_depth, json_type, show
-from .errors import InputError
+from ..config.config_checks import json_depth, json_type, show
+from ..errors import InputError
 from .json_chunks import decode_json, envelope_decoder
 
 BLOCK_BYTES = 4 << 20

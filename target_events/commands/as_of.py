@@ -20,9 +20,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import SettingError
-from .history_plan import VALID_FROM, as_of_filter
-from .settings import Settings
+from ..config.settings import Settings
+from ..errors import SettingError
+from ..lake.history_plan import VALID_FROM, as_of_filter
 
 SUFFIXES = (".parquet", ".jsonl")
 
@@ -42,7 +42,7 @@ def moment(value: str) -> dt.datetime:
 def mirror_as_of(settings: Settings, stream: str, at: dt.datetime) -> pa.Table:
     """The rows of ``stream``'s history table valid at ``at``; a one-line error when the stream
     has no Delta table or keeps no history."""
-    from .delta import DeltaLake
+    from ..lake.delta import DeltaLake
 
     if settings.format != "delta":
         raise SettingError(f"format: as-of reads Delta history tables, not {settings.format}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from .errors import ReportError
+from ..errors import ReportError
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from ..errors import LakeError
+from ..land.layout import refuse_links, safe_stream_name
+from ..store.staging import private_files
 from .delta_files import LakeFiles
 from .delta_history import activate_history, merge_history
 from .delta_maintenance import maintain_table
@@ -44,12 +47,9 @@ from .delta_merge import (
 )
 from .delta_plan import MergePlan
 from .delta_versions import VERSIONS_DIR, RunVersions, run_version, version_name
-from .errors import LakeError
-from .layout import refuse_links, safe_stream_name
-from .staging import private_files
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..config.settings import Settings
 
 LOGGER = logging.getLogger("target-events.delta")
 TOMBSTONE_DIR = "_tombstones"

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from .errors import StorageError
-from .layout import UnsafeKey, refuse_links
-from .settings import Settings
+from ..config.settings import Settings
+from ..errors import StorageError
+from ..land.layout import UnsafeKey, refuse_links
 from .staging import (
     FILE_MODE,
     RunStaging,

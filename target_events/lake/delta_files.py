@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .filesystems import S3Options, open_filesystem
+from ..store.filesystems import S3Options, open_filesystem
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
-    from .settings import Settings
+    from ..config.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import StorageError
-from .key_template import KeyProblem, check_key, render
-from .settings import Partitioning
+from ..config.key_template import KeyProblem, check_key, render
+from ..config.settings import Partitioning
+from ..errors import StorageError
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")

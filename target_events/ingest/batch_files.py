@@ -22,16 +22,16 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .arrow import StreamSchema, column_from_values
-from .batch_roots import (
+from ..config.batch_roots import (
     MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     SETTING,
     BatchFileProblem,
     open_batch_file,
 )
-from .config_checks import show
-from .errors import InputError
+from ..config.config_checks import show
+from ..errors import InputError
+from .arrow import StreamSchema, column_from_values
 
 _CONTROL = str.maketrans({chr(c): "?" for c in [*range(32), 127]})
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrow import StreamSchema
-from .delta_plan import MergePlan
+from ..config.settings import Partitioning
+from ..ingest.arrow import StreamSchema
+from ..lake.delta_plan import MergePlan
+from ..run.ledger import FileEntry, RunLedger
 from .layout import partition_values, render_key, safe_stream_name
-from .ledger import FileEntry, RunLedger
-from .settings import Partitioning
 from .writers import write_file
 
 if TYPE_CHECKING:
-    from .delta import Commit
+    from ..lake.delta import Commit
 
 
 def dedup_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:

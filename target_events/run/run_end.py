@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict
 
-from .errors import QualityError, StorageError
+from ..errors import QualityError, StorageError
 from .ledger import FileEntry, RunLedger
 
 MANIFESTS_LOOKED_BACK = 50  # how far back a run of the same kind is looked for

@@ -23,8 +23,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..config.settings import Settings
 from .delta_merge import TARGET_FILE_BYTES
-from .settings import Settings
 
 LOCK_FILE = ".target-events-compact.lock"
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4

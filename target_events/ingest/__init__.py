@@ -1,0 +1,1 @@
+"""Singer lines in: read, routed, checked and converted to Arrow tables, into each stream's sink."""

@@ -1,0 +1,1 @@
+"""A flushed batch made durable as files: deduplicated, partitioned, named and written."""

@@ -1,0 +1,1 @@
+"""Where finished files go, atomically, and each run's staging folder, on local disk or S3."""
