@@ -1,9 +1,11 @@
 """target-events: any Singer stream to durable Parquet, JSONL, CSV or Delta, local or on S3.
 
-The target wires the parts and keeps the SDK's message order: the reader (``reader.py``) hands
-RECORD lines to the router (``router.py``), which fills each stream's buffer (``sinks.py``); a full
-buffer is written (``outputs.py``) and the STATE that follows is passed on only then. Everything
-one run shares lives in its ledger (``ledger.py``); the end of the run is ``run_end.py``.
+The target wires the stages and keeps the SDK's message order: the reader
+(``ingest/reader.py``) hands RECORD lines to the router (``ingest/router.py``), which gives them
+to their stream's intake (``ingest/intake.py``: the one way into a sink, ``ingest/sinks.py``); a
+full batch is landed (``land/outputs.py``, or a Delta merge: ``lake/``) and the STATE that
+follows is passed on only then. Everything one run shares lives in its ledger
+(``run/ledger.py``); the end of the run is ``run/run_end.py``.
 """
 
 from __future__ import annotations

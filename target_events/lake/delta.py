@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ..errors import LakeError
-from ..land.layout import refuse_links, safe_stream_name
+from ..store.layout import refuse_links, safe_stream_name
 from ..store.staging import private_files
 from .delta_files import LakeFiles
 from .delta_history import activate_history, merge_history

@@ -1,57 +1,37 @@
 """After a run: compaction where small files piled up, one at a time per table, and vacuum.
 
-delta-rs commits two ``optimize.compact`` runs made from the same snapshot: each removes the
-same small files and adds its own compacted copy of their rows, so every row of them is then in
-the table twice (measured: 20 rows became 40; 100 orgs finishing together doubled thousands of
-rows). A merge racing a compaction is refused by its conflict check either way, so only
-compactions need keeping apart. Locally that is an exclusive ``flock`` on a file in the table's
-log folder (ignored by Delta readers), held while the table is loaded and compacted: a run that
-finds it held skips compaction (the holder is compacting the same files), and one that comes
-after loads the compacted snapshot. On S3 there is no such lock, so runs leave compaction to
-``target-events compact`` run while no writer is active.
+Compactions of one table never run at once (``compaction_lock``: delta-rs would commit two made
+from one snapshot and double their rows); a run that finds the table's lock held skips
+compaction, on local disk and on S3 alike.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ..config.settings import Settings
+from .compaction_lock import local_compaction_lock, s3_compaction_lease
 from .delta_merge import TARGET_FILE_BYTES
 
-LOCK_FILE = ".target-events-compact.lock"
 SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 
 
 @contextlib.contextmanager
-def exclusive_compaction(uri: str, *, remote: bool) -> Iterator[bool]:
-    """True while this process alone may compact the local table at ``uri``; False (nothing
-    held) when another run holds it, or the table is remote."""
-    if remote:
-        yield False
+def exclusive_compaction(uri: str, settings: Settings) -> Iterator[bool]:
+    """True while this run alone may compact the table at ``uri``."""
+    if not settings.is_s3:
+        with local_compaction_lock(uri) as mine:
+            yield mine
         return
-    path = Path(uri) / "_delta_log" / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
-    except OSError:
-        yield False
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False  # another run is compacting this table now
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+    from ..store.storage import s3_client
+
+    with s3_compaction_lease(s3_client(settings), uri) as mine:
+        yield mine
 
 
 def maintain_table(
@@ -62,15 +42,13 @@ def maintain_table(
     listing: cheap next to the merges)."""
     from deltalake import DeltaTable
 
-    with exclusive_compaction(uri, remote=settings.is_s3) as mine:
+    with exclusive_compaction(uri, settings) as mine:
         delta = DeltaTable(uri, storage_options=options)  # loaded after any compaction
         sizes = pa.table(delta.get_add_actions(flatten=True))["size_bytes"].to_pylist()
         small = sum(1 for size in sizes if size < SMALL_FILE_BYTES)
         done: dict[str, Any] = {"files": len(sizes), "small_files": small}
         due = small >= max(2, settings.lake_compact_after_files)
-        # On S3 only the compact command compacts: it is run while no writer is active.
-        allowed = mine or (force and settings.is_s3)
-        if allowed and (due or (force and small > 1)):
+        if mine and (due or (force and small > 1)):
             metrics = delta.optimize.compact(
                 target_size=TARGET_FILE_BYTES, writer_properties=writer
             )

@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..ingest.arrow import TIMESTAMP
-from ..land.layout import safe_stream_name
 from ..run.ledger import RunLedger
+from ..store.layout import safe_stream_name
 from .delta_plan import DELETED_AT, IS_DELETED
 from .history_plan import IS_CURRENT
 

@@ -16,7 +16,7 @@ from ..config.settings import Partitioning
 from ..ingest.arrow import StreamSchema
 from ..lake.delta_plan import MergePlan
 from ..run.ledger import FileEntry, RunLedger
-from .layout import partition_values, render_key, safe_stream_name
+from ..store.layout import partition_values, render_key, safe_stream_name
 from .writers import write_file
 
 if TYPE_CHECKING:

@@ -14,11 +14,11 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config.settings import Settings
 from ..errors import StorageError
-from ..land.layout import UnsafeKey, refuse_links
+from .layout import UnsafeKey, refuse_links
 from .staging import (
     FILE_MODE,
     RunStaging,
@@ -120,46 +120,52 @@ def _quiet_aws_loggers() -> None:
         logger.setLevel(max(logging.INFO, logger.getEffectiveLevel()))
 
 
+def s3_client(settings: Settings) -> Any:
+    """A boto3 S3 client from the settings (profile, endpoint, region, keys), retrying with
+    backoff; one line naming the setting when boto3 refuses them, never quoting a value."""
+    _quiet_aws_loggers()
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    try:
+        session = (
+            boto3.session.Session(profile_name=settings.aws_profile)
+            if settings.aws_profile
+            else boto3.session.Session()
+        )
+    except ProfileNotFound:
+        raise StorageError(
+            f"setting 'aws_profile': profile {settings.aws_profile!r} is not in the AWS config files"
+        ) from None
+    try:
+        return session.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.aws_region,
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=settings.aws_secret_access_key,
+            aws_session_token=settings.aws_session_token,
+            config=Config(retries={"max_attempts": 8, "mode": "adaptive"}),
+        )
+    except (BotoCoreError, ValueError) as error:
+        # botocore's own config validation: its messages may quote a setting's value.
+        raise StorageError(
+            f"S3 client settings refused ({type(error).__name__}): check aws_region, "
+            "s3_endpoint_url and the AWS credentials"
+        ) from None
+
+
 class S3Storage:
     """One boto3 client per run; multipart above the part size, visible only when completed."""
 
     def __init__(self, settings: Settings, run_id: str) -> None:
-        _quiet_aws_loggers()
-        import boto3
         from boto3.s3.transfer import TransferConfig
-        from botocore.config import Config
 
         bucket_and_prefix = settings.destination.removeprefix("s3://")
         self.bucket, _, prefix = bucket_and_prefix.partition("/")
         self.prefix = prefix.strip("/")
-        from botocore.exceptions import BotoCoreError, ProfileNotFound
-
-        try:
-            session = (
-                boto3.session.Session(profile_name=settings.aws_profile)
-                if settings.aws_profile
-                else boto3.session.Session()
-            )
-        except ProfileNotFound:
-            raise StorageError(
-                f"setting 'aws_profile': profile {settings.aws_profile!r} is not in the AWS config files"
-            ) from None
-        try:
-            self.client = session.client(
-                "s3",
-                endpoint_url=settings.s3_endpoint_url,
-                region_name=settings.aws_region,
-                aws_access_key_id=settings.aws_access_key_id,
-                aws_secret_access_key=settings.aws_secret_access_key,
-                aws_session_token=settings.aws_session_token,
-                config=Config(retries={"max_attempts": 8, "mode": "adaptive"}),
-            )
-        except (BotoCoreError, ValueError) as error:
-            # botocore's own config validation: its messages may quote a setting's value.
-            raise StorageError(
-                f"S3 client settings refused ({type(error).__name__}): check aws_region, "
-                "s3_endpoint_url and the AWS credentials"
-            ) from None
+        self.client = s3_client(settings)
         part = settings.s3_part_size_mb * 1024 * 1024
         self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part)
         self.uploads = 0

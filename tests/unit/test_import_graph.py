@@ -40,25 +40,28 @@ NEVER_REACHES = {
         and name
         not in ("target_events.cli", "target_events.console", "target_events.commands.summary")
     },
-    # The target's stages (``target_events/__init__.py``): settings and storage sit under
-    # everything that reads, lands or reports; nothing but the command line reaches a command.
-    **{
-        name: {
-            m
-            for m in modules("target_events")
-            if m.split(".")[1:2]
-            and m.split(".")[1] in ("ingest", "land", "lake", "run", "commands", "report", "target")
-        }
-        for name in modules("target_events")
-        if name.split(".")[1:2] and name.split(".")[1] in ("config", "store")
-    },
-    **{
-        name: {m for m in modules("target_events") if m.startswith("target_events.commands.")}
-        for name in modules("target_events")
-        if name.split(".")[1:2]
-        and name.split(".")[1] in ("ingest", "land", "lake", "run", "config", "store", "target")
-    },
 }
+
+
+# The target's stages (``target_events/__init__.py``): settings and storage sit under everything
+# that reads, lands or reports; nothing but the command line reaches a command.
+def _stage(module: str) -> str:
+    return module.split(".")[1] if module.count(".") >= 1 else ""
+
+
+_TARGET_MODULES = modules("target_events")
+for _name in _TARGET_MODULES:
+    _above: set[str] = set()
+    if _stage(_name) in ("config", "store"):
+        _above |= {
+            m
+            for m in _TARGET_MODULES
+            if _stage(m) in ("ingest", "land", "lake", "run", "commands", "report", "target")
+        }
+    if _stage(_name) in ("ingest", "land", "lake", "run", "config", "store", "target"):
+        _above |= {m for m in _TARGET_MODULES if _stage(m) == "commands"}
+    if _above:
+        NEVER_REACHES[_name] = NEVER_REACHES.get(_name, set()) | _above
 
 
 def _shown(found: set[frozenset[str]]) -> str:
