@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import requests
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tools.project_copy import copy_project
 
 from .harness import (

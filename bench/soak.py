@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from bench.harness import ROWS_PER_SCALE, STREAM, TAP, TARGET, wait_peak_mb
 from synthetic_org import SandboxOrg
 from synthetic_org.faults import Faults
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 
 FAULT_RATE = 0.08
 MAX_ATTEMPTS = 60

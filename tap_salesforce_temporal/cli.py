@@ -16,8 +16,9 @@ import click
 import pyarrow as pa
 from singer_sdk.exceptions import ConfigurationError, DiscoveryError, MappingError
 
-from . import catalog, json_files
-from .catalog_checks import check_catalog
+from .commands import catalog
+from .config import json_files
+from .config.catalog_checks import check_catalog
 from .errors import Interrupted, TapError
 from .tap import TapSalesforceTemporal
 
@@ -62,7 +63,7 @@ def command() -> click.Group:
 
 def _run_plan(args: list[str]) -> int:
     """``plan``: the shard plan (``plan``), its errors as one line like the tap's."""
-    from . import plan
+    from .commands import plan
 
     try:
         return plan.main(args)

@@ -22,7 +22,7 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import Catalog, MetadataMapping, RecordMessage
 from typing_extensions import override
 
-from .org_column import OrgStamp
+from .discovery.org_column import OrgStamp
 
 # Public in all but module name: the SDK's BATCH configuration and message.
 __all__ = ["BaseBatchFileEncoding", "BatchConfig", "SDKBatchMessage", "StreamHooks", "TapHooks"]

@@ -15,27 +15,27 @@ from singer_sdk.exceptions import (
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from .client import SalesforceClient, in_context
-from .counts import count_ahead
+from .config.object_patterns import DERIVED_STREAMS, check_objects, matches
+from .config.settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
+from .config.state import checked_state
+from .connection.client import SalesforceClient, in_context
+from .discovery.org_column import OrgStamp
+from .discovery.schema import ObjectSchema, from_describe
+from .discovery.unsyncable import PARENT_FILTERED, is_unsyncable
 from .errors import Interrupted, SalesforceApiError, SettingError, TapError
-from .object_patterns import DERIVED_STREAMS, check_objects, matches
-from .org_column import OrgStamp
+from .output.writer import FastWriter
 from .query.filters import FilterError, check_syntax
 from .query.users import user_types
-from .runtime import Runtime
-from .scheduler import StreamScheduler, Work
-from .schema import ObjectSchema, from_describe
+from .run.runtime import Runtime
+from .run.scheduler import StreamScheduler, Work
 from .sdk_hooks import StreamHooks, TapHooks
-from .settings import CONFIG_SCHEMA, Settings, builtin_setting_errors
-from .state import checked_state
 from .streams.archive import ARCHIVE, FieldHistoryArchiveStream, history_types
+from .streams.counts import count_ahead
 from .streams.decisions import MicroDecisionEventsStream
 from .streams.parent_filtered import ParentFilteredStream
 from .streams.shared_events import could_share, read_users_first
 from .streams.sobject import SObjectStream
 from .streams.tracked_fields import HistoryTrackedFieldsStream
-from .unsyncable import PARENT_FILTERED, is_unsyncable
-from .writer import FastWriter
 
 TRACKABLE_STANDARD_OBJECTS = frozenset({"Account", "Case", "Contact", "Lead", "Opportunity"})
 # Describe answers that mean the object is not there for this user: skipped with a warning. Any
@@ -358,7 +358,7 @@ def _exit_after_quota_stop(runtime: Runtime) -> None:
     code = runtime.settings.quota_exit_code
     if not code:
         return
-    from .writer import stdout
+    from .output.writer import stdout
 
     stdout().flush()
     print(  # noqa: T201

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from tap_salesforce_temporal.settings import CONFIG_SCHEMA as TAP_SCHEMA
+from tap_salesforce_temporal.config.settings import CONFIG_SCHEMA as TAP_SCHEMA
 from target_events.config.settings import CONFIG_SCHEMA as TARGET_SCHEMA
 from tests.helpers import BIN, TAP, TARGET
 from tools import settings_docs

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_salesforce_temporal.settings import Settings as TapSettings
+from tap_salesforce_temporal.config.settings import Settings as TapSettings
 from tests.helpers import TAP, TARGET
 from tools.settings_docs import NOT_IN_MELTANO_SCHEMA, TAP_SETTING_GROUPS
 

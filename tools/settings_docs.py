@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from singer_sdk.plugin_base import PluginBase
 
-from tap_salesforce_temporal.settings import CONFIG_SCHEMA as TAP_SCHEMA
+from tap_salesforce_temporal.config.settings import CONFIG_SCHEMA as TAP_SCHEMA
 from tap_salesforce_temporal.tap import TapSalesforceTemporal
 from target_events.config.settings import CONFIG_SCHEMA as TARGET_SCHEMA
 from target_events.target import TargetEvents

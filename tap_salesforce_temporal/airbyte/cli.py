@@ -26,7 +26,7 @@ from typing import IO, Any, NoReturn
 import msgspec
 import simplejson
 
-from .. import json_files
+from ..config import json_files
 from . import protocol
 
 # The tap's key snapshots (``streams.key_snapshot.LIVE_KEYS``), for target-events' key

@@ -105,7 +105,7 @@ SYNC_MODES = ("full_refresh", "incremental")
 
 
 def _kind(value: object) -> str:
-    from ..json_files import json_kind
+    from ..config.json_files import json_kind
 
     return json_kind(value)
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import requests
 
-from ..client import SalesforceClient, UnreadableBody, in_context, json_object, whole_body
+from ..connection.client import (
+    SalesforceClient,
+    UnreadableBody,
+    in_context,
+    json_object,
+    whole_body,
+)
 from ..errors import BrokenPaging, BulkJobFailed, BulkJobLimit, Cancelled, SalesforceApiError
 
 # Polls cost API calls but a late poll costs wall time: a 10 s job was seen complete at ~16 s

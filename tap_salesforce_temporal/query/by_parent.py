@@ -15,9 +15,9 @@ import logging
 import re
 from collections.abc import Iterator
 
+from ..discovery.schema import FieldInfo, ObjectSchema
 from ..errors import BrokenPaging
-from ..runtime import Runtime, StreamStats
-from ..schema import FieldInfo, ObjectSchema
+from ..run.runtime import Runtime, StreamStats
 from .page import Page
 from .reader import ObjectReader, ReadSpec
 from .soql import identifier, string_literal

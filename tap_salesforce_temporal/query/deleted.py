@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from ..client import SalesforceClient
+from ..connection.client import SalesforceClient
 from ..errors import SalesforceApiError
 
 # More than one minute, in whole minutes: a shorter window is widened backwards (a delete read

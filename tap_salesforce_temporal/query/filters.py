@@ -24,12 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..discovery.schema import ObjectSchema
 from ..errors import SettingError
-from ..schema import ObjectSchema
 from .soql import identifier
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from ..config.settings import Settings
 
 SETTING = "object_filters"
 

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..discovery.schema import ObjectSchema
 from ..errors import BulkJobFailed, BulkJobLimit, BulkNotSupported, QueryTimeout, TapError
-from ..runtime import Runtime, StreamStats
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime, StreamStats
 from . import rest
 from .bulk import BulkQuery, CompletedJob
 from .page import Page

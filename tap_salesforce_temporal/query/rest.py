@@ -9,7 +9,7 @@ import msgspec
 import requests
 from typing_extensions import Unpack
 
-from ..client import RequestOptions, SalesforceClient, json_object
+from ..connection.client import RequestOptions, SalesforceClient, json_object
 from ..errors import BrokenPaging
 from .soql import Select
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from . import rest
 
 if TYPE_CHECKING:
-    from ..client import SalesforceClient
+    from ..connection.client import SalesforceClient
 
 
 def user_types(client: SalesforceClient) -> dict[str, str | None]:

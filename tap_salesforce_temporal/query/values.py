@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from ..discovery.schema import ObjectSchema
 from ..errors import BrokenPaging
-from ..schema import ObjectSchema
 
 Compound = tuple[str, list[tuple[str, str]]]  # (field, [(JSON key, component column)])
 

@@ -29,11 +29,11 @@ from typing import Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
+from ..discovery.schema import ObjectSchema
 from ..query import rest
 from ..query.soql import Select, string_literal
 from ..query.values import RecordShaper, format_datetime
-from ..runtime import Runtime
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime
 from .base import IncrementalStream
 
 ARCHIVE = "FieldHistoryArchive"

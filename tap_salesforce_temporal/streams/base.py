@@ -16,13 +16,13 @@ from singer_sdk import Stream
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from ..batches import ParquetBatchWriter, open_object_encoder, parquet_batch_directory
-from ..client import owner
+from ..connection.client import owner
 from ..errors import QuotaReached, TapError
-from ..record_batches import RecordBatches
-from ..runtime import Runtime, StreamStats
+from ..output.batches import ParquetBatchWriter, open_object_encoder, parquet_batch_directory
+from ..output.record_batches import RecordBatches
+from ..output.writer import deselected_properties, drop_nested
+from ..run.runtime import Runtime, StreamStats
 from ..sdk_hooks import BaseBatchFileEncoding, BatchConfig
-from ..writer import deselected_properties, drop_nested
 
 
 def is_identity_map(stream: Stream) -> bool:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from ..cadence import Cadence, parse_moment
+from ..config.cadence import Cadence, parse_moment
+from ..config.settings import Settings
+from ..discovery.schema import ObjectSchema
 from ..query.values import format_datetime
-from ..schema import ObjectSchema
-from ..settings import Settings
 
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {"type": ["string", "null"], "format": "date-time"}

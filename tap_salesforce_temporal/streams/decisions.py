@@ -20,12 +20,12 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from ..batches import parquet_batch_directory
+from ..discovery.schema import ObjectSchema
 from ..events import EVENT_SCHEMA, Derivation
+from ..output.batches import parquet_batch_directory
 from ..query.reader import ObjectReader, ReadSpec
 from ..query.values import RecordShaper, format_datetime
-from ..runtime import Runtime, StreamStats
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime, StreamStats
 from .base import IncrementalStream, is_identity_map
 from .fast_records import FastRecords
 from .page_events import SharedEventBatches, SharedEvents, Sharing

@@ -24,10 +24,10 @@ from typing import Literal
 import pyarrow as pa
 from singer_sdk.helpers.types import Context
 
-from ..batches import BatchFile, ParquetBatchWriter
+from ..output.batches import BatchFile, ParquetBatchWriter
+from ..output.writer import FastRecordWriter, deselected_properties
 from ..query.values import RecordShaper, format_datetime
 from ..sdk_hooks import BatchConfig, SDKBatchMessage
-from ..writer import FastRecordWriter, deselected_properties
 from .base import IncrementalStream, is_identity_map
 from .page_pipeline import StreamPages
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
+from ..output.writer import FastRecordWriter, FastWriter, deselected_properties
 from ..sdk_hooks import StreamHooks
-from ..writer import FastRecordWriter, FastWriter, deselected_properties
 from .base import is_identity_map
 
 

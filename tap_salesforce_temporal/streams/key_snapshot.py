@@ -25,11 +25,11 @@ from typing import Any, Protocol
 import pyarrow as pa
 from singer_sdk.singerlib import SchemaMessage
 
+from ..output.writer import FastRecordWriter
 from ..query.page import Page
 from ..query.reader import ObjectReader, ReadSpec
 from ..query.values import format_datetime
-from ..runtime import Runtime, StreamStats
-from ..writer import FastRecordWriter
+from ..run.runtime import Runtime, StreamStats
 
 LIVE_KEYS = "_sdc_live_keys"
 LIVE_KEYS_SCHEMA = {

@@ -61,14 +61,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batches import BatchFile, ParquetBatchWriter
+from ..discovery.schema import ObjectSchema
 from ..events import Derivation
+from ..output.batches import BatchFile, ParquetBatchWriter
 from ..query.page import Page
 from ..query.reader import ObjectReader, ReadSpec
 from ..query.soql import datetime_literal
 from ..query.values import RecordShaper, format_datetime
-from ..runtime import StreamStats
-from ..schema import ObjectSchema
+from ..run.runtime import StreamStats
 from ..sdk_hooks import BatchConfig, SDKBatchMessage
 from .base import IncrementalStream
 from .sources import Source, StageChanges, row_events

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from ..discovery.schema import ObjectSchema
 from ..query.page import BookmarkTracker, Page
 from ..query.reader import ObjectReader, ReadSpec
-from ..runtime import Runtime, StreamStats
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime, StreamStats
 
 # What a stream's sync makes of its pages: RECORD messages (lines a page at a time, or the
 # SDK's loop), or Parquet BATCH files of its own.

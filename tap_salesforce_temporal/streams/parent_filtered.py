@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..discovery.schema import ObjectSchema
 from ..query.by_parent import PARENT_BATCH, ParentBatchReader
 from ..query.filters import object_filter
 from ..query.reader import Plan
-from ..runtime import Runtime
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime
 from .sobject import SObjectStream
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from singer_sdk import Stream
 
-from ..runtime import Runtime
+from ..run.runtime import Runtime
 from .decisions import MicroDecisionEventsStream
 from .page_pipeline import Output
 from .sobject import SObjectStream

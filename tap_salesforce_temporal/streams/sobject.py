@@ -24,14 +24,14 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib.catalog import Metadata, MetadataMapping
 from typing_extensions import override
 
-from ..batches import parquet_batch_directory
+from ..discovery.schema import ObjectSchema
+from ..output.batches import parquet_batch_directory
 from ..query.deleted import deleted_records
 from ..query.filters import object_filter
 from ..query.page import BookmarkTracker, Page
 from ..query.reader import ObjectReader, Plan, ReadSpec
 from ..query.values import RecordShaper, canonical_datetime
-from ..runtime import Runtime, StreamStats
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime, StreamStats
 from ..sdk_hooks import BatchConfig
 from .base import IncrementalStream
 from .completeness import (

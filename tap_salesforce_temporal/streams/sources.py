@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..discovery.schema import ObjectSchema
 from ..events import (
     Derivation,
     StageTracker,
@@ -25,8 +26,7 @@ from ..events import (
 )
 from ..query.reader import ObjectReader
 from ..query.soql import string_literal
-from ..runtime import StreamStats
-from ..schema import ObjectSchema
+from ..run.runtime import StreamStats
 
 # Snapshots whose prior stages are looked up together (the events' own read of OpportunityHistory).
 CHUNK_ROWS = 2000

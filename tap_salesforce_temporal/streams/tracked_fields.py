@@ -24,12 +24,12 @@ from typing import Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
+from ..discovery.schema import ObjectSchema
 from ..errors import SalesforceApiError
+from ..output.record_batches import RecordBatches
 from ..query import rest
 from ..query.soql import string_literal
-from ..record_batches import RecordBatches
-from ..runtime import Runtime
-from ..schema import ObjectSchema
+from ..run.runtime import Runtime
 
 FROM_FIELD_DEFINITION = "FieldDefinition.IsFieldHistoryTracked"
 FROM_PICKLIST = "history Field picklist (fallback)"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tap_salesforce_temporal.events import EVENT_SCHEMA
 from tests.helpers import run_tap, tap_config
 

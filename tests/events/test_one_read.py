@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.batches import open_object_encoder
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tap_salesforce_temporal.events import EVENT_SCHEMA
+from tap_salesforce_temporal.output.batches import open_object_encoder
 from tests.helpers import run_tap, tap_config
 
 OBJECT_STREAMS = [

@@ -11,7 +11,7 @@ import requests
 
 from synthetic_org import SandboxOrg
 from synthetic_org.oauth import JWT_GRANT
-from tap_salesforce_temporal.auth import jwt_audience
+from tap_salesforce_temporal.connection.auth import jwt_audience
 from tests.helpers import run_tap
 
 

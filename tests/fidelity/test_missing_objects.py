@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tests.helpers import run_tap, tap_config
 
 

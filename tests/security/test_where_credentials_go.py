@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.urls import insecure_reason
+from tap_salesforce_temporal.connection.urls import insecure_reason
 from tests.helpers import run_tap
 from tests.stub_http import Answer, Seen, StubServer
 

@@ -9,7 +9,7 @@ import pytest
 
 from synthetic_org import SandboxOrg
 from synthetic_org.metadata import OBJECTS
-from tap_salesforce_temporal.unsyncable import is_unsyncable
+from tap_salesforce_temporal.discovery.unsyncable import is_unsyncable
 from tests.helpers import run_tap, tap_config
 
 

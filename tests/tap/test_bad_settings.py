@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_salesforce_temporal.settings import CONFIG_SCHEMA, _kind
+from tap_salesforce_temporal.config.settings import CONFIG_SCHEMA, _kind
 from tests.helpers import run_tap
 
 WRONG_BY_KIND = {

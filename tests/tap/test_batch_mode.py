@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tests.helpers import run_tap, run_target, tap_config
 
 OBJECTS = ["Account", "Contact", "OpportunityFieldHistory", "OpportunityHistory"]

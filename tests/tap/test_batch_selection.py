@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tests.helpers import TapRun, run_tap, tap_config
 
 EVENTS = "micro_decision_events"

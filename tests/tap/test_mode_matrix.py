@@ -19,7 +19,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.unsyncable import is_unsyncable
+from tap_salesforce_temporal.discovery.unsyncable import is_unsyncable
 from tests.helpers import run_tap, run_target, tap_config
 
 API_TYPES = ("rest", "bulk", "auto")

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.org_column import ORG_ID_COLUMN
+from tap_salesforce_temporal.discovery.org_column import ORG_ID_COLUMN
 from tests.helpers import TapRun, run_tap, tap_config
 
 # Objects read over REST and Bulk, with compound fields, history, and the derived streams.

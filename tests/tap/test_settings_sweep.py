@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from synthetic_org import SandboxOrg
+from tap_salesforce_temporal.config.settings import CONFIG_SCHEMA, SECRET_SETTINGS, Settings, _kind
 from tap_salesforce_temporal.errors import SettingError
-from tap_salesforce_temporal.settings import CONFIG_SCHEMA, SECRET_SETTINGS, Settings, _kind
 from tap_salesforce_temporal.tap import TapSalesforceTemporal
 from tests.helpers import TAP, write_json
 

@@ -11,7 +11,12 @@ import pyarrow.dataset as ds
 import pytest
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.shards import EVENTS_SHARD, EVENTS_STREAM, shard_catalog, split
+from tap_salesforce_temporal.commands.shards import (
+    EVENTS_SHARD,
+    EVENTS_STREAM,
+    shard_catalog,
+    split,
+)
 
 from ..helpers import TAP, TARGET, tap_config, write_json
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from moto.server import ThreadedMotoServer
 
 from synthetic_org import SandboxOrg
-from tap_salesforce_temporal.catalog import select
+from tap_salesforce_temporal.commands.catalog import select
 from tests.conftest import free_port
 from tests.helpers import TAP, TARGET, tap_config, write_json
 

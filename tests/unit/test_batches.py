@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tap_salesforce_temporal import batches
-from tap_salesforce_temporal.batches import ParquetBatchWriter, open_object_encoder
+from tap_salesforce_temporal.output import batches
+from tap_salesforce_temporal.output.batches import ParquetBatchWriter, open_object_encoder
 
 
 def _rows(start: int, count: int) -> pa.Table:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from tap_salesforce_temporal.discovery.schema import from_describe
 from tap_salesforce_temporal.query import values
 from tap_salesforce_temporal.query.values import RecordShaper, arrow_owned
-from tap_salesforce_temporal.schema import from_describe
 
 SCHEMA = from_describe(
     {

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_salesforce_temporal.cadence import Cadence, parse_moment
-from tap_salesforce_temporal.settings import Settings
+from tap_salesforce_temporal.config.cadence import Cadence, parse_moment
+from tap_salesforce_temporal.config.settings import Settings
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_salesforce_temporal.client import UnreadableBody, json_object
+from tap_salesforce_temporal.connection.client import UnreadableBody, json_object
 from tap_salesforce_temporal.query.rest import exact_page
 
 NUMBERS = (

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.singerlib.catalog import SelectionMask
 
-from tap_salesforce_temporal.writer import deselected_properties, drop_nested
+from tap_salesforce_temporal.output.writer import deselected_properties, drop_nested
 
 NAMES = st.sampled_from(["a", "b", "context", "metadata", "x"])
 PATHS = st.lists(NAMES, min_size=1, max_size=3)

@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
+from tap_salesforce_temporal.discovery.schema import from_describe
 from tap_salesforce_temporal.query.filters import FilterError, where_clause
 from tap_salesforce_temporal.query.soql import Select
-from tap_salesforce_temporal.schema import from_describe
 
 
 def _field(name: str, sf_type: str, **extra: object) -> dict:

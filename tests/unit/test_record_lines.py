@@ -15,7 +15,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_salesforce_temporal.record_lines import record_lines
+from tap_salesforce_temporal.output.record_lines import record_lines
 
 PREFIX = b'{"type":"RECORD","stream":"Account","record":'
 SUFFIX = b',"time_extracted":"2026-11-23T00:00:00Z"}\n'

@@ -6,9 +6,9 @@ import decimal
 
 import pytest
 
+from tap_salesforce_temporal.discovery.schema import from_describe
 from tap_salesforce_temporal.errors import BrokenPaging
 from tap_salesforce_temporal.query.values import RecordShaper
-from tap_salesforce_temporal.schema import from_describe
 
 DESCRIBE = {
     "name": "Deal__c",

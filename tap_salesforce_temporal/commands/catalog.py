@@ -1,4 +1,4 @@
-"""``tap-salesforce-temporal catalog select CATALOG STREAM...`` (or ``python -m tap_salesforce_temporal.catalog``): select streams for a shell pipe.
+"""``tap-salesforce-temporal catalog select CATALOG STREAM...`` (or ``python -m tap_salesforce_temporal.commands.catalog``): select streams for a shell pipe.
 
 Meltano users select with ``meltano select``; this does the same for a plain Singer catalog: the
 named streams (exact names or glob patterns) are selected with all their fields, the others not.

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .sdk_hooks import BatchConfig
+from ..sdk_hooks import BatchConfig
 
 
 @dataclass(frozen=True)

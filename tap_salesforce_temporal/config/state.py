@@ -12,8 +12,8 @@ import datetime as dt
 import json
 import logging
 
-from .errors import TapError
-from .query.values import format_datetime
+from ..errors import TapError
+from ..query.values import format_datetime
 from .settings import EARLIEST_DATETIME, shown
 
 

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .client import SalesforceClient
-from .errors import Cancelled
-from .query.soql import Select
-from .settings import Settings
+from ..config.settings import Settings
+from ..connection.client import SalesforceClient
+from ..errors import Cancelled
+from ..query.soql import Select
 
 
 @dataclass

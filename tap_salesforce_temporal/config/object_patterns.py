@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 from collections.abc import Iterable
 
-from .errors import SettingError
+from ..errors import SettingError
 
 # Stream names the tap derives itself: not objects of the org, yet valid in ``objects``.
 DERIVED_STREAMS = frozenset({"micro_decision_events", "history_tracked_fields"})

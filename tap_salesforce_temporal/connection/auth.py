@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import requests
 
-from .errors import LoginError, parse_error_body
-from .settings import Settings
+from ..config.settings import Settings
+from ..errors import LoginError, parse_error_body
 from .urls import insecure_reason
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -21,7 +21,7 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
-from .sdk_hooks import BatchConfig, SDKBatchMessage, StreamHooks
+from ..sdk_hooks import BatchConfig, SDKBatchMessage, StreamHooks
 
 
 def alias_manifests(

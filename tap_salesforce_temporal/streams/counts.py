@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from singer_sdk import Stream
 
-from .client import owner
-from .query import rest
-from .query.reader import Plan
-from .runtime import Runtime
-from .streams.sobject import SObjectStream
+from ..connection.client import owner
+from ..query import rest
+from ..query.reader import Plan
+from ..run.runtime import Runtime
+from .sobject import SObjectStream
 
 
 def count_ahead(streams: Sequence[Stream], runtime: Runtime) -> dict[str, int]:

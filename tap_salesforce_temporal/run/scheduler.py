@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from singer_sdk import Stream
 from singer_sdk.helpers.types import Context
 
-from .errors import Cancelled
+from ..errors import Cancelled
+from ..sdk_hooks import StreamHooks
 from .runtime import Runtime
-from .sdk_hooks import StreamHooks
 
 # How long an interrupted run waits for its streams to stop (a call in flight, a page written).
 STOP_SECONDS = 30.0

@@ -16,9 +16,9 @@ from typing import Any
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from ..connection.urls import insecure_reason
+from ..events import EVENT_TYPES
 from .cadence import CadenceError, CadenceSetting, parse_setting
-from .events import EVENT_TYPES
-from .urls import insecure_reason
 
 AUTH_FLOWS = ("password", "client_credentials", "refresh_token", "jwt")
 API_TYPES = ("auto", "rest", "bulk")

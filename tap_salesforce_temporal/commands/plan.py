@@ -20,9 +20,10 @@ from pathlib import Path
 
 from singer_sdk import Stream
 
-from . import json_files, shards
-from .counts import count_ahead
-from .tap import TapSalesforceTemporal
+from ..config import json_files
+from ..streams.counts import count_ahead
+from ..tap import TapSalesforceTemporal
+from . import shards
 
 
 def selected_streams(tap: TapSalesforceTemporal) -> list[Stream]:

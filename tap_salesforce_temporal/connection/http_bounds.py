@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import AnswerTooLarge
+from ..errors import AnswerTooLarge
 
 MIB = 1024 * 1024
 # The largest JSON answer the tap reads whole: a REST query page holds at most 2,000 records

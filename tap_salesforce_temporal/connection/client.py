@@ -20,9 +20,8 @@ from typing import Any, TypedDict, TypeVar
 import requests
 from typing_extensions import Unpack
 
-from .auth import Authenticator, Session
-from .baton import Baton
-from .errors import (
+from ..config.settings import Settings
+from ..errors import (
     Action,
     AnswerTooLarge,
     BulkNotSupported,
@@ -31,6 +30,8 @@ from .errors import (
     SalesforceApiError,
     classify,
 )
+from ..run.baton import Baton
+from .auth import Authenticator, Session
 from .http_bounds import (
     MAX_ANSWER_BYTES,
     BoundedAdapter,
@@ -40,7 +41,6 @@ from .http_bounds import (
     preload,
     read_capped,
 )
-from .settings import Settings
 
 T = TypeVar("T")
 

@@ -1,0 +1,1 @@
+"""The companions of the tap on its command line: catalog selection, shard plans."""

@@ -1,0 +1,1 @@
+"""What the org holds: describe to JSON Schema, objects that cannot be read as plain streams, the org's id."""
