@@ -24,6 +24,10 @@ FILE_MODE = 0o600
 LOCK_NAME = ".lock"
 # A folder without a lock file is a run caught between mkdir and flock, or of an older version.
 LOCKLESS_GRACE_SECONDS = 3600
+# A run's folder while it is being made: ``.<run_id>.init``, renamed once its lock is held.
+NASCENT_PREFIX, NASCENT_SUFFIX = ".", ".init"
+# Runs ending together each remove the parent once it is empty; one starting meanwhile retries.
+PARENT_ATTEMPTS = 20
 
 
 @contextlib.contextmanager
@@ -86,17 +90,19 @@ class RunStaging:
     def __init__(self, parent: Path, run_id: str) -> None:
         self.parent = parent
         self.path = parent / run_id
-        # Built under a hidden name and renamed once locked: a cleaner never sees it unlocked.
-        nascent = parent / f".{run_id}.init"
-        for attempt in range(3):  # another run may remove the empty parent meanwhile
+        # Built under a hidden name and renamed once locked; a cleaner leaves a nascent folder
+        # alone until it is old (it is unlocked between its lock file's creation and the flock).
+        nascent = parent / f"{NASCENT_PREFIX}{run_id}{NASCENT_SUFFIX}"
+        for attempt in range(PARENT_ATTEMPTS):  # another run may remove the empty parent meanwhile
             try:
                 make_dirs(parent)
                 remove_stale(parent)
                 nascent.mkdir(mode=DIR_MODE)
                 break
             except FileNotFoundError:
-                if attempt == 2:
+                if attempt == PARENT_ATTEMPTS - 1:
                     raise
+                time.sleep(0.01 * (attempt + 1))
         self._lock: int | None = os.open(nascent / LOCK_NAME, os.O_CREAT | os.O_RDWR, FILE_MODE)
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.rename(nascent, self.path)
@@ -120,6 +126,11 @@ def remove_stale(parent: Path) -> None:
         if not entry.is_dir() or entry.is_symlink():
             if entry.name.endswith(".tmp"):  # the layout before per-run folders
                 _remove_if_old(entry)
+            continue
+        if entry.name.startswith(NASCENT_PREFIX) and entry.name.endswith(NASCENT_SUFFIX):
+            # A run making its folder: its lock file may exist before it holds the lock, and
+            # taking that lock here would remove the folder under it (seen with 100 targets).
+            _remove_if_old(entry)
             continue
         try:
             fd = os.open(entry / LOCK_NAME, os.O_RDWR)

@@ -256,13 +256,18 @@ def test_given_a_killed_run_left_its_staging_then_the_next_run_removes_it_and_ke
     (live / "x.parquet.tmp").write_text("being written")
     lock = os.open(live / LOCK_NAME, os.O_CREAT | os.O_RDWR)
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    # A run making its folder, caught between creating its lock file and taking the lock: the
+    # lock is free, yet the folder is not a dead run's (a cleaner once removed it under the run).
+    nascent = dest / STAGING_DIR / ".20250101T000000.000000Z-born00.init"
+    nascent.mkdir()
+    (nascent / LOCK_NAME).write_text("")
     try:
         run = run_target(tmp_path, {"destination": str(dest), "max_batch_rows": 5}, _input(20))
     finally:
         os.close(lock)
     assert run.returncode == 0, run.stderr
     assert not dead.exists(), "the dead run's folder is removed"
-    assert sorted(p.name for p in (dest / STAGING_DIR).iterdir()) == [live.name]
+    assert sorted(p.name for p in (dest / STAGING_DIR).iterdir()) == [nascent.name, live.name]
     assert (live / "x.parquet.tmp").read_text() == "being written"
     assert _landed_rows(dest) == 20
 
