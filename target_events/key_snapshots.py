@@ -142,7 +142,15 @@ def reconcile(sink: EventsSink, staged: Staged) -> int | None:
         has = "has" if ORG_ID in schema.names else "has no"
         log_skip(logger, stream, f"the key snapshot {named} but the stream's SCHEMA {has} {ORG_ID}")
         return None
-    keys = tuple(k for k in sink.key_properties or () if org is None or k != ORG_ID)
+    keys = tuple(sink.key_properties or ())
+    if org is not None and ORG_ID not in keys:  # a merge on Id alone would reach every org
+        log_skip(
+            logger,
+            stream,
+            f"the key snapshot names org {org} but its key {list(keys)} has no {ORG_ID}",
+        )
+        return None
+    keys = tuple(k for k in keys if org is None or k != ORG_ID)
     if len(keys) != 1:
         log_skip(logger, stream, f"its key {list(keys)} is not one column")
         return None

@@ -207,6 +207,7 @@ def test_given_org_keyed_rows_of_two_orgs_then_a_snapshot_tombstones_its_own_org
     assert dead == [(ORG_X, "b")]
 
 
+UNKEYED = {**account_schema(True), "key_properties": ["Id"]}
 CASES = {
     # the lake has no org column; the stream now has one, and so has the snapshot
     "org snapshot, lake without the column": (
@@ -219,6 +220,12 @@ CASES = {
         (account_schema(True), account("a", ORG_X), account("b", ORG_X), account("b", ORG_Y)),
         (account_schema(False), *snapshot("a")),
         f"the key snapshot names no org but its Delta table has {ORG_ID_COLUMN}",
+    ),
+    # the stream has the column, but its key does not lead with it: a merge on Id alone
+    "org snapshot, key without the column": (
+        (UNKEYED, account("a", ORG_X), account("b", ORG_X)),
+        (UNKEYED, *snapshot("a", org=ORG_X)),
+        f"the key snapshot names org {ORG_X} but its key ['Id'] has no {ORG_ID_COLUMN}",
     ),
     # the stream's own SCHEMA and its snapshot disagree
     "org snapshot, stream without the column": (
