@@ -74,11 +74,6 @@ class CadenceSetting:
                 return cadence
         return self.default
 
-    @property
-    def ever(self) -> bool:
-        """True when some object may run the task."""
-        return not self.default.never or any(not c.never for _, c in self.per_object)
-
 
 def parse_cadence(value: object) -> Cadence:
     """One cadence: a name (never, always, daily, weekly) or a number of hours (0 < h <= a year)."""

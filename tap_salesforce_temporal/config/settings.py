@@ -376,13 +376,6 @@ class Settings:
                 1 <= self.embedded_org_scale <= 2_000_000,
                 "must be between 1 and 2000000",
             ),
-            (
-                # A key snapshot names no org: the target would compare one org's live Ids
-                # with every org's rows of the table and tombstone the other orgs' rows.
-                "org_id_column",
-                not (self.org_id_column and self.reconcile_deletes.ever),
-                "cannot be on with reconcile_deletes yet (key snapshots are not per org)",
-            ),
         )
         for setting, ok, problem in checks:
             if not ok:

@@ -12,6 +12,11 @@ tombstones the keys gone (``target_events.lake.key_snapshots``); a snapshot with
 (a killed or stopped run) is never acted on. ``keys_reconciled_at`` goes into the stream's STATE
 only after the closing record.
 
+With ``org_id_column`` on, every record of the snapshot (keys and closing record) carries
+``_sdc_org_id``, the same id the stream's rows carry (``org_column``): the snapshot names its org,
+so a target holding several orgs in one table compares it with that org's rows only and never
+tombstones another org's. Off, the schema and records are as before.
+
 The Ids go out as RECORD lines built a page at a time by Arrow kernels (``FastRecordWriter``):
 an Id-only read of millions of rows must not cost a Python loop per row.
 """
@@ -25,6 +30,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from singer_sdk.singerlib import SchemaMessage
 
+from ..discovery.org_column import OrgStamp
 from ..output.writer import FastRecordWriter
 from ..query.page import Page
 from ..query.reader import ObjectReader, ReadSpec
@@ -56,6 +62,9 @@ class SnapshotStream(Protocol):
     @property
     def reader(self) -> ObjectReader: ...
 
+    @property
+    def org_stamp(self) -> OrgStamp | None: ...
+
     def accounted(
         self, records: Iterator[Any], stats: StreamStats, *, tables: bool = False
     ) -> Iterator[Any]: ...
@@ -68,26 +77,36 @@ def id_read() -> ReadSpec:
     return ReadSpec(["Id"], None, None, key=None, ordered=False, all_rows=False)
 
 
+def snapshot_schema(stamp: OrgStamp | None) -> SchemaMessage:
+    """The snapshot's SCHEMA: with the org column (first in its key) when the stream has one."""
+    keys = ["stream", "Id"]
+    if stamp is None:
+        return SchemaMessage(LIVE_KEYS, LIVE_KEYS_SCHEMA, keys, bookmark_properties=None)
+    schema = stamp.schema(LIVE_KEYS_SCHEMA)
+    return SchemaMessage(LIVE_KEYS, schema, stamp.keys(keys), bookmark_properties=None)
+
+
 def send_snapshot(stream: SnapshotStream, stats: StreamStats) -> bool:
     """Read and send the object's live keys; True once the closing record is out (False: the
     run stopped part-way, and the target discards what it staged)."""
     runtime = stream.runtime
+    stamp = stream.org_stamp
     snapshot_at = format_datetime(dt.datetime.now(dt.timezone.utc))
-    stream.sdk_write_message(
-        SchemaMessage(LIVE_KEYS, LIVE_KEYS_SCHEMA, ["stream", "Id"], bookmark_properties=None)
-    )
+    stream.sdk_write_message(snapshot_schema(stamp))
     writer = FastRecordWriter(LIVE_KEYS, frozenset())
     count = 0
     pages = stream.accounted(stream.reader.read_spec(id_read(), stats), stats, tables=True)
     for page in pages:
-        _write_keys(writer, _key_rows(page, stream.name, snapshot_at))
+        rows = _key_rows(page, stream.name, snapshot_at)
+        _write_keys(writer, stamp.table(rows) if stamp else rows)
         count += len(page)
     stats.rows -= count  # rows of the object's sync only; the keys are counted apart
     stats.live_keys = (stats.live_keys or 0) + count
     if runtime.stopped_reason:
         return False
-    closing = {"stream": stream.name, "Id": None, "snapshot_at": snapshot_at}
-    writer.write({**closing, "complete": True, "count": count})
+    closing: dict[str, Any] = {"stream": stream.name, "Id": None, "snapshot_at": snapshot_at}
+    closing |= {"complete": True, "count": count}
+    writer.write(stamp.record(closing) if stamp else closing)
     return True
 
 

@@ -47,8 +47,12 @@ def _stored(delta: Any, batch: pa.Table, plan: MergePlan, full: bool) -> pa.Tabl
     rows = rows.filter(pc.is_in(rows[first], value_set=pc.unique(batch[first].combine_chunks())))
     if len(keys) == 1 or rows.num_rows == 0:
         return rows
+    # Joined on the keys and a row number only: Arrow's hash join refuses struct columns
+    # (compound fields such as BillingAddress) among the non-key fields.
     ids = batch.select(list(keys)).group_by(list(keys)).aggregate([])
-    return rows.join(ids, keys=list(keys), join_type="left semi", use_threads=False)
+    numbered = rows.select(list(keys)).append_column("__row", pa.array(range(rows.num_rows)))
+    held = numbered.join(ids, keys=list(keys), join_type="left semi", use_threads=False)
+    return rows.take(held["__row"].combine_chunks().sort())  # in the stored order
 
 
 def _closing(stored: pa.Table, batch: pa.Table, keys: tuple[str, ...]) -> pa.Table:

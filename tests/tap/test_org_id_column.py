@@ -10,6 +10,7 @@ import pytest
 
 from synthetic_org import SandboxOrg
 from tap_salesforce_temporal.discovery.org_column import ORG_ID_COLUMN
+from tap_salesforce_temporal.streams.key_snapshot import LIVE_KEYS
 from tests.helpers import TapRun, run_tap, tap_config
 
 # Objects read over REST and Bulk, with compound fields, history, and the derived streams.
@@ -104,14 +105,29 @@ def test_given_org_id_column_off_then_schemas_rows_and_keys_are_as_before(
     assert all(ORG_ID_COLUMN not in r for r in run.records())
 
 
-def test_given_org_id_column_with_reconcile_deletes_then_the_tap_refuses_to_start(
+def test_given_org_id_column_with_reconcile_deletes_then_the_key_snapshot_names_its_org(
     orgs: tuple[SandboxOrg, SandboxOrg], tmp_path: Path
 ) -> None:
-    """A key snapshot names no org: compared with a table of several orgs it would tombstone
-    the other orgs' rows, so the two settings are refused together (for now)."""
-    config = tap_config(orgs[0], objects=["Account"], org_id_column=True, reconcile_deletes="daily")
-    run = run_tap(tmp_path, config)
-    assert run.returncode != 0
-    assert "org_id_column" in run.stderr
-    assert "reconcile_deletes" in run.stderr
-    assert not run.messages
+    """A key snapshot names its org (every key and the closing record), so a target holding
+    several orgs compares it with that org's rows only; off, the snapshot is as before."""
+    org = orgs[0]
+    for on in (True, False):
+        folder = tmp_path / str(on)
+        folder.mkdir()
+        config = tap_config(
+            org, objects=["Account"], org_id_column=on, reconcile_deletes="always", api_type="bulk"
+        )
+        run = run_tap(folder, config)
+        assert run.returncode == 0, run.stderr[-3000:]
+        schema = _schemas(run)[LIVE_KEYS]
+        keys = run.records(LIVE_KEYS)
+        assert keys[-1]["complete"] is True
+        assert keys[-1]["count"] == len(keys) - 1 > 0
+        if on:
+            assert ORG_ID_COLUMN in schema["schema"]["properties"]
+            assert schema["key_properties"] == [ORG_ID_COLUMN, "stream", "Id"]
+            assert {r[ORG_ID_COLUMN] for r in keys} == {org.org_id}
+        else:
+            assert ORG_ID_COLUMN not in schema["schema"]["properties"]
+            assert schema["key_properties"] == ["stream", "Id"]
+            assert all(ORG_ID_COLUMN not in r for r in keys)

@@ -256,3 +256,33 @@ def test_given_a_full_table_version_then_keys_it_no_longer_holds_are_closed_and_
     ]
     old = as_of(uri, dt.datetime(2026, 1, 1, 0, 0, 15, tzinfo=UTC)).to_pylist()
     assert sorted(r["Name"] for r in old) == ["a1", "b1", "c1"]
+
+
+def test_given_a_key_of_two_columns_and_a_struct_column_then_a_new_version_is_merged(
+    tmp_path: Path,
+) -> None:
+    """``org_id_column``'s key (``_sdc_org_id, Id``) with a compound field (an object: a struct
+    column): the batch's stored events are found by a join on the keys alone (Arrow's hash
+    join refuses struct columns among the fields it carries)."""
+    target = {"destination": str(tmp_path / "lake"), "format": "delta", "qa_mode": "off"}
+    target["lake_mode"] = "history"
+    schema = json.loads(json.dumps(ACCOUNT))
+    schema["key_properties"] = ["_sdc_org_id", "Id"]
+    properties = schema["schema"]["properties"]
+    properties["_sdc_org_id"] = {"type": ["string"]}
+    properties["BillingAddress"] = {
+        "type": ["object", "null"],
+        "properties": {"city": {"type": ["string", "null"]}},
+    }
+    address = {"BillingAddress": {"city": "Oslo"}}
+    runs = [
+        [_account(k, "v1", 10, _sdc_org_id=org, **address) for org in ("x", "y") for k in "ab"],
+        [_account("a", "v2", 20, _sdc_org_id="x", **address)],
+    ]
+    for messages in runs:
+        landed = run_target(tmp_path, target, singer_lines(schema, *messages))
+        assert landed.returncode == 0, landed.stderr[-2000:]
+    rows = DeltaTable(str(tmp_path / "lake" / "Account")).to_pyarrow_table().to_pylist()
+    current = sorted((r["_sdc_org_id"], r["Id"], r["Name"]) for r in rows if r["_is_current"])
+    assert current == [("x", "a", "v2"), ("x", "b", "v1"), ("y", "a", "v1"), ("y", "b", "v1")]
+    assert len(rows) == 5, "x/a's first version kept, closed"
