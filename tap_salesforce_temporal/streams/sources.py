@@ -15,6 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
+from ..event_tables import activity_table, approval_table, field_history_table, setup_table
 from ..events import (
     Derivation,
     StageTracker,
@@ -174,6 +177,23 @@ def row_events(
         yield from activity_events(name, rows, d)
     else:
         yield from setup_events(rows, d)
+
+
+def row_event_table(
+    source: Source, schema: ObjectSchema, rows: pa.Table, d: Derivation
+) -> pa.Table:
+    """``row_events`` of a page at once: the events as one Arrow table of the stream's shape
+    (``event_tables``), the same values."""
+    name = source.object_name
+    if source.event_type == "approval_decision":
+        return approval_table(rows, d)
+    if source.event_type == "field_change":
+        return field_history_table(
+            name, schema.history_parent_object or "", schema.history_parent_field or "", rows, d
+        )
+    if source.event_type == "activity":
+        return activity_table(name, rows, d)
+    return setup_table(rows, d)
 
 
 class StageChanges:
