@@ -57,13 +57,25 @@ class _Rows:
         return pa.repeat(pa.scalar(value, STRING), self.size)
 
 
+def deciding_rows(source_object: str, event_type: str, rows: pa.Table) -> pa.Table:
+    """The rows a rule yields an event for, one each, in order: all but OpportunityFieldHistory's
+    StageName rows (a stage change tells that decision) and steps still undecided."""
+    names = rows.column_names
+    if event_type == "field_change" and source_object == "OpportunityFieldHistory":
+        if "Field" in names:
+            return rows.filter(pc.fill_null(pc.not_equal(rows["Field"], "StageName"), True))
+    elif event_type == "approval_decision" and "StepStatus" in names:
+        undecided = pa.array(sorted(UNDECIDED_STEP_STATUSES), STRING)
+        status = rows["StepStatus"].cast(STRING)
+        return rows.filter(pc.invert(pc.is_in(status, value_set=undecided)))
+    return rows
+
+
 def field_history_table(
     source_object: str, parent_object: str, parent_field: str, rows: pa.Table, d: Derivation
 ) -> pa.Table:
     """``events.field_history_events`` of a page."""
-    if source_object == "OpportunityFieldHistory" and "Field" in rows.column_names:
-        rows = rows.filter(pc.fill_null(pc.not_equal(rows["Field"], "StageName"), True))
-    r = _Rows(rows)
+    r = _Rows(deciding_rows(source_object, "field_change", rows))
     created = r.required("CreatedDate")
     return _events(
         r,
@@ -85,11 +97,7 @@ def field_history_table(
 
 def approval_table(rows: pa.Table, d: Derivation) -> pa.Table:
     """``events.approval_events`` of a page."""
-    if "StepStatus" in rows.column_names:
-        undecided = pa.array(sorted(UNDECIDED_STEP_STATUSES), STRING)
-        status = rows["StepStatus"]
-        rows = rows.filter(pc.invert(pc.is_in(status.cast(STRING), value_set=undecided)))
-    r = _Rows(rows)
+    r = _Rows(deciding_rows("ProcessInstanceStep", "approval_decision", rows))
     created = r.required("CreatedDate")
     target = r.get("ProcessInstance.TargetObjectId")
     instance = r.get("ProcessInstanceId")
