@@ -38,13 +38,17 @@ before, never costs a second read nor a row. Shared only when the reads can be o
   otherwise the events stream's files come from the SDK's batcher, which the shared events
   could not match.
 
-BATCH mode (``SharedEventBatches``, in ``page_event_batches``): the events go into micro_decision_events' own Parquet
-files, written as its own BATCH sync writes them (same naming, open objects as JSON text), so a
+BATCH mode (``page_event_batches.SharedEventBatches``): the events go into micro_decision_events'
+own Parquet files, written as its own BATCH sync writes them (same naming, open objects as JSON text), so a
 target reads shared and unshared files alike. A file goes out at ``batch_size`` events, and
 whenever X's bookmark is about to move: X's BATCH, then every event buffered so far in an
 announced file (the events of all pages read, so of every row up to X's new key), then the
 events bookmark moves (``events_bookmark``), then STATE. A kill leaves the events bookmark at or behind
 the last announced events file.
+
+Events of the row rules are derived a page at once, as one Arrow table (``event_tables``), and
+written from it as the object streams write their pages (RECORD lines, Parquet files): no dict
+per event. Stage changes, carried from row to row, are derived as dicts.
 
 Memory stays bounded: the events of one page are written as they are derived (RECORD mode), or
 at most one batch of them is buffered (BATCH mode).
