@@ -33,7 +33,7 @@ STRING = pa.string()
 NULL_TEXT = pa.scalar(None, STRING)
 
 
-class _Rows:
+class PageColumns:
     """A page's rule columns: a missing optional column reads as nulls (``row.get``)."""
 
     def __init__(self, rows: pa.Table) -> None:
@@ -75,9 +75,9 @@ def field_history_table(
     source_object: str, parent_object: str, parent_field: str, rows: pa.Table, d: Derivation
 ) -> pa.Table:
     """``events.field_history_events`` of a page."""
-    r = _Rows(deciding_rows(source_object, "field_change", rows))
+    r = PageColumns(deciding_rows(source_object, "field_change", rows))
     created = r.required("CreatedDate")
-    return _events(
+    return event_table(
         r,
         d,
         event_type="field_change",
@@ -97,11 +97,11 @@ def field_history_table(
 
 def approval_table(rows: pa.Table, d: Derivation) -> pa.Table:
     """``events.approval_events`` of a page."""
-    r = _Rows(deciding_rows("ProcessInstanceStep", "approval_decision", rows))
+    r = PageColumns(deciding_rows("ProcessInstanceStep", "approval_decision", rows))
     created = r.required("CreatedDate")
     target = r.get("ProcessInstance.TargetObjectId")
     instance = r.get("ProcessInstanceId")
-    return _events(
+    return event_table(
         r,
         d,
         event_type="approval_decision",
@@ -129,7 +129,7 @@ def approval_table(rows: pa.Table, d: Derivation) -> pa.Table:
 def activity_table(source_object: str, rows: pa.Table, d: Derivation) -> pa.Table:
     """``events.activity_events`` of a page: a Task when it was completed (else created), an
     Event when it starts."""
-    r = _Rows(rows)
+    r = PageColumns(rows)
     what, who = r.get("WhatId"), r.get("WhoId")
     record_id = _or(what, who)
     if source_object == "Task":
@@ -138,7 +138,7 @@ def activity_table(source_object: str, rows: pa.Table, d: Derivation) -> pa.Tabl
     else:
         occurred = _or(r.get("StartDateTime"), r.required("CreatedDate"))
         field_name, value, kind = "Type", r.get("Type"), r.get("EventSubtype")
-    return _events(
+    return event_table(
         r,
         d,
         event_type="activity",
@@ -164,10 +164,10 @@ def activity_table(source_object: str, rows: pa.Table, d: Derivation) -> pa.Tabl
 
 def setup_table(rows: pa.Table, d: Derivation) -> pa.Table:
     """``events.setup_events`` of a page."""
-    r = _Rows(rows)
+    r = PageColumns(rows)
     created = r.required("CreatedDate")
     action = r.get("Action")
-    return _events(
+    return event_table(
         r,
         d,
         event_type="setup_change",
@@ -190,8 +190,8 @@ def setup_table(rows: pa.Table, d: Derivation) -> pa.Table:
     )
 
 
-def _events(
-    r: _Rows,
+def event_table(
+    r: PageColumns,
     d: Derivation,
     *,
     event_type: str,
@@ -210,6 +210,8 @@ def _events(
     approval_comments: pa.Array | None = None,
     activity_subject: pa.Array | None = None,
     activity_type: pa.Array | None = None,
+    previous_stage: pa.Array | None = None,
+    stage_duration_days: pa.Array | None = None,
 ) -> pa.Table:
     """``Derivation.event`` for every row: the columns in the event dict's key order."""
     none = r.constant(None)
@@ -218,8 +220,12 @@ def _events(
             r.constant(source_object),
             source_record_id,
             related_records(related, r.size),
-            none,  # previous_stage: stage changes only
-            pa.nulls(r.size, pa.float64()),  # stage_duration_days: stage changes only
+            none if previous_stage is None else previous_stage,
+            (
+                pa.nulls(r.size, pa.float64())
+                if stage_duration_days is None
+                else stage_duration_days
+            ),
             none if approval_comments is None else approval_comments,
             none if activity_subject is None else activity_subject,
             none if activity_type is None else activity_type,

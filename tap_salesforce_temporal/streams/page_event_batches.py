@@ -32,7 +32,7 @@ class SharedEventBatches(SharedEvents):
     encode: Callable[[dict], dict]
     chunk: list[dict]
     # Events derived as tables (``page_table``), not written yet, and their number; None when
-    # the events go as dicts (stage changes, or a property deselected inside ``context``).
+    # the events go as dicts (a property deselected inside ``context``: ``parquet_encoder``).
     tables: list[pa.Table] | None
     table_rows: int
     # Top-level properties deselected (the SDK's RECORD path leaves them out; so do the files).
@@ -51,7 +51,7 @@ class SharedEventBatches(SharedEvents):
         self.chunk = []
         tree = deselected_properties(self.events.mask) or {}
         self.dropped = [name for name, inner in tree.items() if inner is None]
-        as_tables = self.stages is None and len(self.dropped) == len(tree)
+        as_tables = len(self.dropped) == len(tree)
         self.tables, self.table_rows = ([] if as_tables else None), 0
 
     def observe(self, page: Page, bookmark: dict | None) -> None:
@@ -77,7 +77,6 @@ class SharedEventBatches(SharedEvents):
         """``observe`` with the page's events as one table (``page_table``): a file out at
         every ``batch_size`` events, keyed apart the bookmark to its last event's row key."""
         table = self.page_table(page, keys=True)
-        assert table is not None
         assert self.tables is not None
         self.stats.rows += table.num_rows
         if not table.num_rows:

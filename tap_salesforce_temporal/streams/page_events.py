@@ -264,20 +264,22 @@ class SharedEvents:
                 continue
             yield event
 
-    def page_table(self, page: Page, *, keys: bool = False) -> pa.Table | None:
-        """The events of ``page_events`` as one Arrow table (``event_tables``: no dict per
-        event), ``keys``: with each event's row key (``SOURCE_KEY``) last; None for stage
-        changes (carried from row to row: ``page_events``)."""
-        if self.stages is not None:
-            return None
+    def page_table(self, page: Page, *, keys: bool = False) -> pa.Table:
+        """The events of ``page_events`` as one Arrow table (``event_tables``,
+        ``stage_tables``: no dict per event), ``keys``: with each event's row key
+        (``SOURCE_KEY``) last."""
         rows = self._window_rows(page)
         self._window = None
         key = self.source.key
         if self.sharing.keyed_apart and rows.num_rows:
             self.high = rows[key][-1].as_py()
         source = self.source
-        rows = deciding_rows(source.object_name, source.event_type, rows)  # an event each
-        table = row_event_table(source, self.source_schema, rows, self.derivation)
+        if self.stages is not None:
+            table, positions = self.stages.event_table(rows, self.derivation)
+            rows = rows.take(positions)  # the snapshots that change a stage, an event each
+        else:
+            rows = deciding_rows(source.object_name, source.event_type, rows)  # an event each
+            table = row_event_table(source, self.source_schema, rows, self.derivation)
         if keys:
             table = table.append_column(SOURCE_KEY, rows[key])
         return of_record_types(table, self.record_types)
@@ -307,15 +309,8 @@ class SharedEvents:
         """Write the page's events, then move the events bookmark (``events_bookmark``)."""
         events = self.events
         table = self.page_table(page)
-        if table is not None:
-            self.write_table(table)
-            written = table.num_rows
-        else:
-            written = 0
-            for event in self.page_events(page):
-                events.sdk_write_record(event)
-                written += 1
-        self.stats.rows += written
+        self.write_table(table)
+        self.stats.rows += table.num_rows
         value = self.events_bookmark(bookmark)
         if value is not None:
             events.remember_bookmark({events.replication_key: value}, self.context)

@@ -30,6 +30,7 @@ from ..query.reader import ObjectReader
 from ..query.soql import string_literal
 from ..runtime import StreamStats
 from ..schema import ObjectSchema
+from ..stage_tables import stage_change_table
 
 # Snapshots whose prior stages are looked up together (the events' own read of OpportunityHistory).
 CHUNK_ROWS = 2000
@@ -222,6 +223,11 @@ class StageChanges:
 
     def events(self, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
         return self.tracker.events(rows, d)
+
+    def event_table(self, rows: pa.Table, d: Derivation) -> tuple[pa.Table, pa.Array]:
+        """``events`` of a page at once (``stage_tables``): the events and the positions of
+        the rows they come from."""
+        return stage_change_table(self.tracker, rows, d)
 
     def _prior_snapshots(self, opportunity_ids: list[str]) -> Iterator[dict]:
         """Snapshots older than the window, so the first stage change in it knows where it came from."""
