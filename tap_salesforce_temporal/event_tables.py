@@ -10,7 +10,8 @@ dict's key order) or Parquet (``batch_table``: ``metadata`` as the JSON text a b
 
 Every value equals what the dict rules produce (``tests/events/test_event_tables.py`` checks it
 against them): the rules live in ``events.py``; this module only computes them differently.
-Stage changes (a stateful walk, ``StageTracker``) stay on dicts.
+Stage changes (a walk carrying each opportunity's stage) are in ``stage_tables``, on the same
+``event_table``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class PageColumns:
         self.size = rows.num_rows
 
     def get(self, name: str) -> pa.Array:
+        """A column the rule reads with ``row.get``."""
         if name in self.table.column_names:
             return self.table[name].combine_chunks()
         return pa.nulls(self.size, STRING)
@@ -54,6 +56,7 @@ class PageColumns:
         return self.table[name].combine_chunks()
 
     def constant(self, value: str | None) -> pa.Array:
+        """The same text (or null) on every row."""
         return pa.repeat(pa.scalar(value, STRING), self.size)
 
 

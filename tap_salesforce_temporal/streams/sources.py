@@ -5,7 +5,8 @@ SetupAuditTrail) has the columns its rule reads and the key it is read in. Rows 
 through the pure rules of ``events.py`` (``row_events``), the stage changes of OpportunityHistory
 through ``StageChanges``, which carries each opportunity's stage from one snapshot to its next.
 Whether the rows come from the events stream's own read (``decisions``) or from the pages of the
-object's own stream (``page_events``), they become the same events.
+object's own stream (``page_events``), they become the same events: the own read derives dicts,
+the pages one Arrow table of events each (``row_event_table``, ``StageChanges.event_table``).
 """
 
 from __future__ import annotations
