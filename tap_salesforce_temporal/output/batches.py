@@ -170,12 +170,16 @@ def open_object_encoder(schema: dict) -> Callable[[dict], dict]:
             for part in path[:-1]:
                 holder = holder.get(part) if isinstance(holder, dict) else None
             if isinstance(holder, dict) and isinstance(holder.get(path[-1]), (dict, list)):
-                holder[path[-1]] = json.dumps(
-                    _numbers_as_floats(holder[path[-1]]), sort_keys=True, default=str
-                )
+                holder[path[-1]] = open_object_text(holder[path[-1]])
         return record
 
     return encode
+
+
+def open_object_text(value: object) -> str:
+    """One open object's JSON text as a batch file holds it (``open_object_encoder``): sorted
+    keys, ``json.dumps``' separators and ASCII escapes, exact decimals as JSON numbers."""
+    return json.dumps(_numbers_as_floats(value), sort_keys=True, default=str)
 
 
 def _numbers_as_floats(value: object) -> object:

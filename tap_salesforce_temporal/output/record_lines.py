@@ -124,9 +124,52 @@ def _tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
         # Arrow writes the shortest round-trip form but integral values without a point ("3",
         # "-0"): add ".0" so they read back as floats, as msgspec writes them.
         text = pc.replace_substring_regex(column.cast(pa.string()), r"^(-?\d+)$", r"\1.0")
+    elif pa.types.is_struct(kind):
+        return _object_tokens(column)
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _array_tokens(column)
+    elif pa.types.is_null(kind):
+        return pa.chunked_array([pa.repeat(_NULL, len(column))], pa.string())
     else:
         return None
     return pc.fill_null(text, _NULL)
+
+
+def _object_tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A struct column as JSON objects, its fields in their order (a dict's key order, as
+    msgspec writes it), ``null`` where the struct is null."""
+    kind = column.type
+    if not kind.num_fields:
+        text: pa.ChunkedArray = pa.chunked_array([pa.repeat(pa.scalar("{}"), len(column))])
+    else:
+        parts: list[pa.Array | pa.Scalar | pa.ChunkedArray] = []
+        for index in range(kind.num_fields):
+            value = _tokens(pc.struct_field(column, [index]))
+            if value is None:
+                return None
+            parts += [pa.scalar(_key(kind.field(index).name, first=not parts)), value]
+        text = pc.binary_join_element_wise(*_joined_scalars(parts), pa.scalar("}"), "")
+    return pc.if_else(pc.is_valid(column), text, _NULL)
+
+
+def _array_tokens(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A list column as JSON arrays of its items' tokens, ``null`` where the list is null."""
+    chunks = []
+    for chunk in column.chunks:
+        # The values between the first and last offset, null lists' sub-lists included (the
+        # offsets span them; ``flatten`` would leave them out).
+        first, last = chunk.offsets[0].as_py(), chunk.offsets[-1].as_py()
+        values = chunk.values.slice(first, last - first)
+        items = _tokens(pa.chunked_array([values], chunk.type.value_type))
+        if items is None:
+            return None
+        offsets = pc.subtract(chunk.offsets, pa.scalar(first, chunk.offsets.type))
+        lists = type(chunk).from_arrays(offsets, items.combine_chunks())
+        text = pc.binary_join_element_wise(
+            pa.scalar("["), pc.binary_join(lists, ","), pa.scalar("]"), ""
+        )
+        chunks.append(pc.if_else(chunk.is_valid(), text, _NULL))
+    return pa.chunked_array(chunks, pa.string())
 
 
 def _escaped(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -28,7 +28,8 @@ from ..query.values import RecordShaper, format_datetime
 from ..run.runtime import Runtime, StreamStats
 from .base import IncrementalStream, is_identity_map
 from .fast_records import FastRecords
-from .page_events import SharedEventBatches, SharedEvents, Sharing
+from .page_event_batches import SharedEventBatches
+from .page_events import SharedEvents, Sharing
 from .page_pipeline import ObservedStream, Output, PageObserver, PageObservers
 from .sources import CHUNK_ROWS, Source, StageChanges, chunks, find_sources, row_events
 

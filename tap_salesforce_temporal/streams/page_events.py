@@ -38,13 +38,17 @@ before, never costs a second read nor a row. Shared only when the reads can be o
   otherwise the events stream's files come from the SDK's batcher, which the shared events
   could not match.
 
-BATCH mode (``SharedEventBatches``): the events go into micro_decision_events' own Parquet
-files, written as its own BATCH sync writes them (same naming, open objects as JSON text), so a
+BATCH mode (``page_event_batches.SharedEventBatches``): the events go into micro_decision_events'
+own Parquet files, written as its own BATCH sync writes them (same naming, open objects as JSON text), so a
 target reads shared and unshared files alike. A file goes out at ``batch_size`` events, and
 whenever X's bookmark is about to move: X's BATCH, then every event buffered so far in an
 announced file (the events of all pages read, so of every row up to X's new key), then the
 events bookmark moves (``events_bookmark``), then STATE. A kill leaves the events bookmark at or behind
 the last announced events file.
+
+Events of the row rules are derived a page at once, as one Arrow table (``event_tables``), and
+written from it as the object streams write their pages (RECORD lines, Parquet files): no dict
+per event. Stage changes, carried from row to row, are derived as dicts.
 
 Memory stays bounded: the events of one page are written as they are derived (RECORD mode), or
 at most one batch of them is buffered (BATCH mode).
@@ -54,7 +58,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,16 +66,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..discovery.schema import ObjectSchema
+from ..event_tables import deciding_rows, of_record_types
 from ..events import Derivation
-from ..output.batches import BatchFile, ParquetBatchWriter
 from ..query.page import Page
 from ..query.reader import ObjectReader, ReadSpec
 from ..query.soql import datetime_literal
 from ..query.values import RecordShaper, format_datetime
 from ..run.runtime import StreamStats
-from ..sdk_hooks import BatchConfig, SDKBatchMessage
+from ..sdk_hooks import BatchConfig
 from .base import IncrementalStream
-from .sources import Source, StageChanges, row_events
+from .fast_records import FastRecords
+from .sources import Source, StageChanges, row_event_table, row_events
+
+# The events' key of the row each event comes from, carried beside a page's event table in
+# BATCH mode (a file's bookmark is the key of its last event's row), never written.
+SOURCE_KEY = "__source_key"
 
 
 def _whole_second(value: dt.datetime | None) -> dt.datetime | None:
@@ -255,6 +264,26 @@ class SharedEvents:
                 continue
             yield event
 
+    def page_table(self, page: Page, *, keys: bool = False) -> pa.Table:
+        """The events of ``page_events`` as one Arrow table (``event_tables``,
+        ``stage_tables``: no dict per event), ``keys``: with each event's row key
+        (``SOURCE_KEY``) last."""
+        rows = self._window_rows(page)
+        self._window = None
+        key = self.source.key
+        if self.sharing.keyed_apart and rows.num_rows:
+            self.high = rows[key][-1].as_py()
+        source = self.source
+        if self.stages is not None:
+            table, positions = self.stages.event_table(rows, self.derivation)
+            rows = rows.take(positions)  # the snapshots that change a stage, an event each
+        else:
+            rows = deciding_rows(source.object_name, source.event_type, rows)  # an event each
+            table = row_event_table(source, self.source_schema, rows, self.derivation)
+        if keys:
+            table = table.append_column(SOURCE_KEY, rows[key])
+        return of_record_types(table, self.record_types)
+
     def _noting_key(self, rows: Iterator[dict]) -> Iterator[dict]:
         key = self.source.key
         for row in rows:
@@ -279,15 +308,30 @@ class SharedEvents:
     def observe(self, page: Page, bookmark: dict | None) -> None:
         """Write the page's events, then move the events bookmark (``events_bookmark``)."""
         events = self.events
-        written = 0
-        for event in self.page_events(page):
-            events.sdk_write_record(event)
-            written += 1
-        self.stats.rows += written
+        table = self.page_table(page)
+        self.write_table(table)
+        self.stats.rows += table.num_rows
         value = self.events_bookmark(bookmark)
         if value is not None:
             events.remember_bookmark({events.replication_key: value}, self.context)
             events.settle_bookmark()
+
+    def write_table(self, table: pa.Table) -> None:
+        """A page's events as RECORD lines built from the table (``FastRecordWriter``, as an
+        object stream writes its pages); with stream maps or another writer, each event through
+        the SDK's path as its dict."""
+        events = self.events
+        if not table.num_rows:
+            return
+        writer = events.fast_writer() if isinstance(events, FastRecords) else None
+        if writer is None:
+            for event in table.to_pylist():
+                events.sdk_write_record(event)
+            return
+        stamp = events.org_stamp
+        rows = table if stamp is None else stamp.table(table)
+        writer.write_table(rows, (), pa.Table.to_pylist)
+        events.sdk_mark_unflushed()
 
     def finish(self) -> None:
         """Every page was read and its events written: the events stream skips this source."""
@@ -307,80 +351,3 @@ class SharedEvents:
 
     def close(self) -> None:
         """Nothing buffered (``observe``)."""
-
-
-class SharedEventBatches(SharedEvents):
-    """BATCH mode: the events of the object stream's pages go into the events' own Parquet files.
-
-    The object stream's pipeline calls ``observe`` for each page before the stream writes the
-    page's rows; its emitter calls ``settle`` before each STATE that moves its bookmark, and
-    ``close`` once its files are all announced.
-    """
-
-    batch_config: BatchConfig
-    writer: ParquetBatchWriter
-    encode: Callable[[dict], dict]
-    chunk: list[dict]
-
-    def begin(self) -> None:
-        sharing = self.sharing
-        assert sharing.batch_config is not None
-        assert sharing.directory is not None
-        self.batch_config = batch_config = sharing.batch_config
-        # As the events stream's own BATCH sync writes them (``IncrementalStream.get_batches``).
-        self.writer = ParquetBatchWriter.for_config(
-            sharing.directory, batch_config, self.events.name
-        )
-        self.encode = self.events.parquet_encoder()
-        self.chunk = []
-
-    def observe(self, page: Page, bookmark: dict | None) -> None:
-        """Buffer the page's events, a file out at every ``batch_size``. Same key: the events
-        bookmark waits for the object stream's own (``settle``). Keyed apart (rows in the
-        events' key order), each full file moves it to the key of the row whose events end it:
-        every row before is in announced files (the stream's own bookmark waits for the read's
-        end, and a kill would otherwise derive the whole read again)."""
-        size = self.batch_config.batch_size
-        events = self.events
-        for event in self.page_events(page):
-            self.chunk.append(self.encode(event))
-            self.stats.rows += 1
-            if len(self.chunk) >= size:
-                self._announce(self.writer.add(self._take_chunk()))  # a whole file, no rest
-                if self.sharing.keyed_apart and self.high is not None:
-                    events.advance_bookmark({events.replication_key: self.high}, self.context)
-
-    def settle(self, bookmark: dict) -> None:
-        """The object stream's bookmark moves to ``bookmark`` (STATE follows): every event
-        derived so far goes out in an announced file, then the events bookmark moves with it.
-
-        The events of every page read are buffered before the page's rows reach the object
-        stream's files, so they cover every row up to ``bookmark``.
-        """
-        self.close()
-        value = self.events_bookmark(bookmark)
-        if value is not None:
-            # This partition only: another source's bookmark read into a file not announced
-            # yet must not be settled by this STATE.
-            self.events.advance_bookmark({self.events.replication_key: value}, self.context)
-
-    def close(self) -> None:
-        """Announce every event still buffered (the object stream's last files are out)."""
-        if self.chunk:
-            self._announce(self.writer.add(self._take_chunk()))
-        self._announce(self.writer.finish())
-
-    def _take_chunk(self) -> pa.Table:
-        table = pa.Table.from_pylist(self.chunk)
-        self.chunk = []
-        stamp = self.events.org_stamp
-        return table if stamp is None else stamp.table(table)
-
-    def _announce(self, files: Iterable[BatchFile]) -> None:
-        events = self.events
-        for batch in files:
-            events.sdk_write_message(
-                SDKBatchMessage(
-                    stream=events.name, encoding=self.batch_config.encoding, manifest=[batch.uri]
-                )
-            )

@@ -5,7 +5,8 @@ SetupAuditTrail) has the columns its rule reads and the key it is read in. Rows 
 through the pure rules of ``events.py`` (``row_events``), the stage changes of OpportunityHistory
 through ``StageChanges``, which carries each opportunity's stage from one snapshot to its next.
 Whether the rows come from the events stream's own read (``decisions``) or from the pages of the
-object's own stream (``page_events``), they become the same events.
+object's own stream (``page_events``), they become the same events: the own read derives dicts,
+the pages one Arrow table of events each (``row_event_table``, ``StageChanges.event_table``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from ..discovery.schema import ObjectSchema
+from ..event_tables import activity_table, approval_table, field_history_table, setup_table
 from ..events import (
     Derivation,
     StageTracker,
@@ -27,6 +31,7 @@ from ..events import (
 from ..query.reader import ObjectReader
 from ..query.soql import string_literal
 from ..run.runtime import StreamStats
+from ..stage_tables import stage_change_table
 
 # Snapshots whose prior stages are looked up together (the events' own read of OpportunityHistory).
 CHUNK_ROWS = 2000
@@ -176,6 +181,23 @@ def row_events(
         yield from setup_events(rows, d)
 
 
+def row_event_table(
+    source: Source, schema: ObjectSchema, rows: pa.Table, d: Derivation
+) -> pa.Table:
+    """``row_events`` of a page at once: the events as one Arrow table of the stream's shape
+    (``event_tables``), the same values."""
+    name = source.object_name
+    if source.event_type == "approval_decision":
+        return approval_table(rows, d)
+    if source.event_type == "field_change":
+        return field_history_table(
+            name, schema.history_parent_object or "", schema.history_parent_field or "", rows, d
+        )
+    if source.event_type == "activity":
+        return activity_table(name, rows, d)
+    return setup_table(rows, d)
+
+
 class StageChanges:
     """Stage changes of OpportunityHistory snapshots read in (CreatedDate, Id) order, page by
     page: each opportunity's stage is carried from one snapshot to its next.
@@ -202,6 +224,11 @@ class StageChanges:
 
     def events(self, rows: Iterable[dict], d: Derivation) -> Iterator[dict]:
         return self.tracker.events(rows, d)
+
+    def event_table(self, rows: pa.Table, d: Derivation) -> tuple[pa.Table, pa.Array]:
+        """``events`` of a page at once (``stage_tables``): the events and the positions of
+        the rows they come from."""
+        return stage_change_table(self.tracker, rows, d)
 
     def _prior_snapshots(self, opportunity_ids: list[str]) -> Iterator[dict]:
         """Snapshots older than the window, so the first stage change in it knows where it came from."""
