@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -58,15 +59,30 @@ def atomic_conditional_writes() -> None:
             setattr(S3Response, name, _one_step(method, lock))
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1, spoken to over HTTP by boto3 and pyarrow."""
+@contextlib.contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, empty, while the block runs; its endpoint.
+
+    moto keeps its buckets in this process, not in the server: a new server on a new port still
+    serves what an earlier one held (a pytest-xdist worker runs many modules). The flow test once
+    met test_delta's ``s3://lake/mirror`` tables, keyed by Id alone (issue #29)."""
     atomic_conditional_writes()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, spoken to over HTTP by boto3 and pyarrow (``moto_s3``)."""
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 class Api:

@@ -19,6 +19,7 @@ from .delta_plan import (
     latest_per_key,
     merge_clauses,
     stamp_tombstones,
+    with_columns,
 )
 
 if TYPE_CHECKING:
@@ -203,9 +204,11 @@ class Merger:
         stamped = stamp_tombstones(table, plan)
         batch = latest_per_key(stamped, plan)
         if plan.tombstones and plan.version and plan.merges:
-            batch = keep_undeleted(batch, self._deleted(memory, plan), plan)
+            batch = keep_undeleted(batch, self._deleted(memory, plan, batch.schema), plan)
         self.create(uri, batch.schema, self.configuration, marked)
         delta = DeltaTable(uri, storage_options=self.options)
+        if plan.merges:
+            self.widen(delta, batch.schema, [*plan.keys, plan.version], marked)
         batch = self.conform(stream, delta, batch)
         if not plan.merges:
             from deltalake import write_deltalake
@@ -242,14 +245,19 @@ class Merger:
             self._remember_deleted(stream, memory, stamped, plan)
         return delta.version(), batch.num_rows
 
-    def _deleted(self, uri: str, plan: MergePlan) -> pa.Table:
-        """The remembered deletions (keys and newest stamp): small next to the table, read whole."""
+    def _deleted(self, uri: str, plan: MergePlan, schema: pa.Schema) -> pa.Table:
+        """The remembered deletions (keys and newest stamp): small next to the table, read whole.
+        A column the side table lacks is read as nulls typed as in ``schema`` (the batch's): it
+        was written under another key (before ``org_id_column`` was on, by ``Id`` alone), and a
+        deletion remembered so matches no key of the new shape, as its stored row matches none."""
         from deltalake import DeltaTable
 
         if not is_table(uri, self.options):
             return pa.table({})
         seen = DeltaTable(uri, storage_options=self.options).to_pyarrow_dataset()
-        return seen.to_table(columns=[*plan.keys, plan.version])
+        wanted = [name for name in (*plan.keys, plan.version) if name]
+        held = seen.to_table(columns=[name for name in wanted if name in seen.schema.names])
+        return with_columns(held, wanted, schema)
 
     def _remember_deleted(self, stream: str, uri: str, batch: pa.Table, plan: MergePlan) -> None:
         """Keys and stamps of the batch's tombstones, in a small side table (newest wins)."""
@@ -265,10 +273,13 @@ class Merger:
 
         def attempt() -> tuple[int, int]:
             self.create(uri, dead.schema)
+            memory = DeltaTable(uri, storage_options=self.options)
+            self.widen(memory, dead.schema, dead.column_names)
             on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in plan.keys)
             (
-                DeltaTable(uri, storage_options=self.options)
-                .merge(dead, on, source_alias="s", target_alias="t", writer_properties=self.writer)
+                memory.merge(
+                    dead, on, source_alias="s", target_alias="t", writer_properties=self.writer
+                )
                 .when_matched_update_all(
                     f"s.`{v}` IS NOT NULL AND (t.`{v}` IS NULL OR s.`{v}` > t.`{v}`)"
                 )
@@ -278,6 +289,28 @@ class Merger:
             return 0, dead.num_rows
 
         self.commit(stream, uri, attempt)
+
+    @staticmethod
+    def widen(
+        delta: Any, schema: pa.Schema, names: list[str | None], commit_properties: Any = None
+    ) -> None:
+        """Add the columns of ``names`` the table lacks (nullable, typed as in ``schema``), in a
+        commit of their own before a merge reads them: its ON clause and stamp predicates name
+        the table's key and stamp columns, and delta-rs refuses a merge whose ON names a column
+        the table lacks (``merge_schema`` adds source columns only after it plans the merge).
+        A key gains ``_sdc_org_id`` when ``org_id_column`` is turned on in a lake written
+        without it; the rows stored before keep a null there. Writers adding the same column at
+        once conflict (metadata changed): the loser retries and finds the column. The commit
+        carries the batch's ``commit_properties`` (its run: not another writer's change)."""
+        from deltalake import Schema
+
+        stored = {f.name for f in delta.schema().fields}
+        missing = [name for name in names if name and name not in stored]
+        if missing:
+            fields = pa.schema([schema.field(name).with_nullable(True) for name in missing])
+            delta.alter.add_columns(
+                Schema.from_arrow(fields).fields, commit_properties=commit_properties
+            )
 
     @staticmethod
     def conform(stream: str, delta: Any, batch: pa.Table) -> pa.Table:

@@ -166,3 +166,14 @@ def keep_undeleted(batch: pa.Table, deleted: pa.Table, plan: MergePlan) -> pa.Ta
         return batch
     mask = pc.invert(pc.is_in(pa.array(range(batch.num_rows), pa.int64()), value_set=drop))
     return batch.filter(pc.or_(mask, pc.invert(alive_mask(batch, plan))))
+
+
+def with_columns(table: pa.Table, names: Sequence[str], schema: pa.Schema) -> pa.Table:
+    """``table``'s columns ``names`` in that order; one it lacks is nulls of ``schema``'s type."""
+    columns = [
+        table[name]
+        if name in table.column_names
+        else pa.nulls(table.num_rows, schema.field(name).type)
+        for name in names
+    ]
+    return pa.Table.from_arrays(columns, names=list(names))

@@ -54,10 +54,22 @@ S3_KEYS = {
 # every row's event_id; argv: the table's URI and its storage options (JSON).
 READ_TABLE = """
 import json, sys
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
-table = DeltaTable(sys.argv[1], storage_options=json.loads(sys.argv[2]))
+from target_events.lake.delta_merge import table_dataset
+uri, options = sys.argv[1], json.loads(sys.argv[2])
+table = DeltaTable(uri, storage_options=options)
 runs = [entry.get("targetEvents.runId") for entry in reversed(table.history())]
-events = table.to_pyarrow_table(columns=["event_id"])["event_id"].to_pylist()
+# Rows through Arrow's own filesystem: delta-rs' Python one can abort the process at exit.
+if uri.startswith("s3://"):
+    scheme, _, host = options["AWS_ENDPOINT_URL"].partition("://")
+    s3 = pafs.S3FileSystem(access_key=options["AWS_ACCESS_KEY_ID"],
+                           secret_key=options["AWS_SECRET_ACCESS_KEY"],
+                           region=options["AWS_REGION"], endpoint_override=host, scheme=scheme)
+    rooted = pafs.SubTreeFileSystem(uri.removeprefix("s3://"), s3)
+else:
+    rooted = pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
+events = table_dataset(uri, options, rooted).to_table(columns=["event_id"])["event_id"].to_pylist()
 print(json.dumps({"runs": [run for run in runs if run], "events": events}))
 """
 
