@@ -60,7 +60,9 @@ class DeleteLog:
         """earliestDateAvailable: 15 days back, or later if the log was purged since."""
         reach = now.replace(second=0, microsecond=0) - dt.timedelta(days=RECYCLE_BIN_DAYS)
         purged = self._purged_through.get(object_name)
-        return reach if purged is None else max(reach, purged)
+        # To the second, as it is written on the wire (``sf_datetime``): a start at the moment
+        # the answer names must pass the check, whatever fraction of a second the purge ran at.
+        return reach if purged is None else max(reach, purged.replace(microsecond=0))
 
     def answer(
         self, object_name: str, table: pa.Table, start: dt.datetime, end: dt.datetime

@@ -123,6 +123,23 @@ def test_given_a_purged_delete_log_then_earliest_date_moves_and_older_starts_are
     assert victim not in {r["id"] for r in body["deletedRecords"]}
 
 
+def test_given_a_purge_part_way_through_a_second_then_a_start_at_the_named_earliest_date_is_read(
+    org: SandboxOrg,
+) -> None:
+    """The answer names the earliest date to the second; a start at exactly that moment is
+    accepted (a tap starting from it once met INVALID_REPLICATION_DATE when the purge ran a
+    fraction of a second past the minute it names)."""
+    api = Api(org)
+    purge = dt.datetime.now(UTC).replace(second=0, microsecond=654_321) - dt.timedelta(hours=1)
+    org.changes.purge_delete_log("Lead", before=purge)
+    now = dt.datetime.now(UTC)
+    named = _deleted(api, "Lead", now - dt.timedelta(minutes=1), now).json()
+    earliest = dt.datetime.strptime(named["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert earliest == purge.replace(microsecond=0)
+    answer = _deleted(api, "Lead", earliest, now)
+    assert answer.status_code == 200, answer.text
+
+
 def test_given_each_object_then_describe_says_who_deletes_and_which_deletes_wait_in_the_bin(
     org: SandboxOrg,
 ) -> None:
