@@ -89,6 +89,10 @@ def merge_history(
     def attempt() -> tuple[int, int]:
         exists = is_table(uri, merger.options)
         delta = DeltaTable(uri, storage_options=merger.options) if exists else None
+        if delta is not None:
+            # A key column the table lacks (org_id_column turned on over a lake written
+            # without it) is added first: the stored events are read and merged by the key.
+            merger.widen(delta, batch.schema, [*plan.keys, plan.version], marked)
         stored = batch.schema.empty_table() if delta is None else _stored(delta, batch, plan, full)
         incoming = batch
         if full:

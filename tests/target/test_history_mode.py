@@ -286,3 +286,29 @@ def test_given_a_key_of_two_columns_and_a_struct_column_then_a_new_version_is_me
     current = sorted((r["_sdc_org_id"], r["Id"], r["Name"]) for r in rows if r["_is_current"])
     assert current == [("x", "a", "v2"), ("x", "b", "v1"), ("y", "a", "v1"), ("y", "b", "v1")]
     assert len(rows) == 5, "x/a's first version kept, closed"
+
+
+def test_given_a_history_lake_keyed_by_id_when_org_id_column_is_turned_on_then_new_versions_merge(
+    tmp_path: Path,
+) -> None:
+    """A history table written before ``org_id_column`` (key ``Id``) gains the key column first
+    (nullable: the stored versions keep a null org id) and then merges versions by the new key;
+    without it the stored events could not be read by the key."""
+    target = {"destination": str(tmp_path / "lake"), "format": "delta", "qa_mode": "off"}
+    target["lake_mode"] = "history"
+    before = run_target(tmp_path, target, singer_lines(ACCOUNT, _account("a", "v1", 10)))
+    assert before.returncode == 0, before.stderr[-2000:]
+    by_org = json.loads(json.dumps(ACCOUNT))
+    by_org["key_properties"] = ["_sdc_org_id", "Id"]
+    by_org["schema"]["properties"]["_sdc_org_id"] = {"type": ["string"]}
+    runs = [
+        [_account("a", "v2", 20, _sdc_org_id="x"), _account("b", "v1", 20, _sdc_org_id="x")],
+        [_account("a", "v3", 30, _sdc_org_id="x")],
+    ]
+    for messages in runs:
+        landed = run_target(tmp_path, target, singer_lines(by_org, *messages))
+        assert landed.returncode == 0, landed.stderr[-2000:]
+    rows = DeltaTable(str(tmp_path / "lake" / "Account")).to_pyarrow_table().to_pylist()
+    current = sorted((r["_sdc_org_id"] or "", r["Id"], r["Name"]) for r in rows if r["_is_current"])
+    assert current == [("", "a", "v1"), ("x", "a", "v3"), ("x", "b", "v1")]
+    assert len(rows) == 4, "x/a's first version kept, closed; the Id-keyed row a key of its own"
