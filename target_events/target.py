@@ -231,9 +231,7 @@ class TargetEvents(TargetHooks):
         sink.tally_record_read()
         sink.process_record(record, {})
         sink.record_counter_metric.increment()
-        if sink.is_full:
-            sink.drain()
-        self.after_records()
+        self.router.settle(sink)
 
     # -- flush policy and STATE --
     def after_records(self) -> None:

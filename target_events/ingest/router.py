@@ -54,7 +54,7 @@ class Router:
             return False
         sink.use_version(version)
         sink.intake.add_raw(record, line)
-        self._settle(sink)
+        self.settle(sink)
         return True
 
     def accept_run(self, stream: str, lines: bytes, count: int) -> bool:
@@ -68,10 +68,10 @@ class Router:
         sink.use_version(None)
         if not sink.intake.add_run(lines, count):
             return False
-        self._settle(sink)
+        self.settle(sink)
         return True
 
-    def _settle(self, sink: EventsSink) -> None:
+    def settle(self, sink: EventsSink) -> None:
         """The flush policy after records arrived: a full sink is written, then STATE follows."""
         if sink.is_full:
             sink.drain()

@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -367,7 +368,18 @@ class DeltaLake:
 
     def maintain(self, uri: str, *, force: bool = False) -> dict[str, Any]:
         """Compact where small files piled up, then vacuum (``delta_maintenance``)."""
-        return maintain_table(uri, self.options, self.writer, self.settings, force=force)
+        client = self.s3_client if self.settings.is_s3 else None
+        return maintain_table(
+            uri, self.options, self.writer, self.settings, force=force, client=client
+        )
+
+    @cached_property
+    def s3_client(self) -> Any:
+        """On S3: one boto3 client for every table's compaction lease in this run (a client
+        per table would resolve the credentials and open connections again each time)."""
+        from ..store.storage import s3_client
+
+        return s3_client(self.settings)
 
     def dataset(self, stream: str) -> ds.Dataset | None:
         """The stream's table through Arrow's own filesystem (see ``table_dataset``)."""

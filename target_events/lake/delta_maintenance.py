@@ -22,27 +22,36 @@ SMALL_FILE_BYTES = TARGET_FILE_BYTES // 4
 
 
 @contextlib.contextmanager
-def exclusive_compaction(uri: str, settings: Settings) -> Iterator[bool]:
-    """True while this run alone may compact the table at ``uri``."""
+def exclusive_compaction(uri: str, settings: Settings, client: Any = None) -> Iterator[bool]:
+    """True while this run alone may compact the table at ``uri``; ``client``: the run's boto3
+    S3 client (on S3; one is made when not given)."""
     if not settings.is_s3:
         with local_compaction_lock(uri) as mine:
             yield mine
         return
-    from ..store.storage import s3_client
+    if client is None:
+        from ..store.storage import s3_client
 
-    with s3_compaction_lease(s3_client(settings), uri) as mine:
+        client = s3_client(settings)
+    with s3_compaction_lease(client, uri) as mine:
         yield mine
 
 
 def maintain_table(
-    uri: str, options: dict[str, str], writer: Any, settings: Settings, *, force: bool = False
+    uri: str,
+    options: dict[str, str],
+    writer: Any,
+    settings: Settings,
+    *,
+    force: bool = False,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Compact when small files piled up (or ``force``: ``target-events compact``), one run at
     a time, then vacuum files out of the table for longer than the retention (a directory
     listing: cheap next to the merges)."""
     from deltalake import DeltaTable
 
-    with exclusive_compaction(uri, settings) as mine:
+    with exclusive_compaction(uri, settings, client) as mine:
         delta = DeltaTable(uri, storage_options=options)  # loaded after any compaction
         sizes = pa.table(delta.get_add_actions(flatten=True))["size_bytes"].to_pylist()
         small = sum(1 for size in sizes if size < SMALL_FILE_BYTES)
